@@ -1,0 +1,366 @@
+"""Analyse: find Keras constructs by their resolved names and lift them into a small model IR.
+
+Nothing here writes code. The IR says which statements build each Sequential model (its layers with
+arguments bound to Keras parameter names, Keras defaults filled in), which statements use the model
+(compile, fit, evaluate, predict, ...), and which functions build and return a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
+
+from k2t.names import Resolver
+from k2t.rules.activations import activation_name
+from k2t.rules.layers import layer_rule
+from k2t.rules.spec import REQUIRED, LayerRule, Param
+from k2t.values import UNKNOWN, Env, Value, code_of, evaluate
+
+# Methods of a Keras model that k2t translates (anything else is reported).
+MODEL_METHODS = {
+    "add",
+    "build",
+    "compile",
+    "fit",
+    "evaluate",
+    "predict",
+    "summary",
+    "save",
+    "save_weights",
+    "load_weights",
+}
+
+
+@dataclass
+class Problem:
+    node: cst.CSTNode
+    code: str
+    message: str
+
+
+@dataclass
+class LayerCall:
+    key: str  # canonical layer name, e.g. "Dense"
+    rule: LayerRule | None
+    node: cst.Call
+    args: dict[str, Value]
+    name: str | None = None  # the Keras name= argument
+
+
+@dataclass
+class Usage:
+    """A statement that calls a method of a model: model.fit(...), h = model.fit(...), ..."""
+
+    method: str
+    call: cst.Call
+    statement: cst.SimpleStatementLine
+    scope: cst.CSTNode
+
+
+@dataclass
+class ModelIR:
+    var: str  # variable the model is bound to in its scope
+    scope: cst.CSTNode  # cst.Module or cst.FunctionDef
+    creation: cst.SimpleStatementLine
+    call: cst.Call  # the Sequential(...) call
+    layers: list[LayerCall] = field(default_factory=list)
+    build_statements: list[cst.SimpleStatementLine] = field(default_factory=list)
+    input_shape: tuple | None = None
+    problems: list[Problem] = field(default_factory=list)
+    usages: list[Usage] = field(default_factory=list)
+    keras_name: str | None = None
+    builder: cst.FunctionDef | None = None  # the function that returns this model, if any
+    class_name: str = "Model"
+
+    @property
+    def compile(self) -> Usage | None:
+        return next((u for u in self.usages if u.method == "compile"), None)
+
+
+@dataclass
+class KerasObject:
+    """`opt = keras.optimizers.Adam(1e-3)`: a Keras object bound to a name, used by compile()."""
+
+    key: str
+    call: cst.Call
+    statement: cst.SimpleStatementLine
+
+
+@dataclass
+class Analysis:
+    models: list[ModelIR] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    objects: dict[str, KerasObject] = field(default_factory=dict)
+    names_in_use: set[str] = field(default_factory=set)
+    module_env: Env = field(default_factory=Env)
+
+
+def bind_arguments(
+    call: cst.Call,
+    signature: tuple[Param, ...],
+    env: Env,
+    resolver: Resolver,
+    what: str,
+    inert: frozenset[str] = frozenset(),
+) -> tuple[dict[str, Value], dict[str, Value], list[Problem]]:
+    """Bind positional then keyword arguments to Keras parameter names; fill Keras defaults.
+
+    Returns (bound, extra, problems): extra holds inert keywords (name=, input_shape=, ...).
+    """
+    by_name = {p.name: p for p in signature}
+    aliases = {alias: p.name for p in signature for alias in p.aliases}
+    bound: dict[str, Value] = {}
+    extra: dict[str, Value] = {}
+    problems: list[Problem] = []
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            problems.append(Problem(arg, "K2T102", f"{what}: *args/**kwargs cannot be translated statically"))
+            continue
+        if arg.keyword is None:
+            if position >= len(signature):
+                problems.append(Problem(arg, "K2T102", f"{what}: too many positional arguments"))
+                continue
+            name = signature[position].name
+            position += 1
+        else:
+            name = aliases.get(arg.keyword.value, arg.keyword.value)
+        if name in by_name:
+            bound[name] = argument_value(name, arg.value, env, resolver)
+        elif name in inert:
+            extra[name] = evaluate(arg.value, env)
+        else:
+            problems.append(Problem(arg, "K2T102", f"{what}({name}=...) has no translation"))
+    for param in signature:
+        if param.name not in bound:
+            if param.default is REQUIRED:
+                problems.append(Problem(call, "K2T102", f"{what}: missing argument {param.name!r}"))
+                bound[param.name] = Value("None", UNKNOWN)
+            else:
+                bound[param.name] = Value.literal(param.default)
+    return bound, extra, problems
+
+
+def argument_value(name: str, node: cst.BaseExpression, env: Env, resolver: Resolver) -> Value:
+    """Evaluate an argument; activations and initializers may be functions or objects."""
+    value = evaluate(node, env)
+    if name == "activation":
+        if isinstance(value.value, str) or value.value is None:
+            act = activation_name(value.value)
+            return Value(value.code, act if act else UNKNOWN, value.local_names)
+        key = resolver.key(node)
+        act = activation_name(key) if key else None
+        return Value(value.code, act if act else UNKNOWN, value.local_names)
+    if name.endswith("_initializer") and not value.known:
+        target = node.func if isinstance(node, cst.Call) and not node.args else node
+        key = resolver.key(target)
+        if key and key.startswith("initializers."):
+            return Value(value.code, key[len("initializers.") :])
+    return value
+
+
+class Analyzer(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (QualifiedNameProvider, PositionProvider, ParentNodeProvider)
+
+    def __init__(self, resolver: Resolver):
+        super().__init__()
+        self.resolver = resolver
+        self.result = Analysis()
+        self.env = self.result.module_env
+        self.scopes: list[cst.CSTNode] = []
+        # model variables visible in the current scope: name -> ModelIR
+        self.models_in_scope: list[dict[str, ModelIR]] = [{}]
+        self.builders: dict[str, ModelIR] = {}  # function name -> model it returns
+
+    # -- scopes ---------------------------------------------------------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        self.scopes.append(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.append(node)
+        self.env = Env(self.env)
+        self.models_in_scope.append({})
+        for param in node.params.params + node.params.kwonly_params:
+            default = evaluate(param.default, self.env.parent).value if param.default else UNKNOWN
+            self.env.bind(param.name, default, is_local=True)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.scopes.pop()
+        self.env = self.env.parent
+        self.models_in_scope.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        for base in node.bases:
+            key = self.resolver.key(base.value)
+            if key in ("layers.Layer", "Layer"):
+                self.result.problems.append(
+                    Problem(node, "K2T201", f"custom layer class {node.name.value} is not translated yet")
+                )
+            elif key == "Model":
+                self.result.problems.append(
+                    Problem(node, "K2T301", f"subclassed model {node.name.value} is not translated yet")
+                )
+        return True
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.result.names_in_use.add(node.value)
+
+    # -- statements -----------------------------------------------------------------------
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        for statement in node.body:
+            if isinstance(statement, cst.Assign):
+                self._assign(node, statement)
+            elif isinstance(statement, cst.AnnAssign) and statement.value is not None:
+                self.env.bind(statement.target, evaluate(statement.value, self.env).value, self._local)
+            elif isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call):
+                self._model_call(node, statement.value)
+            elif isinstance(statement, cst.Return) and statement.value is not None:
+                self._return(statement.value)
+
+    @property
+    def _local(self) -> bool:
+        return len(self.scopes) > 1
+
+    def _lookup_model(self, name: str) -> ModelIR | None:
+        return self.models_in_scope[-1].get(name)
+
+    def _assign(self, line: cst.SimpleStatementLine, assign: cst.Assign) -> None:
+        value = assign.value
+        target = assign.targets[0].target if len(assign.targets) == 1 else None
+        if isinstance(value, cst.Call):
+            key = self.resolver.key(value.func)
+            if key == "Sequential" and isinstance(target, cst.Name):
+                self._sequential(line, value, target.value)
+                return
+            if isinstance(target, cst.Name) and key and key.split(".")[0] in ("optimizers", "losses"):
+                self.result.objects[target.value] = KerasObject(key, value, line)
+            if isinstance(value.func, cst.Name) and value.func.value in self.builders:
+                if isinstance(target, cst.Name):
+                    model = self.builders[value.func.value]
+                    self.models_in_scope[-1][target.value] = model
+                    return
+            if self._model_call(line, value):
+                for t in assign.targets:
+                    self.env.bind(t.target, UNKNOWN, self._local)
+                return
+        for t in assign.targets:
+            self.env.bind(t.target, evaluate(value, self.env).value, self._local)
+
+    def _model_call(self, line: cst.SimpleStatementLine, call: cst.Call) -> bool:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return False
+        model = self._lookup_model(func.value.value)
+        if model is None:
+            return False
+        method = func.attr.value
+        if method == "add" and model.scope is self.scopes[-1] and not model.usages:
+            self._add_layer(model, line, call)
+            return True
+        if method == "build" and model.input_shape is None and call.args:
+            shape = evaluate(call.args[0].value, self.env).value
+            if isinstance(shape, (tuple, list)) and len(shape) > 1:
+                model.input_shape = tuple(shape[1:])
+                model.build_statements.append(line)
+                return True
+        model.usages.append(Usage(method, call, line, self.scopes[-1]))
+        return True
+
+    def _return(self, value: cst.BaseExpression) -> None:
+        if len(self.scopes) < 2 or not isinstance(self.scopes[-1], cst.FunctionDef):
+            return
+        function = self.scopes[-1]
+        if isinstance(value, cst.Name) and (model := self._lookup_model(value.value)):
+            model.builder = function
+            self.builders[function.name.value] = model
+
+    # -- Sequential -----------------------------------------------------------------------
+    def _sequential(self, line: cst.SimpleStatementLine, call: cst.Call, var: str) -> None:
+        model = ModelIR(var=var, scope=self.scopes[-1], creation=line, call=call)
+        self.models_in_scope[-1][var] = model
+        self.result.models.append(model)
+        layers_arg = None
+        for i, arg in enumerate(call.args):
+            keyword = arg.keyword.value if arg.keyword else None
+            if keyword == "layers" or (keyword is None and i == 0):
+                layers_arg = arg.value
+            elif keyword == "name":
+                model.keras_name = evaluate(arg.value, self.env).value or None
+            elif keyword not in ("trainable",):
+                model.problems.append(Problem(arg, "K2T304", f"Sequential({keyword}=...) has no translation"))
+        if layers_arg is None or (isinstance(layers_arg, cst.Name) and layers_arg.value == "None"):
+            return
+        if not isinstance(layers_arg, (cst.List, cst.Tuple)):
+            model.problems.append(
+                Problem(layers_arg, "K2T304", "the layers of a Sequential must be a literal list to translate")
+            )
+            return
+        for element in layers_arg.elements:
+            if isinstance(element, cst.StarredElement):
+                model.problems.append(Problem(element, "K2T304", "a starred layer list cannot be translated"))
+                continue
+            self._layer(model, element.value)
+
+    def _add_layer(self, model: ModelIR, line: cst.SimpleStatementLine, call: cst.Call) -> None:
+        model.build_statements.append(line)
+        if len(call.args) != 1:
+            model.problems.append(Problem(call, "K2T304", "model.add() takes one layer"))
+            return
+        self._layer(model, call.args[0].value)
+
+    def _layer(self, model: ModelIR, node: cst.BaseExpression) -> None:
+        if not isinstance(node, cst.Call):
+            model.problems.append(
+                Problem(node, "K2T304", f"layer {code_of(node)!r} is not a layer call k2t can read")
+            )
+            return
+        key = self.resolver.key(node.func)
+        if key in ("Input", "layers.InputLayer"):
+            self._input(model, node, key)
+            return
+        rule = layer_rule(key) if key else None
+        if rule is None:
+            what = key.removeprefix("layers.") if key else code_of(node.func)
+            code = "K2T101" if key and key.startswith("layers.") else "K2T201"
+            message = (
+                f"layer {what} has no translation yet"
+                if code == "K2T101"
+                else f"{what} is not a Keras layer k2t knows (custom layers are not translated yet)"
+            )
+            model.problems.append(Problem(node, code, message))
+            return
+        args, extra, problems = bind_arguments(node, rule.params, self.env, self.resolver, rule.keras, rule.inert)
+        model.problems.extend(problems)
+        if not model.layers and model.input_shape is None:
+            if "input_shape" in extra and isinstance(extra["input_shape"].value, (tuple, list)):
+                model.input_shape = tuple(extra["input_shape"].value)
+            elif "batch_input_shape" in extra and isinstance(extra["batch_input_shape"].value, (tuple, list)):
+                model.input_shape = tuple(extra["batch_input_shape"].value)[1:]
+            elif "input_dim" in extra and extra["input_dim"].known:
+                model.input_shape = (extra["input_dim"].value,)
+            elif "input_length" in args and args["input_length"].value is not None:
+                model.input_shape = (args["input_length"].value,)
+        name = extra.get("name")
+        model.layers.append(LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None))
+
+    def _input(self, model: ModelIR, node: cst.Call, key: str) -> None:
+        shape = None
+        for i, arg in enumerate(node.args):
+            keyword = arg.keyword.value if arg.keyword else None
+            value = evaluate(arg.value, self.env).value
+            if keyword in ("shape", "input_shape") or (keyword is None and i == 0):
+                shape = value
+            elif keyword == "batch_shape" or keyword == "batch_input_shape":
+                shape = value[1:] if isinstance(value, (tuple, list)) else UNKNOWN
+        if isinstance(shape, (tuple, list)):
+            model.input_shape = tuple(shape)
+        else:
+            model.problems.append(Problem(node, "K2T303", "the input shape must be known statically"))
+
+
+def analyse(wrapper: cst.MetadataWrapper, resolver: Resolver) -> Analysis:
+    analyzer = Analyzer(resolver)
+    wrapper.visit(analyzer)
+    return analyzer.result

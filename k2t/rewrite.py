@@ -1,0 +1,193 @@
+"""Rewrite: apply the planned edits to the module, keep everything else as written, fix imports.
+
+Edits are keyed by the original libcst nodes: statements replaced or removed, call expressions
+replaced, `# k2t:` markers above statements that keep something untranslated, and header code
+(device, model classes, helpers) placed after the module's leading imports. Comments of removed
+statements move to the next statement. Imports are scheduled, not written by hand: libcst's
+AddImportsVisitor and RemoveImportsVisitor add what the new code uses and drop Keras imports that
+nothing references any more.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+MARKER = "# k2t: "
+KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
+
+# What generated code may use -> the import it needs (module, object, alias).
+_NEEDED_IMPORTS = [
+    (re.compile(r"\btorch\."), ("torch", None, None)),
+    (re.compile(r"(?<![\w.])nn\."), ("torch", "nn", None)),
+    (re.compile(r"(?<![\w.])F\."), ("torch.nn.functional", None, "F")),
+    (re.compile(r"(?<![\w.])np\."), ("numpy", None, "np")),
+    (re.compile(r"\bDataLoader\b"), ("torch.utils.data", "DataLoader", None)),
+    (re.compile(r"\bTensorDataset\b"), ("torch.utils.data", "TensorDataset", None)),
+    (re.compile(r"(?<![\w.])time\."), ("time", None, None)),
+]
+
+
+class Edits:
+    def __init__(self) -> None:
+        self.statements: dict[cst.CSTNode, list[str]] = {}  # original statement -> new lines
+        self.before: dict[cst.CSTNode, list[str]] = {}  # lines inserted before a statement
+        self.expressions: dict[cst.CSTNode, str] = {}
+        self.markers: dict[cst.CSTNode, list[str]] = {}
+        self.headers: list[str] = []
+        self.generated: list[str] = []  # every piece of new code (to find the imports it needs)
+
+    def replace(self, statement: cst.CSTNode, lines: list[str]) -> None:
+        self.statements[statement] = lines
+        self.generated.extend(lines)
+
+    def remove(self, statement: cst.CSTNode) -> None:
+        self.statements[statement] = []
+
+    def replace_expression(self, node: cst.CSTNode, code: str, before=None, lines=()) -> None:
+        self.expressions[node] = code
+        self.generated.append(code)
+        if before is not None and lines:
+            self.before.setdefault(before, []).extend(lines)
+            self.generated.extend(lines)
+
+    def mark(self, statement: cst.CSTNode, message: str) -> None:
+        text = MARKER + " ".join(message.split())
+        if text not in self.markers.setdefault(statement, []):
+            self.markers[statement].append(text)
+
+    def add_header(self, code: str) -> None:
+        self.headers.append(code)
+
+
+def import_statements(module: cst.Module):
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    yield small
+
+
+def _is_import_line(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
+    )
+
+
+def _parse_lines(lines: list[str]) -> list[cst.BaseStatement]:
+    if not lines:
+        return []
+    module = cst.parse_module("\n".join(lines) + "\n")
+    body = list(module.body)
+    if body and module.header:  # libcst files leading comments under the module, not the statement
+        body[0] = body[0].with_changes(leading_lines=[*module.header, *body[0].leading_lines])
+    return body
+
+
+def _with_comments(statement: cst.BaseStatement, comments: list[cst.EmptyLine], markers: list[str]):
+    existing = [line.comment.value for line in statement.leading_lines if line.comment is not None]
+    new_markers = [cst.EmptyLine(comment=cst.Comment(m)) for m in markers if m not in existing]
+    if not comments and not new_markers:
+        return statement
+    return statement.with_changes(leading_lines=[*comments, *statement.leading_lines, *new_markers])
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, edits: Edits, header: list[str]):
+        super().__init__()
+        self.edits = edits
+        self.header = header
+
+    def on_leave(self, original_node, updated_node):
+        if original_node in self.edits.expressions:
+            return cst.parse_expression(self.edits.expressions[original_node])
+        return super().on_leave(original_node, updated_node)
+
+    def _body(self, original_body, updated_body) -> list[cst.BaseStatement]:
+        out: list[cst.BaseStatement] = []
+        carried: list[cst.EmptyLine] = []  # comments of removed statements
+        for original, updated in zip(original_body, updated_body):
+            new = [updated]
+            if original in self.edits.statements:
+                new = _parse_lines(self.edits.statements[original])
+                if new:
+                    new[0] = new[0].with_changes(
+                        leading_lines=[*updated.leading_lines, *new[0].leading_lines]
+                    )
+            before = _parse_lines(self.edits.before.get(original, []))
+            if before and new:
+                before[0] = before[0].with_changes(
+                    leading_lines=[*new[0].leading_lines, *before[0].leading_lines]
+                )
+                new[0] = new[0].with_changes(leading_lines=[])
+            new = before + new
+            markers = self.edits.markers.get(original, [])
+            if not new:
+                carried += [line for line in updated.leading_lines if line.comment is not None]
+                if markers:
+                    carried += [cst.EmptyLine(comment=cst.Comment(m)) for m in markers]
+                continue
+            new[0] = _with_comments(new[0], carried, markers)
+            carried = []
+            out.extend(new)
+        if carried:
+            out.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=carried))
+        return out
+
+    def leave_IndentedBlock(self, original_node, updated_node):
+        body = self._body(original_node.body, updated_node.body)
+        return updated_node.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])])
+
+    def leave_Module(self, original_node, updated_node):
+        body = self._body(original_node.body, updated_node.body)
+        if self.header:
+            index = 0
+            for i, statement in enumerate(body):
+                is_docstring = i == 0 and isinstance(statement, cst.SimpleStatementLine) and isinstance(
+                    statement.body[0], cst.Expr
+                ) and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+                if is_docstring or _is_import_line(statement):
+                    index = i + 1
+                else:
+                    break
+            header = _parse_lines(["\n\n".join(self.header)])
+            if header and index > 0:
+                header[0] = header[0].with_changes(leading_lines=[cst.EmptyLine()])
+            body = body[:index] + header + body[index:]
+        return updated_node.with_changes(body=body)
+
+
+def _keras_imports(module: cst.Module):
+    """(module, obj, alias) triples of every Keras/TensorFlow import, for RemoveImportsVisitor."""
+    for node in import_statements(module):
+        if isinstance(node.names, cst.ImportStar):
+            continue
+        for alias in node.names:
+            asname = alias.asname.name.value if alias.asname else None
+            name = cst.Module([]).code_for_node(alias.name)
+            if isinstance(node, cst.Import):
+                if name.split(".")[0] in KERAS_ROOTS:
+                    yield name, None, asname
+            elif node.module is not None and not node.relative:
+                base = cst.Module([]).code_for_node(node.module)
+                if base.split(".")[0] in KERAS_ROOTS:
+                    yield base, name, asname
+
+
+def apply(module: cst.Module, edits: Edits, header: list[str]) -> cst.Module:
+    if not (edits.statements or edits.expressions or edits.markers or header):
+        return module
+    new = module.visit(_Rewriter(edits, header))
+    context = CodemodContext()
+    generated = "\n".join(edits.generated + header)
+    for pattern, (mod, obj, alias) in _NEEDED_IMPORTS:
+        if pattern.search(generated):
+            AddImportsVisitor.add_needed_import(context, mod, obj, alias)
+    for mod, obj, alias in _keras_imports(module):
+        RemoveImportsVisitor.remove_unused_import(context, mod, obj, alias)
+    new = RemoveImportsVisitor(context).transform_module(new)
+    new = AddImportsVisitor(context).transform_module(new)
+    return new

@@ -1,0 +1,55 @@
+"""Copy helper definitions from rules/snippets.py into an output, with the helpers they use."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+import libcst as cst
+
+
+@functools.cache
+def _definitions() -> dict[str, str]:
+    # Read, never import: the snippets import torch, which the converter must not need.
+    path = Path(importlib.util.find_spec("k2t.rules.snippets").origin)
+    module = cst.parse_module(path.read_text(encoding="utf-8"))
+    out = {}
+    for statement in module.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            out[statement.name.value] = module.code_for_node(statement.with_changes(leading_lines=[]))
+    return out
+
+
+@functools.cache
+def _uses(name: str) -> frozenset[str]:
+    code = _definitions()[name]
+    tree = cst.parse_module(code)
+    used = {node.value for node in _walk_names(tree)}
+    return frozenset(other for other in _definitions() if other != name and other in used)
+
+
+def _walk_names(tree: cst.CSTNode):
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            yield node
+        stack.extend(node.children)
+
+
+def closure(names: set[str]) -> list[str]:
+    """The helpers named and those they use, in the order of rules/snippets.py."""
+    wanted = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        todo.extend(_uses(name))
+    return [name for name in _definitions() if name in wanted]
+
+
+def code(names: set[str]) -> str:
+    return "\n\n".join(_definitions()[name] for name in closure(names))

@@ -1,0 +1,331 @@
+"""The pure core: translate(source) -> Result(code, diagnostics, models). No I/O, never runs user code.
+
+    parse -> analyse (analyse.py) -> infer + lower models (lower.py) and training calls (training.py)
+          -> rewrite statements, mark what is left, fix imports (rewrite.py) -> format (black)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import ParentNodeProvider, PositionProvider
+
+from k2t import rewrite, snippets
+from k2t.analyse import Analysis, ModelIR, Problem, analyse
+from k2t.diagnostics import ERROR, WARNING, Diagnostic
+from k2t.format import format_code
+from k2t.lower import Failed, LoweredModel, lower_model
+from k2t.names import resolver_for
+from k2t.rules.functions import FUNCTIONS
+from k2t.rules.spec import Unsupported
+from k2t.training import Compiled, last_activation, lower_compile, lower_usage
+from k2t.values import code_of
+
+DEVICE_LINE = (
+    'device = torch.device("cuda" if torch.cuda.is_available() '
+    'else "mps" if torch.backends.mps.is_available() else "cpu")'
+)
+
+
+class TranslationError(Exception):
+    """Input that cannot be translated at all (syntax errors, Python 2); str() is one line."""
+
+
+@dataclass(frozen=True)
+class Options:
+    line_length: int = 88
+    target_versions: tuple[str, ...] = ()
+
+
+@dataclass
+class ModelReport:
+    """A translated model, as the verifier needs it."""
+
+    var: str
+    class_name: str
+    builder: str | None  # name of the function that builds and returns the model
+    ctor_args: list[str]
+    lowered: LoweredModel
+    line: int
+
+
+@dataclass
+class Result:
+    code: str
+    changed: bool
+    has_keras: bool
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    models: list[ModelReport] = field(default_factory=list)
+    untranslated: list[ModelIR] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == ERROR]
+
+    @property
+    def status(self) -> str:
+        if not self.has_keras:
+            return "unchanged"
+        return "partial" if self.errors else "translated"
+
+
+_PY2 = re.compile(r"^\s*(print\s+[^\s(=.,)]|exec\s+['\"]|except\s+[\w.]+\s*,\s*\w+\s*:)", re.MULTILINE)
+
+
+def parse(source: str) -> cst.Module:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        if _PY2.search(source):
+            raise TranslationError(f"{exc.raw_line}:{exc.raw_column + 1}: Python 2 code is not supported") from None
+        message = str(exc.message).splitlines()[0]
+        raise TranslationError(f"{exc.raw_line}:{exc.raw_column + 1}: syntax error: {message}") from None
+
+
+def _imports_keras(module: cst.Module) -> bool:
+    for node in rewrite.import_statements(module):
+        for alias in node.names if not isinstance(node.names, cst.ImportStar) else []:
+            name = code_of(alias.name)
+            full = name if isinstance(node, cst.Import) else f"{code_of(node.module) if node.module else ''}.{name}"
+            root = full.split(".")[0]
+            if root in ("keras", "tensorflow", "tf_keras"):
+                return True
+        if isinstance(node, cst.ImportFrom) and node.module is not None:
+            if code_of(node.module).split(".")[0] in ("keras", "tensorflow", "tf_keras"):
+                return True
+    return False
+
+
+def _class_name(model: ModelIR, taken: set[str]) -> str:
+    base = model.builder.name.value if model.builder is not None else model.var
+    base = re.sub(r"^(build|create|make|get|define|construct)_", "", base)
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", base) if part) or "Model"
+    if not name[0].isalpha():
+        name = "Model" + name
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}{n}"
+    taken.add(candidate)
+    return candidate
+
+
+class _Translation:
+    """State of one translation: replacements, markers and diagnostics, keyed by original nodes."""
+
+    def __init__(self, wrapper: cst.MetadataWrapper, analysis: Analysis, resolver):
+        self.wrapper = wrapper
+        self.analysis_resolver = resolver
+        self.analysis = analysis
+        self.positions = wrapper.resolve(PositionProvider)
+        self.parents = wrapper.resolve(ParentNodeProvider)
+        self.edits = rewrite.Edits()
+        self.diagnostics: list[Diagnostic] = []
+        self.covered: set[cst.CSTNode] = set()  # replaced, or reported: no leftover report inside
+        self.snippets: set[str] = set()
+        self.reports: list[ModelReport] = []
+        self.untranslated: list[ModelIR] = []
+
+    # -- reporting ------------------------------------------------------------------------
+    def report(self, problem: Problem, severity: str = ERROR, mark: bool = True) -> None:
+        position = self.positions.get(problem.node)
+        line, col = (position.start.line, position.start.column + 1) if position else (1, 1)
+        self.diagnostics.append(Diagnostic(line, col, problem.code, problem.message, severity))
+        self.covered.add(problem.node)
+        if mark:
+            statement = self.statement_of(problem.node)
+            if statement is not None:
+                self.edits.mark(statement, f"{problem.code} {problem.message}")
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        while node is not None and not isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            node = self.parents.get(node)
+        return node
+
+    def is_covered(self, node: cst.CSTNode) -> bool:
+        while node is not None:
+            if node in self.covered:
+                return True
+            node = self.parents.get(node)
+        return False
+
+    # -- models ---------------------------------------------------------------------------
+    def models(self) -> None:
+        taken = set(self.analysis.names_in_use)
+        for model in self.analysis.models:
+            model.class_name = _class_name(model, taken)
+            self.model(model)
+
+    def model(self, model: ModelIR) -> None:
+        env = self.analysis.module_env
+        compile_usage = model.compile
+        compiled: Compiled | None = None
+        compile_problems: list[Problem] = []
+        output_units = None
+        if model.layers and "units" in model.layers[-1].args:
+            output_units = model.layers[-1].args["units"].value
+        if compile_usage is not None:
+            compiled, compile_problems = lower_compile(
+                compile_usage, model, self.analysis, self.analysis_resolver, env, output_units
+            )
+        try:
+            if model.problems:
+                raise Failed(model.problems)
+            lowered = lower_model(model, compiled.loss.fused if compiled else None)
+        except (Failed, Unsupported) as exc:
+            problems = exc.problems if isinstance(exc, Failed) else [Problem(model.call, exc.code, str(exc))]
+            for problem in problems:
+                self.report(problem)
+            for usage in model.usages:
+                self.report(
+                    Problem(usage.call, "K2T302", f"{model.var}.{usage.method}() left as is: the model was not translated")
+                )
+            self.covered.add(model.creation)
+            self.untranslated.append(model)
+            return
+        for note in lowered.notes:
+            self.report(note, WARNING, mark=False)
+        ctor_args = ", ".join(lowered.ctor_params)
+        self.edits.replace(model.creation, [f"{model.var} = {model.class_name}({ctor_args}).to(device)"])
+        self.covered.add(model.creation)
+        for statement in model.build_statements:
+            self.edits.remove(statement)
+            self.covered.add(statement)
+        self.edits.add_header(lowered.code)
+        self.reports.append(
+            ModelReport(
+                var=model.var,
+                class_name=model.class_name,
+                builder=model.builder.name.value if model.builder is not None else None,
+                ctor_args=list(lowered.ctor_params),
+                lowered=lowered,
+                line=self.positions[model.creation].start.line,
+            )
+        )
+        self.training(model, lowered, compiled, compile_problems)
+
+    def training(self, model, lowered, compiled, compile_problems) -> None:
+        env = self.analysis.module_env
+        materialized: set[cst.CSTNode] = set()
+        compile_usage = model.compile
+        if compile_usage is not None:
+            if compiled is None:
+                for problem in compile_problems:
+                    self.report(problem)
+            else:
+                for problem in compile_problems:
+                    self.report(problem)
+                for note in compiled.notes:
+                    self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
+                compiled.notes = [f"k2t: {note}" for note in compiled.notes]
+                trains_here = any(
+                    u.scope is compile_usage.scope and u.method in ("fit", "evaluate") for u in model.usages
+                )
+                var = compile_usage.call.func.value.value
+                if trains_here:
+                    self.edits.replace(compile_usage.statement, compiled.lines(var))
+                    materialized.add(compile_usage.scope)
+                else:
+                    self.edits.remove(compile_usage.statement)
+                for statement in compiled.consumed:
+                    self.edits.remove(statement)
+                    self.covered.add(statement)
+                self.covered.add(compile_usage.statement)
+        for usage in model.usages:
+            if usage.method == "compile":
+                continue
+            var = usage.call.func.value.value
+            expression, needed, problems = lower_usage(usage, lowered, compiled, var, env)
+            for problem in problems:
+                self.report(problem)
+            if expression is None:
+                continue
+            self.snippets |= needed
+            prefix = []
+            if usage.method in ("fit", "evaluate") and usage.scope not in materialized:
+                prefix = compiled.lines(var)
+                materialized.add(usage.scope)
+            self.edits.replace_expression(usage.call, expression, before=usage.statement, lines=prefix)
+            self.covered.add(usage.call)
+            if compiled is not None and usage.method in ("fit", "evaluate"):
+                self.snippets |= {m for m in compiled.metrics.values() if m.isidentifier()}
+                if any("binary_accuracy" in m for m in compiled.metrics.values()):
+                    self.snippets.add("binary_accuracy")
+
+    # -- functions and leftovers ----------------------------------------------------------
+    def functions_and_leftovers(self) -> None:
+        translation = self
+
+        class Visitor(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                key = translation.analysis_resolver.key(node.func)
+                if key in FUNCTIONS and not translation.is_covered(node):
+                    template, snippet = FUNCTIONS[key]
+                    args = ", ".join(code_of(a).rstrip(", ") for a in node.args)
+                    translation.edits.replace_expression(node, template.format(args=args))
+                    translation.covered.add(node)
+                    if snippet:
+                        translation.snippets.add(snippet)
+
+            def visit_Import(self, node) -> bool:
+                return False
+
+            def visit_ImportFrom(self, node) -> bool:
+                return False
+
+            def visit_Attribute(self, node: cst.Attribute) -> bool:
+                return translation.leftover(node)
+
+            def visit_Name(self, node: cst.Name) -> None:
+                translation.leftover(node)
+
+        self.wrapper.module.visit(Visitor())
+
+    def leftover(self, node: cst.CSTNode) -> bool:
+        """Report an outermost Keras/TF reference that nothing translated. Returns: visit children?"""
+        key = self.analysis_resolver.key(node)
+        if key is None:
+            return True
+        parent = self.parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            return True  # the outer attribute decides
+        if self.is_covered(node):
+            return False
+        what = code_of(node)
+        self.report(Problem(node, "K2T501", f"{what} has no translation yet; left as is"))
+        return False
+
+
+def translate(source: str, options: Options = Options()) -> Result:
+    module = parse(source)
+    if not _imports_keras(module):
+        return Result(source, False, False)
+    wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+    resolver = resolver_for(wrapper)
+    analysis = analyse(wrapper, resolver)
+    state = _Translation(wrapper, analysis, resolver)
+    for problem in analysis.problems:
+        state.report(problem)
+    state.models()
+    state.functions_and_leftovers()
+    header = []
+    if state.reports:
+        header.append(DEVICE_LINE)
+    header += state.edits.headers
+    if state.snippets:
+        header.append(snippets.code(state.snippets))
+    new_module = rewrite.apply(module, state.edits, header)
+    code = new_module.code
+    if code != source:
+        code = format_code(code, options.line_length, options.target_versions)
+    diagnostics = sorted(set(state.diagnostics))
+    return Result(
+        code=code,
+        changed=code != source,
+        has_keras=True,
+        diagnostics=diagnostics,
+        models=state.reports,
+        untranslated=state.untranslated,
+    )

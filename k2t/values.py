@@ -1,0 +1,192 @@
+"""Static values of argument expressions, without executing anything.
+
+`convert` never runs user code, but shape inference needs `Dense(num_classes)` to know that
+num_classes is 10. A tiny evaluator folds literals, names bound to literals and simple arithmetic;
+anything else is UNKNOWN. Integers that came from a name keep it (NamedInt), so the output can say
+nn.Linear(128, num_classes) rather than a bare 10.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN: Any = _Unknown()
+
+
+class NamedInt(int):
+    """An int that remembers the expression it was written as (for readable output)."""
+
+    code: str
+
+    def __new__(cls, value: int, code: str):
+        obj = super().__new__(cls, value)
+        obj.code = code
+        return obj
+
+
+def dim_code(dim: Any) -> str:
+    """Source text for a dimension: its name when it has one, else the number."""
+    return getattr(dim, "code", None) or repr(int(dim)) if dim is not None else "None"
+
+
+_EMPTY = cst.Module([])
+
+
+def code_of(node: cst.CSTNode) -> str:
+    return _EMPTY.code_for_node(node)
+
+
+@dataclass(frozen=True)
+class Value:
+    """One argument: its source text, its static value (or UNKNOWN) and the local names it reads."""
+
+    code: str
+    value: Any = UNKNOWN
+    local_names: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def known(self) -> bool:
+        return self.value is not UNKNOWN
+
+    @classmethod
+    def literal(cls, value: Any) -> "Value":
+        return cls(repr(value), value)
+
+
+_BINARY = {
+    cst.Add: operator.add,
+    cst.Subtract: operator.sub,
+    cst.Multiply: operator.mul,
+    cst.Divide: operator.truediv,
+    cst.FloorDivide: operator.floordiv,
+    cst.Modulo: operator.mod,
+    cst.Power: operator.pow,
+}
+
+
+class Env:
+    """Names with static values in one scope; `local` marks names bound in a function body."""
+
+    def __init__(self, parent: "Env | None" = None):
+        self.parent = parent
+        self.values: dict[str, Any] = {}
+        self.local: set[str] = set()
+
+    def lookup(self, name: str) -> tuple[Any, bool]:
+        if name in self.values:
+            return self.values[name], self.parent is not None and name in self.local
+        if name in self.local:
+            return UNKNOWN, True
+        if self.parent is not None:
+            return self.parent.lookup(name)
+        return UNKNOWN, False
+
+    def bind(self, target: cst.BaseExpression, value: Any, is_local: bool = False) -> None:
+        if isinstance(target, cst.Name):
+            if is_local:
+                self.local.add(target.value)
+            if value is UNKNOWN:
+                self.values.pop(target.value, None)
+            else:
+                self.values[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            items = [e.value for e in target.elements]
+            if isinstance(value, (tuple, list)) and len(value) == len(items):
+                for item, v in zip(items, value):
+                    self.bind(item, v, is_local)
+            else:
+                for item in items:
+                    self.bind(item, UNKNOWN, is_local)
+
+
+def evaluate(node: cst.BaseExpression, env: Env) -> Value:
+    names: set[str] = set()
+    value = _eval(node, env, names)
+    return Value(code_of(node), value, frozenset(names))
+
+
+def _eval(node: cst.BaseExpression, env: Env, local_names: set[str]) -> Any:
+    if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
+        return node.evaluated_value
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else UNKNOWN
+    if isinstance(node, cst.Name):
+        constants = {"True": True, "False": False, "None": None}
+        if node.value in constants:
+            return constants[node.value]
+        value, is_local = env.lookup(node.value)
+        if is_local:
+            local_names.add(node.value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return NamedInt(value, node.value)
+        return value
+    if isinstance(node, (cst.Tuple, cst.List)):
+        items = []
+        for element in node.elements:
+            if isinstance(element, cst.StarredElement):
+                inner = _eval(element.value, env, local_names)
+                if not isinstance(inner, (tuple, list)):
+                    return UNKNOWN
+                items.extend(inner)
+                continue
+            items.append(_eval(element.value, env, local_names))
+        if any(item is UNKNOWN for item in items):
+            return UNKNOWN
+        return tuple(items) if isinstance(node, cst.Tuple) else list(items)
+    if isinstance(node, cst.UnaryOperation):
+        operand = _eval(node.expression, env, local_names)
+        if operand is UNKNOWN or not isinstance(operand, (int, float)):
+            return UNKNOWN
+        if isinstance(node.operator, cst.Minus):
+            return -operand
+        if isinstance(node.operator, cst.Plus):
+            return +operand
+        return UNKNOWN
+    if isinstance(node, cst.BinaryOperation):
+        op = _BINARY.get(type(node.operator))
+        left = _eval(node.left, env, local_names)
+        right = _eval(node.right, env, local_names)
+        if op is None or left is UNKNOWN or right is UNKNOWN:
+            return UNKNOWN
+        try:
+            result = op(left, right)
+        except Exception:  # noqa: BLE001 - a failing fold is simply not static
+            return UNKNOWN
+        if isinstance(result, (tuple, list)) and len(result) > 64:
+            return UNKNOWN
+        if isinstance(result, int) and not isinstance(result, bool):
+            return NamedInt(result, code_of(node))
+        return result
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+        base = _eval(node.value, env, local_names)
+        index = node.slice[0].slice
+        if not isinstance(base, (tuple, list)):
+            return UNKNOWN
+        if isinstance(index, cst.Index):
+            i = _eval(index.value, env, local_names)
+            if isinstance(i, int) and -len(base) <= i < len(base):
+                return base[i]
+            return UNKNOWN
+        if isinstance(index, cst.Slice):
+            parts = [
+                None if part is None else _eval(part, env, local_names)
+                for part in (index.lower, index.upper, index.step)
+            ]
+            if any(p is UNKNOWN or (p is not None and not isinstance(p, int)) for p in parts):
+                return UNKNOWN
+            return base[slice(*parts)]
+    return UNKNOWN

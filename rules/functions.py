@@ -1,0 +1,15 @@
+"""TensorFlow/Keras functions called outside models -> torch/numpy expressions or snippets.
+
+Templates use {0}, {1}, ... for positional arguments; a snippet name means the helper of that name
+(see snippets.py) is copied into the output and called with the same arguments.
+"""
+
+from __future__ import annotations
+
+# canonical key -> (template, snippet the template needs or None)
+FUNCTIONS: dict[str, tuple[str, str | None]] = {
+    "utils.to_categorical": ("to_categorical({args})", "to_categorical"),
+    "tf.random.set_seed": ("torch.manual_seed({args})", None),
+    "utils.set_random_seed": ("torch.manual_seed({args})", None),
+    "tf.keras.utils.set_random_seed": ("torch.manual_seed({args})", None),
+}

@@ -1,0 +1,23 @@
+"""The layer registry: canonical key (as in "layers.<Key>") -> LayerRule."""
+
+from __future__ import annotations
+
+from k2t.rules.layers import conv, core, normalization, pooling
+from k2t.rules.spec import LayerRule
+
+_FAMILIES = (core, conv, pooling, normalization)
+
+LAYERS: dict[str, LayerRule] = {rule.keras: rule for family in _FAMILIES for rule in family.RULES}
+ALIASES: dict[str, str] = {
+    alias: target for family in _FAMILIES for alias, target in getattr(family, "ALIASES", {}).items()
+}
+# Keras 2 names for the same layer classes.
+ALIASES.update({"Convolution1D": "Conv1D", "Convolution2D": "Conv2D"})
+
+
+def layer_rule(key: str) -> LayerRule | None:
+    """The rule for a canonical key such as "layers.Dense", or None."""
+    if not key.startswith("layers."):
+        return None
+    name = key[len("layers.") :]
+    return LAYERS.get(ALIASES.get(name, name))

@@ -1,0 +1,222 @@
+"""Core layers: Dense, Activation and its layer forms, Dropout, Flatten, Reshape, Embedding, Rescaling.
+
+Caveats kept by these rules:
+- Dense kernels are (in, out) in Keras and (out, in) in torch. After a conv stack the engine keeps
+  torch's (C, H, W) flatten and the Dense rows are permuted during weight transfer (flat_from).
+- LeakyReLU's default slope is 0.3 in Keras (0.01 in torch).
+- Embedding(mask_zero=True) masks downstream layers; torch has no masks (padding_idx differs).
+"""
+
+from __future__ import annotations
+
+import math
+
+from k2t.rules.activations import ACTIVATIONS, render
+from k2t.rules.spec import (
+    FIRST,
+    LAST,
+    LayerRule,
+    Lowering,
+    Step,
+    Unsupported,
+    params,
+    to_last,
+)
+from k2t.values import dim_code
+
+
+def _dense(ctx) -> Lowering:
+    units = ctx.require("units")
+    in_features = ctx.in_shape[-1] if ctx.flat_from is None else math.prod(ctx.flat_from)
+    bias = ctx.value("use_bias")
+    args = f"{dim_code(in_features)}, {ctx.code('units')}" + ("" if bias else ", bias=False")
+    module = f"nn.Linear({args})" if in_features is not None else f"nn.LazyLinear({args})"
+    return Lowering(
+        steps=[Step("{m}({x})", module, attr="fc")],
+        out_shape=ctx.in_shape[:-1] + (units,) if ctx.flat_from is None else (units,),
+        activation=ctx.value("activation"),
+        weights_step=0,
+        transfer_info={"flat_from": ctx.flat_from},
+        init=(ctx.value("kernel_initializer"), ctx.value("bias_initializer") if bias else None),
+    )
+
+
+def _transfer_dense(weights, info):
+    kernel = weights[0]
+    flat_from = info.get("flat_from")
+    if flat_from:
+        # Keras flattened (H, W, C); the torch model flattens (C, H, W): reorder the kernel rows.
+        rank = len(flat_from)
+        order = (rank - 1,) + tuple(range(rank - 1)) + (rank,)
+        kernel = kernel.reshape(*flat_from, -1).transpose(order).reshape(kernel.shape)
+    out = {"weight": kernel.T}
+    if len(weights) > 1:
+        out["bias"] = weights[1]
+    return out
+
+
+def _activation(ctx) -> Lowering:
+    name = ctx.value("activation")
+    if name not in ACTIVATIONS:
+        raise Unsupported(f"Activation({ctx.code('activation')}) has no translation", "K2T101")
+    return Lowering(steps=[], out_shape=ctx.in_shape, out_layout=ctx.layout, activation=name)
+
+
+def _channel_dim(ctx, axis: int = -1) -> int:
+    """The torch dim of a Keras axis (only the last, feature axis moves with the layout)."""
+    if axis in (-1, ctx.rank):
+        return 1 if ctx.layout == FIRST else -1
+    raise Unsupported(f"{ctx.key}(axis={axis}) has no translation for this layout")
+
+
+def _elementwise(expression: str):
+    """A rule for a layer that is one functional call (layout-agnostic)."""
+
+    def lower(ctx) -> Lowering:
+        step = Step(expression.format(x="{x}", **{k: v.code for k, v in ctx.args.items()}))
+        return Lowering(steps=[step], out_shape=ctx.in_shape, out_layout=ctx.layout)
+
+    return lower
+
+
+def _relu(ctx) -> Lowering:
+    if not (ctx.is_default("negative_slope", 0.0) and ctx.is_default("threshold", 0.0)):
+        raise Unsupported("ReLU(negative_slope=..., threshold=...) has no translation yet")
+    max_value = ctx.value("max_value")
+    if max_value is None:
+        forward = "torch.relu({x})"
+    elif max_value == 6:
+        forward = "F.relu6({x})"
+    else:
+        forward = "torch.clamp({x}, 0.0, " + ctx.code("max_value") + ")"
+    return Lowering(steps=[Step(forward)], out_shape=ctx.in_shape, out_layout=ctx.layout)
+
+
+def _softmax(ctx) -> Lowering:
+    dim = _channel_dim(ctx, ctx.require("axis"))
+    return Lowering(
+        steps=[Step(render("softmax", "{x}", dim))], out_shape=ctx.in_shape, out_layout=ctx.layout
+    )
+
+
+def _dropout(ctx) -> Lowering:
+    if ctx.value("noise_shape") is not None:
+        raise Unsupported("Dropout(noise_shape=...) has no translation yet")
+    return Lowering(
+        steps=[Step("{m}({x})", f"nn.Dropout({ctx.code('rate')})", attr="dropout")],
+        out_shape=ctx.in_shape,
+        out_layout=ctx.layout,
+    )
+
+
+def _feeds_dense(next_keys) -> bool:
+    """Whether the flattened tensor reaches a Dense through elementwise layers only."""
+    for key in next_keys:
+        if key == "Dense":
+            return True
+        if key not in {"Dropout", "Activation", "ReLU", "LeakyReLU", "ELU", "BatchNormalization"}:
+            return False
+    return False
+
+
+def _flatten(ctx) -> Lowering:
+    size = math.prod(ctx.in_shape) if None not in ctx.in_shape else None
+    out_shape = (size,)
+    if ctx.layout == FIRST and ctx.rank >= 2:
+        if _feeds_dense(ctx.next_keys):
+            # Idiomatic (C, H, W) flatten; the next Dense's rows are reordered on weight transfer.
+            return Lowering([Step("torch.flatten({x}, 1)")], out_shape, flat_from=ctx.in_shape)
+        # Keras flattens in (H, W, C) order: move the channels last first.
+        steps = [Step(to_last(ctx.rank)), Step("torch.flatten({x}, 1)")]
+        return Lowering(steps, out_shape)
+    return Lowering([Step("torch.flatten({x}, 1)")], out_shape)
+
+
+def _reshape(ctx) -> Lowering:
+    target = tuple(ctx.require("target_shape"))
+    known = None not in ctx.in_shape
+    if -1 in target and known:
+        rest = math.prod(d for d in target if d != -1)
+        target = tuple(math.prod(ctx.in_shape) // rest if d == -1 else d for d in target)
+    dims = ", ".join(str(d) for d in target)
+    return Lowering([Step("{x}.reshape({x}.size(0), " + dims + ")")], tuple(target))
+
+
+def _embedding(ctx) -> Lowering:
+    if ctx.value("mask_zero"):
+        raise Unsupported(
+            "Embedding(mask_zero=True) masks the layers that follow; torch has no masks "
+            "(padding_idx is not the same): mask by hand"
+        )
+    module = f"nn.Embedding({ctx.code('input_dim')}, {ctx.code('output_dim')})"
+    return Lowering(
+        steps=[Step("{m}({x})", module, attr="embedding")],
+        out_shape=ctx.in_shape + (ctx.require("output_dim"),),
+        weights_step=0,
+        init=(ctx.value("embeddings_initializer"), None),
+    )
+
+
+def _transfer_embedding(weights, info):
+    return {"weight": weights[0]}
+
+
+def _rescaling(ctx) -> Lowering:
+    forward = "{x} * " + ctx.code("scale")
+    if not ctx.is_default("offset", 0.0):
+        forward += " + " + ctx.code("offset")
+    return Lowering([Step(forward)], ctx.in_shape, out_layout=ctx.layout)
+
+
+_INITIALIZED = ("kernel_initializer", "bias_initializer")
+
+RULES = [
+    LayerRule(
+        "Dense",
+        params(
+            "units",
+            ("activation", None),
+            ("use_bias", True),
+            ("kernel_initializer", "glorot_uniform"),
+            ("bias_initializer", "zeros"),
+            ("kernel_regularizer", None),
+            ("bias_regularizer", None),
+            ("activity_regularizer", None),
+            ("kernel_constraint", None),
+            ("bias_constraint", None),
+        ),
+        _dense,
+        wants=LAST,
+        transfer=_transfer_dense,
+    ),
+    LayerRule("Activation", params("activation"), _activation),
+    LayerRule("Dropout", params("rate", ("noise_shape", None), ("seed", None)), _dropout),
+    LayerRule("Flatten", params(("data_format", None)), _flatten),
+    LayerRule("Reshape", params("target_shape"), _reshape, wants=LAST),
+    LayerRule(
+        "Embedding",
+        params(
+            "input_dim",
+            "output_dim",
+            ("embeddings_initializer", "uniform"),
+            ("embeddings_regularizer", None),
+            ("activity_regularizer", None),
+            ("embeddings_constraint", None),
+            ("mask_zero", False),
+            ("input_length", None),
+        ),
+        _embedding,
+        transfer=_transfer_embedding,
+    ),
+    LayerRule("Rescaling", params("scale", ("offset", 0.0)), _rescaling),
+    LayerRule(
+        "ReLU", params(("max_value", None), ("negative_slope", 0.0), ("threshold", 0.0)), _relu
+    ),
+    LayerRule("Softmax", params(("axis", -1)), _softmax),
+    LayerRule(
+        "LeakyReLU",
+        params(("negative_slope", 0.3, ("alpha",))),
+        _elementwise("F.leaky_relu({x}, {negative_slope})"),
+    ),
+    LayerRule("ELU", params(("alpha", 1.0)), _elementwise("F.elu({x}, {alpha})")),
+]

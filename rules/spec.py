@@ -1,0 +1,142 @@
+"""The types every rule table is written in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+REQUIRED: Any = object()
+
+# Torch tensor layouts the engine tracks between layers.
+LAST = "channels_last"  # Keras order: (N, ..., C); also any rank-1 feature vector
+FIRST = "channels_first"  # torch order: (N, C, ...)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One Keras constructor parameter, in signature order, with its Keras default."""
+
+    name: str
+    default: Any = REQUIRED
+    aliases: tuple[str, ...] = ()  # older Keras spellings (lr, alpha, ...)
+
+
+def params(*specs: Any) -> tuple[Param, ...]:
+    """params("units", ("activation", None), ...): a signature from short tuples."""
+    out = []
+    for spec in specs:
+        if isinstance(spec, Param):
+            out.append(spec)
+        elif isinstance(spec, str):
+            out.append(Param(spec))
+        else:
+            out.append(Param(*spec))
+    return tuple(out)
+
+
+@dataclass
+class Step:
+    """One line of forward(): `x = <forward>`, with {x} the input and {m} the module attribute."""
+
+    forward: str
+    module: str | None = None  # constructor code for __init__, e.g. "nn.Linear(784, 128)"
+    attr: str = "layer"  # base name of the attribute (numbered by the engine)
+    comment: str | None = None  # a short why, written above the __init__ line
+
+
+@dataclass
+class Lowering:
+    """What one Keras layer becomes."""
+
+    steps: list[Step]
+    out_shape: tuple
+    out_layout: str = LAST
+    activation: Any = None  # Keras activation applied after the last step
+    weights_step: int | None = None  # which step's module receives the Keras weights
+    transfer_info: dict = field(default_factory=dict)
+    init: tuple[str, str] | None = None  # (kernel initializer, bias initializer) in Keras names
+    flat_from: tuple | None = None  # output is a (C, H, W)-ordered flatten of this Keras shape
+
+
+@dataclass(frozen=True)
+class LayerRule:
+    keras: str  # canonical key without "layers.", e.g. "Dense"
+    params: tuple[Param, ...]
+    lower: Callable[..., Lowering]
+    # The layout the layer wants for its input: FIRST (conv, pooling), LAST (dense on a sequence,
+    # reshape), or None when the layer does not care (elementwise).
+    wants: str | None = None
+    transfer: Callable[..., dict] | None = None
+    # Arguments whose value does not change the forward computation (checked nowhere else).
+    inert: frozenset[str] = frozenset(
+        {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape", "batch_size"}
+    )
+
+
+class Unsupported(Exception):
+    """Raised by a rule when an argument value has no faithful translation."""
+
+    def __init__(self, message: str, code: str = "K2T102"):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class LayerContext:
+    """What a rule sees of one layer call: bound arguments and the incoming tensor."""
+
+    key: str
+    args: dict  # parameter name -> k2t.values.Value, Keras defaults filled in
+    in_shape: tuple  # Keras order, without the batch axis; None for an unknown size
+    layout: str  # layout of the incoming torch tensor (after any permute the engine inserted)
+    next_keys: tuple[str, ...] = ()  # canonical keys of the layers that follow (for look-ahead)
+    flat_from: tuple | None = None  # input is a (C, H, W)-ordered flatten of this Keras shape
+    notes: list = field(default_factory=list)  # (code, message) pairs: translated, but differs
+
+    def value(self, name: str) -> Any:
+        return self.args[name].value
+
+    def code(self, name: str) -> str:
+        return self.args[name].code
+
+    def is_default(self, name: str, default: Any) -> bool:
+        return self.args[name].known and self.args[name].value == default
+
+    def require(self, name: str) -> Any:
+        arg = self.args[name]
+        if not arg.known:
+            raise Unsupported(f"{self.key}({name}={arg.code}): the value must be known statically")
+        return arg.value
+
+    @property
+    def rank(self) -> int:
+        return len(self.in_shape)
+
+    def note(self, message: str, code: str = "K2T104") -> None:
+        self.notes.append((code, message))
+
+
+def tuple_of(value: Any, n: int) -> tuple:
+    """Keras accepts 3 or (3, 3) for a 2-D kernel size."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,) * n
+
+
+def compact(values: tuple) -> Any:
+    """(3, 3) -> 3 when all equal, for readable torch constructors."""
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+def to_last(rank: int) -> str:
+    """Forward expression moving channels from dim 1 to the end (N, C, ...) -> (N, ..., C)."""
+    if rank == 2:
+        return "{x}.transpose(1, 2)"
+    return "{x}.permute(0, " + ", ".join(str(i) for i in range(2, rank + 1)) + ", 1)"
+
+
+def to_first(rank: int) -> str:
+    """Forward expression moving channels from the end to dim 1 (N, ..., C) -> (N, C, ...)."""
+    if rank == 2:
+        return "{x}.transpose(1, 2)"
+    return "{x}.permute(0, " + str(rank) + ", " + ", ".join(str(i) for i in range(1, rank)) + ")"
