@@ -32,6 +32,7 @@ class LayerMap:
     activation: str | None  # applied to the module's output to get the Keras layer's output
     layout: str  # layout of the layer's output in torch
     out_shape: tuple
+    flat_from: tuple | None = None  # output is a (C, H, W)-ordered flatten of this Keras shape
 
 
 @dataclass
@@ -147,11 +148,13 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 out_shape=lowering.out_shape,
             )
         )
+        layer_map = layer_maps[-1]
         # A (C, H, W)-ordered flatten travels through weightless, shape-keeping layers to the Dense.
         if lowering.flat_from is not None:
             flat_from = lowering.flat_from
         elif not (lowering.weights_step is None and lowering.out_shape == shape):
             flat_from = None
+        layer_map.flat_from = flat_from
         shape, layout = tuple(lowering.out_shape), lowering.out_layout
 
     if problems:

@@ -44,7 +44,9 @@ _PYTHON_LANGUAGES = frozenset(
 
 # Cheap pre-check: could any line of this cell be IPython syntax?
 _MAYBE_MAGIC_RE = re.compile(
-    r"^[ \t]*[%!?]|\?[ \t]*\r?$|^[ \t]*[A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*[ \t]*=[ \t]*[!%]",
+    r"^[ \t]*[%!?]"  # %magic, !shell, ?help
+    r"|\?[ \t]*\r?$"  # help?
+    r"|^[ \t]*[A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*[ \t]*=[ \t]*[!%]",
     re.MULTILINE,
 )
 # `out = !ls`, `t = %timeit -o f()`: IPython's assign-from-magic forms.
@@ -254,51 +256,101 @@ def _mask_cell(src: str, nonce: str) -> tuple[str, bool]:
             return src, False
         return _mask_whole(lines, nonce), True
 
-    magic_line = first if cell_magic else None
-    masked = _mask_lines(lines, nonce, magic_line, use_pass=False)
+    magics = _find_magics(lines, first if cell_magic else None)
+    masked = _mask_lines(lines, magics, nonce, use_pass=False)
     if _parses(masked):
         return masked, False
     # A magic alone in a block leaves the block empty; give it a `pass`.
-    with_pass = _mask_lines(lines, nonce, magic_line, use_pass=True)
+    with_pass = _mask_lines(lines, magics, nonce, use_pass=True)
     if with_pass != masked and _parses(with_pass):
         return with_pass, False
     return _mask_whole(lines, nonce), True
 
 
-def _mask_lines(
-    lines: list[str], nonce: str, cell_magic_line: int | None, use_pass: bool
-) -> str:
-    """Replace IPython lines by placeholders, looking only at logical line starts.
+def _split_eol(line: str) -> tuple[str, str]:
+    match = _EOL_RE.search(line)
+    eol = match.group() if match else ""
+    return line[: len(line) - len(eol)], eol
 
-    Lines inside a multi-line string or bracket are never touched: a
-    docstring line starting with ``%`` is not a magic.
+
+def _find_magics(
+    lines: list[str], cell_magic_line: int | None
+) -> dict[int, int | None]:
+    """Find IPython lines: ``{line number: None, or the line it continues}``.
+
+    Only lines that start a logical line can be IPython syntax: a docstring
+    line starting with ``%`` is not a magic. To know where logical lines
+    start, the cell is tokenized once, lazily: ``readline`` decides about each
+    line from the tokens produced so far, and hands the tokenizer a blank line
+    in place of a magic so that it never sees non-Python text.
     """
+    magics: dict[int, int | None] = {}
+    depth = 0  # bracket nesting
+    last: tokenize.TokenInfo | None = None
+    numbered = enumerate(lines)
+    continues: int | None = None  # line whose backslash continues onto this one
+
+    def readline() -> str:
+        nonlocal continues
+        for number, line in numbered:
+            body, _ = _split_eol(line)
+            # A logical line starts here if the previous line ended one: its
+            # last token is a NEWLINE/NL on that very line (inside a string
+            # the tokenizer reads lines without producing tokens).
+            at_start = number == 0 or (
+                depth == 0
+                and last is not None
+                and last.type in (tokenize.NEWLINE, tokenize.NL)
+                and last.start[0] == number
+            )
+            if continues is not None:
+                magics[number] = continues
+            elif number == cell_magic_line or (at_start and _is_magic(body)):
+                magics[number] = None
+            else:
+                return line
+            if body.endswith("\\"):
+                continues = number if continues is None else continues
+            else:
+                continues = None
+            return "\n"
+        return ""
+
+    try:
+        for token in tokenize.generate_tokens(readline):
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth = max(depth - 1, 0)
+            last = token
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass  # not Python; the parse check will hide the whole cell
+    return magics
+
+
+def _mask_lines(
+    lines: list[str], magics: dict[int, int | None], nonce: str, use_pass: bool
+) -> str:
+    """Replace the IPython lines found by _find_magics with placeholders."""
     out: list[str] = []
-    pending: list[str] = []  # physical lines of an unfinished logical line
-    continued = False  # previous magic line ended in a backslash
-    indent = ""
     for number, line in enumerate(lines):
-        eol_match = _EOL_RE.search(line)
-        eol = eol_match.group() if eol_match else ""
-        body = line[: len(line) - len(eol)]
-        if continued:
-            # A continuation's indentation is part of the command, not Python
-            # block structure: keep it in the placeholder, placed like the
-            # line it continues.
-            content = body[len(indent) :] if body.startswith(indent) else body.lstrip()
-            out.append(f"{indent}{_placeholder(content, nonce)}{eol}")
-            continued = body.endswith("\\")
+        if number not in magics:
+            out.append(line)
             continue
-        if number == cell_magic_line or (not pending and _is_magic(body)):
+        body, eol = _split_eol(line)
+        head = magics[number]
+        if head is None:
             indent = body[: len(body) - len(body.lstrip())]
             statement = "pass  " if use_pass and indent else ""
             out.append(f"{indent}{statement}{_placeholder(body.lstrip(), nonce)}{eol}")
-            continued = body.endswith("\\")
-            continue
-        out.append(line)
-        pending.append(line)
-        if _logical_line_complete("".join(pending)):
-            pending.clear()
+        else:
+            # A continuation's indentation is part of the command, not block
+            # structure: keep it in the placeholder, placed like the line it
+            # continues.
+            head_body = _split_eol(lines[head])[0]
+            indent = head_body[: len(head_body) - len(head_body.lstrip())]
+            content = body[len(indent) :] if body.startswith(indent) else body.lstrip()
+            out.append(f"{indent}{_placeholder(content, nonce)}{eol}")
     return "".join(out)
 
 
@@ -306,9 +358,8 @@ def _mask_whole(lines: list[str], nonce: str) -> str:
     """Hide every line, indentation included, at column 0."""
     out = []
     for line in lines:
-        eol_match = _EOL_RE.search(line)
-        eol = eol_match.group() if eol_match else ""
-        out.append(_placeholder(line[: len(line) - len(eol)], nonce) + eol)
+        body, eol = _split_eol(line)
+        out.append(_placeholder(body, nonce) + eol)
     return "".join(out)
 
 
@@ -346,21 +397,6 @@ def _has_comment_or_fails(code: str) -> bool:
     except (tokenize.TokenError, SyntaxError, ValueError):
         return True
     return any(token.type == tokenize.COMMENT for token in tokens)
-
-
-def _logical_line_complete(code: str) -> bool:
-    """False while ``code`` ends inside brackets, a string or a continuation."""
-    try:
-        for _ in tokenize.generate_tokens(io.StringIO(code).readline):
-            pass
-    except tokenize.TokenError as exc:
-        message = str(exc.args[0]) if exc.args else ""
-        return not any(
-            word in message for word in ("EOF", "multi-line", "triple-quoted")
-        )
-    except (SyntaxError, ValueError):
-        return True  # broken either way; the cell will fail to parse
-    return True
 
 
 def _parses(code: str) -> bool:

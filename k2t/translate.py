@@ -49,6 +49,7 @@ class ModelReport:
     ctor_args: list[str]
     lowered: LoweredModel
     line: int
+    ir: ModelIR = field(repr=False, default=None)
 
 
 @dataclass
@@ -202,6 +203,7 @@ class _Translation:
                 ctor_args=list(lowered.ctor_params),
                 lowered=lowered,
                 line=self.positions[model.creation].start.line,
+                ir=model,
             )
         )
         self.training(model, lowered, compiled, compile_problems)
@@ -299,7 +301,11 @@ class _Translation:
 
 
 def translate(source: str, options: Options = Options()) -> Result:
-    module = parse(source)
+    return translate_module(source, parse(source), options)
+
+
+def translate_module(source: str, module: cst.Module, options: Options = Options()) -> Result:
+    """translate() for a module already parsed from source (the verifier reuses its nodes)."""
     if not _imports_keras(module):
         return Result(source, False, False)
     wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)

@@ -1,0 +1,127 @@
+"""Build models from source without training them: run only the statements that construct them.
+
+The verifier executes user code, and says which: the module's imports, assignments whose value is a
+literal (num_classes = 10), and the statements that construct the model (the Sequential(...) call and
+its .add() calls) on the Keras side; imports, literal assignments and class/function definitions on
+the torch side. fit/evaluate/predict and data loading never run. A model whose construction reads a
+name computed at run time (x_train.shape[1:]) is unverifiable, with that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from k2t.values import Env, evaluate
+
+
+class Unverifiable(Exception):
+    """The model cannot be built from the source alone; str() says why."""
+
+
+@dataclass
+class Plan:
+    """Statements to execute, in source order, and their line numbers (for the report)."""
+
+    statements: list[cst.CSTNode] = field(default_factory=list)
+    lines: list[tuple[int, int, str]] = field(default_factory=list)  # (first, last, what)
+
+    def describe(self) -> str:
+        groups: dict[str, list[str]] = {}
+        for first, last, what in self.lines:
+            groups.setdefault(what, []).append(str(first) if first == last else f"{first}-{last}")
+        return "; ".join(f"{what} (lines {', '.join(spans)})" for what, spans in groups.items())
+
+
+def _is_import(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
+    )
+
+
+def _constant_assignment(statement: cst.CSTNode, env: Env) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    if isinstance(small, cst.Assign):
+        value = evaluate(small.value, env)
+        for target in small.targets:
+            env.bind(target.target, value.value)
+        return value.known
+    if isinstance(small, cst.AnnAssign) and small.value is not None:
+        value = evaluate(small.value, env)
+        env.bind(small.target, value.value)
+        return value.known
+    return False
+
+
+class Source:
+    """A parsed module with positions, and its top-level imports and literal assignments."""
+
+    def __init__(self, text: str, path: str):
+        self.path = path
+        self.wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+        self.module = self.wrapper.module
+        self.positions = self.wrapper.resolve(PositionProvider)
+
+    def span(self, node: cst.CSTNode) -> tuple[int, int]:
+        position = self.positions[node]
+        return position.start.line, position.end.line
+
+    def prelude(self, with_definitions: bool = False) -> Plan:
+        """Imports, literal assignments (and class/function definitions) at module level."""
+        plan = Plan()
+        env = Env()
+        for statement in self.module.body:
+            if _is_import(statement):
+                what = "imports"
+            elif _constant_assignment(statement, env):
+                what = "literal assignments"
+            elif with_definitions and isinstance(statement, (cst.ClassDef, cst.FunctionDef)):
+                what = "definitions"
+            else:
+                continue
+            plan.statements.append(statement)
+            plan.lines.append((*self.span(statement), what))
+        return plan
+
+    def code(self, statements: list[cst.CSTNode]) -> str:
+        return "".join(self.module.code_for_node(s) for s in statements)
+
+
+def scope_constants(source: Source, scope: cst.CSTNode, before: cst.CSTNode) -> Plan:
+    """Literal assignments in a function body before `before` (function-local constants)."""
+    plan = Plan()
+    if not isinstance(scope, cst.FunctionDef):
+        return plan
+    env = Env()
+    for param in scope.params.params + scope.params.kwonly_params:
+        if param.default is not None and evaluate(param.default, env).known:
+            code = f"{param.name.value} = {source.module.code_for_node(param.default)}\n"
+            plan.statements.append(cst.parse_statement(code))
+            plan.lines.append((*source.span(param), "argument defaults"))
+    for statement in _walk_block(scope.body):
+        if statement is before:
+            break
+        if _constant_assignment(statement, env):
+            plan.statements.append(statement.with_changes(leading_lines=[]))
+            plan.lines.append((*source.span(statement), "literal assignments"))
+    return plan
+
+
+def _walk_block(block):
+    for statement in block.body:
+        yield statement
+
+
+def execute(code: str, namespace: dict, what: str) -> None:
+    try:
+        exec(compile(code, what, "exec"), namespace)  # noqa: S102 - verify runs user code by design
+    except NameError as exc:
+        raise Unverifiable(
+            f"{exc.args[0]}: the model's construction depends on values computed at run time"
+        ) from None
+    except ImportError as exc:
+        raise Unverifiable(f"import failed: {exc}") from None

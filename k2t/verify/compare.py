@@ -1,0 +1,186 @@
+"""Randomise the Keras weights, transfer them with the rules, run both models and compare.
+
+Weights are random (not freshly initialised) so that biases and BatchNorm statistics matter: a wrong
+epsilon or a missing bias shows. Moving variances are drawn small enough (down to 0.005) that
+epsilon 1e-3 versus 1e-5 changes outputs well beyond float32 noise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+import torch
+
+
+@contextlib.contextmanager
+def _silenced_stderr():
+    """TensorFlow's C++ runtime logs to fd 2 at import, before any Python setting applies."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+with _silenced_stderr():
+    import tensorflow  # noqa: F401 - imported for its side effect of loading quietly
+
+from k2t.rules.activations import OUTPUT_ACTIVATIONS, render
+from k2t.rules.layers import LAYERS
+from k2t.rules.spec import FIRST
+
+SAMPLES = 4
+UNKNOWN_SIZE = 16  # stands for None (e.g. a variable sequence length) in sample inputs
+
+
+def randomise(keras_model, rng: np.random.Generator) -> None:
+    for layer in keras_model.layers:
+        values = []
+        for weight in layer.weights:
+            shape = tuple(weight.shape)
+            name = weight.path if hasattr(weight, "path") else weight.name
+            if "moving_variance" in name:
+                value = rng.uniform(0.005, 1.0, shape)
+            elif "moving_mean" in name or "beta" in name or "bias" in name:
+                value = rng.normal(0.0, 0.5, shape)
+            elif "gamma" in name:
+                value = rng.uniform(0.5, 1.5, shape)
+            else:
+                fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+                value = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
+            values.append(value.astype("float32"))
+        if values:
+            layer.set_weights(values)
+
+
+def transfer(keras_model, torch_model, lowered) -> list[str]:
+    """Copy weights; returns the torch parameters that received nothing (should be none)."""
+    state = torch_model.state_dict()
+    updates = {}
+    for layer_map in lowered.layers:
+        if not layer_map.weights:
+            continue
+        rule = LAYERS[layer_map.key]
+        weights = keras_model.layers[layer_map.index].get_weights()
+        for name, array in rule.transfer(weights, layer_map.transfer_info).items():
+            key = f"{layer_map.module}.{name}"
+            if key not in state:
+                raise KeyError(f"the torch model has no parameter {key}")
+            if tuple(state[key].shape) != tuple(array.shape):
+                raise ValueError(
+                    f"{key}: torch shape {tuple(state[key].shape)} but Keras weights give {tuple(array.shape)}"
+                )
+            updates[key] = torch.as_tensor(np.ascontiguousarray(array))
+    state.update(updates)
+    torch_model.load_state_dict(state)
+    return [k for k in state if k not in updates and not k.endswith("num_batches_tracked")]
+
+
+def sample_input(keras_model, lowered, rng) -> np.ndarray:
+    shape = tuple(UNKNOWN_SIZE if d is None else int(d) for d in lowered.input_shape)
+    if lowered.input_dtype == "int64":
+        vocabulary = keras_model.layers[0].input_dim
+        return rng.integers(0, vocabulary, (SAMPLES, *shape)).astype("int64")
+    return rng.standard_normal((SAMPLES, *shape)).astype("float32")
+
+
+def _errors(actual: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
+    diff = np.abs(actual.astype("float64") - expected.astype("float64"))
+    scale = np.maximum(np.abs(expected.astype("float64")), 1e-12)
+    return float(diff.max(initial=0.0)), float((diff / scale).max(initial=0.0))
+
+
+def _close(actual, expected, atol, rtol) -> bool:
+    return actual.shape == expected.shape and bool(np.allclose(actual, expected, atol=atol, rtol=rtol))
+
+
+def _to_keras_layout(array: np.ndarray, layout: str) -> np.ndarray:
+    if layout == FIRST and array.ndim >= 3:
+        return np.moveaxis(array, 1, -1)
+    return array
+
+
+def compare(name, keras_model, torch_model, lowered, executed, atol, rtol, seed):
+    from k2t.verify import Verdict
+
+    rng = np.random.default_rng(seed)
+    randomise(keras_model, rng)
+    try:
+        missing = transfer(keras_model, torch_model, lowered)
+    except (KeyError, ValueError, RuntimeError) as exc:
+        return Verdict(name, "different", reason=f"weights do not fit: {exc}", executed=executed)
+    if missing:
+        return Verdict(name, "different", reason=f"torch parameters without Keras weights: {missing}",
+                       executed=executed)
+    x = sample_input(keras_model, lowered, rng)
+
+    # Keras, layer by layer in inference mode.
+    keras_outputs = []
+    value = x
+    for layer in keras_model.layers:
+        value = layer(value, training=False)
+        keras_outputs.append(np.asarray(value))
+    expected = np.asarray(keras_model(x, training=False))
+
+    # Torch, with hooks on the modules that stand for Keras layers.
+    torch_model.eval()
+    captured = {}
+    hooks = []
+    modules = dict(torch_model.named_modules())
+    for layer_map in lowered.layers:
+        if layer_map.module and layer_map.module in modules:
+            def hook(module, inputs, output, key=layer_map.module):
+                captured[key] = output.detach()
+
+            hooks.append(modules[layer_map.module].register_forward_hook(hook))
+    inputs = torch.as_tensor(x)
+    if lowered.channels_first:
+        inputs = inputs.movedim(-1, 1)
+    try:
+        with torch.no_grad():
+            output = torch_model(inputs)
+            if lowered.fused_activation:
+                output = eval(OUTPUT_ACTIVATIONS[lowered.fused_activation].format(x="output"))  # noqa: S307
+    except Exception as exc:  # noqa: BLE001 - any failure of the torch side is the verdict
+        return Verdict(name, "different", reason=f"the torch model failed: {type(exc).__name__}: {exc}",
+                       executed=executed)
+    finally:
+        for handle in hooks:
+            handle.remove()
+    actual = output.numpy()
+
+    layers, first = [], None
+    for layer_map in lowered.layers:
+        if layer_map.module not in captured:
+            continue
+        value = captured[layer_map.module]
+        if layer_map.activation:
+            dim = 1 if layer_map.layout == FIRST and value.dim() >= 3 else -1
+            value = eval(render(layer_map.activation, "value", dim), {"torch": torch, "F": torch.nn.functional, "value": value})  # noqa: S307
+        got = _to_keras_layout(value.numpy(), layer_map.layout)
+        want = keras_outputs[layer_map.index]
+        if layer_map.flat_from:  # torch flattened (C, H, W): reorder Keras's (H, W, C) flatten
+            want = np.moveaxis(want.reshape(len(want), *layer_map.flat_from), -1, 1).reshape(len(want), -1)
+        keras_name = keras_model.layers[layer_map.index].name
+        if got.shape != want.shape:
+            layers.append((keras_name, None))
+            first = first or keras_name
+            continue
+        layers.append((keras_name, _errors(got, want)[0]))
+        if first is None and not _close(got, want, atol, rtol):
+            first = keras_name
+
+    if actual.shape != expected.shape:
+        return Verdict(name, "different", reason=f"output shape {actual.shape} != Keras {expected.shape}",
+                       first_divergent_layer=first, executed=executed, layers=layers)
+    max_abs, max_rel = _errors(actual, expected)
+    status = "equivalent" if _close(actual, expected, atol, rtol) else "different"
+    if status == "different" and first is None:
+        first = keras_model.layers[-1].name
+    return Verdict(name, status, max_abs, max_rel, first if status == "different" else None,
+                   executed=executed, layers=layers)
