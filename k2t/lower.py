@@ -33,6 +33,13 @@ class LayerMap:
     layout: str  # layout of the layer's output in torch
     out_shape: tuple
     flat_from: tuple | None = None  # output is a (C, H, W)-ordered flatten of this Keras shape
+    keras_name: str | None = None  # the name= given in Keras, if any
+
+    @property
+    def label(self) -> str:
+        """How reports name the layer: Keras's own names depend on what ran before."""
+        own = f"{self.keras_name}, " if self.keras_name else ""
+        return f"{self.key} ({own}layer {self.index})"
 
 
 @dataclass
@@ -149,6 +156,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             )
         )
         layer_map = layer_maps[-1]
+        layer_map.keras_name = layer.name
         # A (C, H, W)-ordered flatten travels through weightless, shape-keeping layers to the Dense.
         if lowering.flat_from is not None:
             flat_from = lowering.flat_from

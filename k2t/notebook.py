@@ -75,6 +75,25 @@ class Program:
     def __str__(self) -> str:
         return self.text
 
+    def locate(self, line: int) -> tuple[int, int] | None:
+        """Map a 1-based line of ``text`` to ``(cell index, 1-based line in it)``.
+
+        Exact because masking replaces lines one for one. None for a marker
+        line or a line outside the program. Meant for diagnostics reported
+        against the untranslated program.
+        """
+        marker = re.compile(rf"# k2t-cell: (\d+) {self.nonce}")
+        cell, first = None, 0
+        for number, text in enumerate(self.text.splitlines(), start=1):
+            if number > line:
+                break
+            found = marker.fullmatch(text)
+            if found:
+                cell, first = int(found.group(1)), number
+        if cell is None or line == first or line > self.text.count("\n"):
+            return None
+        return cell, line - first
+
 
 def notebook_to_program(nb_text: str) -> Program:
     """Join the code cells of the notebook ``nb_text`` into one program.

@@ -105,6 +105,16 @@ def test_program_joins_code_cells_in_order():
     assert "markdown" not in program.text and "raw cell" not in program.text
 
 
+def test_locate_maps_program_lines_to_cells():
+    program = notebook_to_program(EXAMPLE)
+    lines = program.text.splitlines()
+    target = lines.index("model.summary()") + 1
+    assert program.locate(target) == (2, 2)
+    assert program.locate(1) is None  # a marker
+    assert program.locate(len(lines) + 5) is None
+    assert program.locate(lines.index("import keras") + 1) == (1, 2)
+
+
 def test_magics_are_hidden_in_comments():
     text = notebook_to_program(EXAMPLE).text
     for magic in [

@@ -61,8 +61,14 @@ class Source:
     """A parsed module with positions, and its top-level imports and literal assignments."""
 
     def __init__(self, text: str, path: str):
+        from k2t.translate import TranslationError, parse
+
         self.path = path
-        self.wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+        try:
+            module = parse(text)
+        except TranslationError as exc:
+            raise TranslationError(f"{path}:{exc}") from None
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module
         self.positions = self.wrapper.resolve(PositionProvider)
 

@@ -166,7 +166,7 @@ def compare(name, keras_model, torch_model, lowered, executed, atol, rtol, seed)
         want = keras_outputs[layer_map.index]
         if layer_map.flat_from:  # torch flattened (C, H, W): reorder Keras's (H, W, C) flatten
             want = np.moveaxis(want.reshape(len(want), *layer_map.flat_from), -1, 1).reshape(len(want), -1)
-        keras_name = keras_model.layers[layer_map.index].name
+        keras_name = layer_map.label
         if got.shape != want.shape:
             layers.append((keras_name, None))
             first = first or keras_name
@@ -181,6 +181,6 @@ def compare(name, keras_model, torch_model, lowered, executed, atol, rtol, seed)
     max_abs, max_rel = _errors(actual, expected)
     status = "equivalent" if _close(actual, expected, atol, rtol) else "different"
     if status == "different" and first is None:
-        first = keras_model.layers[-1].name
+        first = lowered.layers[-1].label
     return Verdict(name, status, max_abs, max_rel, first if status == "different" else None,
                    executed=executed, layers=layers)

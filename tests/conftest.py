@@ -1,0 +1,55 @@
+"""Shared helpers: the fixture corpus and a way to run generated programs without TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def fixture_cases() -> list[Path]:
+    return sorted(FIXTURES.glob("*/*.keras.py"))
+
+
+def expected_path(keras_path: Path, suffix: str = ".torch.py") -> Path:
+    return keras_path.with_name(keras_path.name[: -len(".keras.py")] + suffix)
+
+
+def case_id(keras_path: Path) -> str:
+    return f"{keras_path.parent.name}/{keras_path.name[: -len('.keras.py')]}"
+
+
+# Runs a script with tensorflow and keras made unimportable, then prints its History's losses.
+_TORCH_ONLY = """
+import json, runpy, sys
+sys.modules["tensorflow"] = None
+sys.modules["keras"] = None
+namespace = runpy.run_path(sys.argv[1], run_name="__main__")
+history = namespace.get("history")
+print("K2T-LOSSES " + json.dumps(history.history["loss"] if history is not None else None))
+"""
+
+
+def run_torch_only(path: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", _TORCH_ONLY, str(path)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def update_fixtures() -> bool:
+    """K2T_UPDATE_FIXTURES=1 rewrites expected outputs; read every rewritten file before committing."""
+    return os.environ.get("K2T_UPDATE_FIXTURES") == "1"

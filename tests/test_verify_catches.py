@@ -1,0 +1,106 @@
+"""The verifier is only worth something if it catches wrong translations: each test breaks one
+Keras semantic in a correct translation and expects "different"."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from k2t import translate
+from k2t.rules import layers as registry
+from k2t.rules.layers import core
+from k2t.verify import verify_sources
+
+KERAS = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+model = keras.Sequential([
+    keras.Input(shape=(16, 16, 3)),
+    layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
+    layers.BatchNormalization(),
+    layers.Conv2D(8, 3, padding="same"),
+    layers.Flatten(),
+    layers.Dense(10, activation="relu"),
+    layers.Dense(4, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+"""
+
+
+@pytest.fixture(scope="module")
+def translated() -> str:
+    return translate(KERAS).code
+
+
+def _verdict(torch_code: str):
+    (verdict,) = verify_sources(KERAS, torch_code)
+    return verdict
+
+
+def test_correct_translation_is_equivalent(translated):
+    verdict = _verdict(translated)
+    assert verdict.status == "equivalent", verdict
+    assert "nn.ZeroPad2d((0, 1, 0, 1))" in translated  # 16 -> 8 with stride 2: TF pads after only
+
+
+def _mutate(code: str, old: str, new: str) -> str:
+    assert old in code, old
+    return code.replace(old, new, 1)
+
+
+def test_changed_activation_is_caught(translated):
+    verdict = _verdict(_mutate(translated, "torch.relu(self.fc1(x))", "torch.tanh(self.fc1(x))"))
+    assert verdict.status == "different"
+    assert verdict.first_divergent_layer is not None
+
+
+def test_hwc_flatten_without_reordered_kernel_is_caught(translated):
+    # Keras's (H, W, C) flatten in torch, while the Dense kernel is reordered for (C, H, W).
+    mutated = _mutate(translated, "torch.flatten(x, 1)", "torch.flatten(x.permute(0, 2, 3, 1), 1)")
+    assert _verdict(mutated).status == "different"
+
+
+def test_chw_flatten_with_unreordered_kernel_is_caught(translated, monkeypatch):
+    # The classic hand-translation bug: torch's (C, H, W) flatten with the Keras kernel as is.
+    original = core._transfer_dense
+
+    def plain_transfer(weights, info):
+        return original(weights, {**info, "flat_from": None})
+
+    dense = dataclasses.replace(registry.LAYERS["Dense"], transfer=plain_transfer)
+    monkeypatch.setitem(registry.LAYERS, "Dense", dense)
+    verdict = _verdict(translated)
+    assert verdict.status == "different"
+    assert verdict.first_divergent_layer == "Dense (layer 4)"
+
+
+def test_wrong_batchnorm_epsilon_is_caught(translated):
+    assert _verdict(_mutate(translated, "eps=0.001", "eps=1e-05")).status == "different"
+
+
+def test_symmetric_padding_where_tf_pads_asymmetrically_is_caught(translated):
+    kept = [line for line in translated.splitlines(keepends=True) if "self.pad" not in line and "TF pads" not in line]
+    mutated = "".join(kept)
+    mutated = _mutate(mutated, "nn.Conv2d(3, 8, 3, stride=2)", "nn.Conv2d(3, 8, 3, stride=2, padding=1)")
+    verdict = _verdict(mutated)
+    assert verdict.status == "different"
+    assert verdict.first_divergent_layer == "Conv2D (layer 0)"
+
+
+def test_missing_class_is_reported(translated):
+    verdict = _verdict(translated.replace("class Model(", "class Renamed("))
+    assert verdict.status == "different" and "Model" in verdict.reason
+
+
+def test_runtime_shape_is_unverifiable():
+    keras = """
+import numpy as np
+from tensorflow import keras
+x_train = np.load("data.npy")
+model = keras.Sequential([keras.layers.Dense(4, input_shape=x_train.shape[1:])])
+"""
+    (verdict,) = verify_sources(keras, "import torch\n")
+    assert verdict.status == "unverifiable"
+    assert verdict.reason
