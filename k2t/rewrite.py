@@ -127,6 +127,9 @@ class _Rewriter(cst.CSTTransformer):
             markers = self.edits.markers.get(original, [])
             if not new:
                 carried += [line for line in updated.leading_lines if line.comment is not None]
+                trailing = getattr(updated, "trailing_whitespace", None)
+                if trailing is not None and trailing.comment is not None:
+                    carried.append(cst.EmptyLine(comment=trailing.comment))
                 if markers:
                     carried += [cst.EmptyLine(comment=cst.Comment(m)) for m in markers]
                 continue

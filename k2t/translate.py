@@ -222,9 +222,10 @@ class _Translation:
                 for note in compiled.notes:
                     self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
                 compiled.notes = [f"k2t: {note}" for note in compiled.notes]
-                trains_here = any(
-                    u.scope is compile_usage.scope and u.method in ("fit", "evaluate") for u in model.usages
-                )
+                trainings = [u for u in model.usages if u.method in ("fit", "evaluate")]
+                # Write the optimizer where compile() was, unless only other scopes train the
+                # model (compile() inside a builder function): then it is made where it is used.
+                trains_here = not trainings or any(u.scope is compile_usage.scope for u in trainings)
                 var = compile_usage.call.func.value.value
                 if trains_here:
                     self.edits.replace(compile_usage.statement, compiled.lines(var))

@@ -1,0 +1,165 @@
+"""The pure core: name resolution across import styles, what is kept, what is reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from k2t import TranslationError, translate
+
+DENSE_MODEL = """
+{imports}
+model = {seq}([{dense}(8, activation="relu", input_shape=(4,)), {dense}(2)])
+"""
+
+IMPORT_STYLES = {
+    "tf": ("import tensorflow as tf", "tf.keras.Sequential", "tf.keras.layers.Dense"),
+    "from_tensorflow_keras": ("from tensorflow import keras", "keras.Sequential", "keras.layers.Dense"),
+    "keras3": ("import keras", "keras.Sequential", "keras.layers.Dense"),
+    "from_keras_layers": ("import keras\nfrom keras import layers", "keras.Sequential", "layers.Dense"),
+    "layers_models": (
+        "from tensorflow.keras import layers, models",
+        "models.Sequential",
+        "layers.Dense",
+    ),
+    "names": (
+        "from tensorflow.keras.models import Sequential\nfrom tensorflow.keras.layers import Dense",
+        "Sequential",
+        "Dense",
+    ),
+    "aliases": (
+        "from tensorflow.keras import layers as L\nfrom tensorflow.keras.models import Sequential as Seq",
+        "Seq",
+        "L.Dense",
+    ),
+    "module_alias": ("import tensorflow.keras as K", "K.Sequential", "K.layers.Dense"),
+    "name_alias": ("import keras\nfrom keras.layers import Dense as D", "keras.Sequential", "D"),
+}
+
+
+@pytest.mark.parametrize("style", IMPORT_STYLES, ids=list(IMPORT_STYLES))
+def test_every_import_style_reaches_the_same_model(style):
+    imports, seq, dense = IMPORT_STYLES[style]
+    result = translate(DENSE_MODEL.format(imports=imports, seq=seq, dense=dense))
+    assert not result.errors, result.diagnostics
+    assert "self.fc1 = nn.Linear(4, 8)" in result.code
+    assert "self.fc2 = nn.Linear(8, 2)" in result.code
+    assert "torch.relu(self.fc1(x))" in result.code
+    assert "keras" not in result.code and "tensorflow" not in result.code
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["", "\n", "import numpy as np\nprint(np.ones(3))\n", "x = 1  # keras is mentioned only here\n",
+     "# -*- coding: utf-8 -*-\r\nimport os\r\n"],
+    ids=["empty", "newline", "numpy", "comment", "crlf"],
+)
+def test_files_without_keras_are_unchanged(source):
+    result = translate(source)
+    assert result.code == source
+    assert not result.changed and result.status == "unchanged"
+
+
+def test_syntax_error_is_one_line():
+    with pytest.raises(TranslationError) as info:
+        translate("import keras\nmodel = keras.Sequential([\n")
+    assert "\n" not in str(info.value)
+    assert "syntax error" in str(info.value)
+
+
+def test_python2_is_named():
+    with pytest.raises(TranslationError, match="Python 2"):
+        translate('import keras\nprint "hello"\n')
+
+
+def test_untranslatable_layer_is_left_visible():
+    source = """import keras
+from keras import layers
+
+model = keras.Sequential([keras.Input(shape=(10, 4)), layers.LSTM(8), layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=2)
+"""
+    result = translate(source)
+    assert result.status == "partial"
+    codes = [d.code for d in result.errors]
+    assert "K2T101" in codes and "K2T302" in codes
+    lstm = next(d for d in result.errors if d.code == "K2T101")
+    assert (lstm.line, lstm.col) == (4, 55)
+    assert "# k2t: K2T101 layer LSTM has no translation yet" in result.code
+    # The untranslated model keeps its imports; a second run adds nothing.
+    assert "import keras" in result.code
+    assert translate(result.code).code == result.code
+
+
+def test_other_keras_api_is_reported_with_marker():
+    source = """import tensorflow as tf
+
+(x, y), _ = tf.keras.datasets.mnist.load_data()
+tf.random.set_seed(1)
+"""
+    result = translate(source)
+    (diagnostic,) = result.errors
+    assert diagnostic.code == "K2T501" and diagnostic.line == 3
+    assert "# k2t: K2T501 tf.keras.datasets.mnist.load_data has no translation yet" in result.code
+    assert "torch.manual_seed(1)" in result.code
+
+
+def test_comments_and_plain_code_are_kept():
+    source = """# header comment
+import numpy as np
+from tensorflow import keras
+
+x = np.zeros((2, 3))  # data stays numpy
+# build the model
+model = keras.Sequential([keras.layers.Dense(1, input_shape=(3,))])
+model.add(keras.layers.Dense(2))  # second layer
+print("done")
+"""
+    code = translate(source).code
+    for kept in ["# header comment", "x = np.zeros((2, 3))  # data stays numpy", "# build the model",
+                 "# second layer", 'print("done")']:
+        assert kept in code
+
+
+def test_add_form_and_function_builder():
+    source = """from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build_model(units=16):
+    model = keras.Sequential()
+    model.add(layers.Dense(units, activation="relu", input_shape=(8,)))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+model = build_model()
+history = model.fit(x, y, epochs=3)
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    code = result.code
+    assert "def __init__(self, units):" in code
+    assert "model = Model(units).to(device)" in code
+    # compile() inside the builder: the optimizer is made where the model is trained.
+    assert "optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)" in code
+    assert "loss_fn = nn.BCEWithLogitsLoss()" in code
+    assert "binary_accuracy(output, target, threshold=0.0)" in code
+    assert code.index("optimizer = torch.optim.SGD") > code.index("model = build_model()")
+
+
+def test_keras_defaults_are_written_out():
+    source = """from tensorflow import keras
+from tensorflow.keras import layers
+model = keras.Sequential([layers.Dense(4, input_shape=(3,)), layers.BatchNormalization(),
+                          layers.LeakyReLU(), layers.Dense(2, activation="softmax")])
+model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+"""
+    code = translate(source).code
+    assert "nn.BatchNorm1d(4, eps=0.001, momentum=0.01)" in code
+    assert "F.leaky_relu(x, 0.3)" in code
+    assert "torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-07)" in code
+    assert "nn.CrossEntropyLoss()" in code
+    assert "torch.softmax" not in code.split("def forward")[1].split("\n\n")[0]
