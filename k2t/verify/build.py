@@ -29,10 +29,18 @@ class Plan:
     lines: list[tuple[int, int, str]] = field(default_factory=list)  # (first, last, what)
 
     def describe(self) -> str:
-        groups: dict[str, list[str]] = {}
+        """"imports (lines 1-4); model construction (lines 10-18)": adjacent spans merged."""
+        groups: dict[str, list[list[int]]] = {}
         for first, last, what in self.lines:
-            groups.setdefault(what, []).append(str(first) if first == last else f"{first}-{last}")
-        return "; ".join(f"{what} (lines {', '.join(spans)})" for what, spans in groups.items())
+            spans = groups.setdefault(what, [])
+            if spans and first <= spans[-1][1] + 1:
+                spans[-1][1] = max(last, spans[-1][1])
+            else:
+                spans.append([first, last])
+        return "; ".join(
+            f"{what} (lines {', '.join(str(a) if a == b else f'{a}-{b}' for a, b in spans)})"
+            for what, spans in groups.items()
+        )
 
 
 def _is_import(statement: cst.CSTNode) -> bool:
