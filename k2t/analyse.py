@@ -16,7 +16,7 @@ from k2t.names import Resolver
 from k2t.rules.activations import activation_name
 from k2t.rules.layers import layer_rule
 from k2t.rules.spec import REQUIRED, LayerRule, Param
-from k2t.values import UNKNOWN, Env, Value, code_of, evaluate
+from k2t.values import UNKNOWN, Env, Symbol, Value, code_of, evaluate
 
 # Methods of a Keras model that k2t translates (anything else is reported).
 MODEL_METHODS = {
@@ -173,6 +173,8 @@ class Analyzer(cst.CSTVisitor):
         # model variables visible in the current scope: name -> ModelIR
         self.models_in_scope: list[dict[str, ModelIR]] = [{}]
         self.builders: dict[str, ModelIR] = {}  # function name -> model it returns
+        self.line: cst.SimpleStatementLine | None = None  # the statement being visited
+        self.seen_calls: set[cst.Call] = set()
 
     # -- scopes ---------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -208,7 +210,16 @@ class Analyzer(cst.CSTVisitor):
         self.result.names_in_use.add(node.value)
 
     # -- statements -----------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        """A model method called inside an expression: print(model.evaluate(x, y))."""
+        if node not in self.seen_calls and self.line is not None:
+            self._model_call(self.line, node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.line = None
+
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.line = node
         for statement in node.body:
             if isinstance(statement, cst.Assign):
                 self._assign(node, statement)
@@ -249,6 +260,7 @@ class Analyzer(cst.CSTVisitor):
             self.env.bind(t.target, evaluate(value, self.env).value, self._local)
 
     def _model_call(self, line: cst.SimpleStatementLine, call: cst.Call) -> bool:
+        self.seen_calls.add(call)
         func = call.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
             return False
@@ -334,12 +346,14 @@ class Analyzer(cst.CSTVisitor):
         args, extra, problems = bind_arguments(node, rule.params, self.env, self.resolver, rule.keras, rule.inert)
         model.problems.extend(problems)
         if not model.layers and model.input_shape is None:
-            if "input_shape" in extra and isinstance(extra["input_shape"].value, (tuple, list)):
-                model.input_shape = tuple(extra["input_shape"].value)
-            elif "batch_input_shape" in extra and isinstance(extra["batch_input_shape"].value, (tuple, list)):
-                model.input_shape = tuple(extra["batch_input_shape"].value)[1:]
-            elif "input_dim" in extra and extra["input_dim"].known:
-                model.input_shape = (extra["input_dim"].value,)
+            given = {arg.keyword.value: arg.value for arg in node.args if arg.keyword}
+            if "input_shape" in given:
+                model.input_shape = shape_of(given["input_shape"], self.env)
+            elif "batch_input_shape" in given:
+                shape = shape_of(given["batch_input_shape"], self.env)
+                model.input_shape = shape[1:] if shape else None
+            elif "input_dim" in given:
+                model.input_shape = shape_of(cst.Tuple([cst.Element(given["input_dim"])]), self.env)
             elif "input_length" in args and args["input_length"].value is not None:
                 model.input_shape = (args["input_length"].value,)
         name = extra.get("name")
@@ -349,15 +363,31 @@ class Analyzer(cst.CSTVisitor):
         shape = None
         for i, arg in enumerate(node.args):
             keyword = arg.keyword.value if arg.keyword else None
-            value = evaluate(arg.value, self.env).value
             if keyword in ("shape", "input_shape") or (keyword is None and i == 0):
-                shape = value
+                shape = shape_of(arg.value, self.env)
             elif keyword == "batch_shape" or keyword == "batch_input_shape":
-                shape = value[1:] if isinstance(value, (tuple, list)) else UNKNOWN
-        if isinstance(shape, (tuple, list)):
+                shape = shape_of(arg.value, self.env)
+                shape = shape[1:] if shape else None
+        if shape:
             model.input_shape = tuple(shape)
         else:
             model.problems.append(Problem(node, "K2T303", "the input shape must be known statically"))
+
+
+def shape_of(node: cst.BaseExpression, env: Env) -> tuple | None:
+    """An input shape; sizes only known at run time stay as their expression (a Symbol)."""
+    value = evaluate(node, env).value
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    if isinstance(node, (cst.Tuple, cst.List)) and not any(
+        isinstance(e, cst.StarredElement) for e in node.elements
+    ):
+        dims = []
+        for element in node.elements:
+            dim = evaluate(element.value, env)
+            dims.append(dim.value if dim.known else Symbol(dim.code))
+        return tuple(dims)
+    return None
 
 
 def analyse(wrapper: cst.MetadataWrapper, resolver: Resolver) -> Analysis:

@@ -17,7 +17,7 @@ from k2t.analyse import ModelIR, Problem
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.initializers import initializer_code
 from k2t.rules.spec import FIRST, LAST, LayerContext, Step, Unsupported, to_first, to_last
-from k2t.values import dim_code
+from k2t.values import Symbol, dim_code
 
 
 @dataclass
@@ -53,6 +53,7 @@ class LoweredModel:
     fused_activation: str | None
     output_units: object
     ctor_params: list[str]
+    ctor_args: list[str]
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
 
@@ -68,7 +69,17 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             "k2t needs it to write explicit layer sizes",
             "K2T303",
         )
-    shape = tuple(model.input_shape)
+    ctor_params: list[str] = []
+    ctor_args: list[str] = []  # what the construction site passes for each parameter
+    shape = list(model.input_shape)
+    for i, dim in enumerate(shape):
+        if isinstance(dim, Symbol):  # known at run time only: a constructor parameter
+            name = _input_dim_name(i, len(shape))
+            ctor_params.append(name)
+            ctor_args.append(dim.code)
+            shape[i] = Symbol(name)
+    shape = tuple(shape)
+    input_shape = shape
     first_wants = next((layer.rule.wants for layer in model.layers if layer.rule.wants), None)
     channels_first = first_wants == FIRST and len(shape) >= 2 and model.layers[0].key != "Embedding"
     layout = FIRST if channels_first else LAST
@@ -82,7 +93,6 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
     flat_from = None
     per_layer_steps: list[list[Step]] = []
     init_requests: list[tuple[Step, tuple]] = []
-    ctor_params: list[str] = []
     keys = [layer.key for layer in model.layers]
 
     for index, layer in enumerate(model.layers):
@@ -95,6 +105,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             for local in sorted(value.local_names):
                 if local not in ctor_params:
                     ctor_params.append(local)
+                    ctor_args.append(local)
         steps: list[Step] = []
         rank = len(shape)
         if rule.wants == FIRST and layout == LAST and rank >= 2:
@@ -115,6 +126,12 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             lowering = rule.lower(ctx)
         except Unsupported as exc:
             problems.append(Problem(layer.node, exc.code, str(exc)))
+            continue
+        except TypeError:  # arithmetic on a size known only at run time
+            runtime = ", ".join(d.code for d in shape if isinstance(d, Symbol))
+            problems.append(
+                Problem(layer.node, "K2T303", f"{layer.key} needs input sizes that are only known at run time ({runtime})")
+            )
             continue
         for code, message in ctx.notes:
             notes.append(Problem(layer.node, code, message))
@@ -181,17 +198,20 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             forward.append(f"x = {expression}")
     reset = _reset_parameters(init_requests, names, notes)
     output_units = shape[-1] if shape else None
-    code = _class_code(model, ctor_params, init_lines, reset, forward, shape, channels_first, fused_activation)
+    code = _class_code(
+        model, input_shape, ctor_params, init_lines, reset, forward, shape, channels_first, fused_activation
+    )
     return LoweredModel(
         class_name=model.class_name,
         code=code,
         layers=layer_maps,
-        input_shape=tuple(model.input_shape),
+        input_shape=input_shape,
         input_dtype=input_dtype,
         channels_first=channels_first,
         fused_activation=fused_activation,
         output_units=output_units,
         ctor_params=ctor_params,
+        ctor_args=ctor_args,
         notes=notes,
     )
 
@@ -274,7 +294,13 @@ def _shape_text(shape, channels_first: bool) -> str:
     return "(N, " + ", ".join(dims) + ")"
 
 
-def _class_code(model, ctor_params, init_lines, reset, forward, out_shape, channels_first, fused) -> str:
+def _input_dim_name(index: int, rank: int) -> str:
+    if index == rank - 1:
+        return "in_features" if rank == 1 else "in_channels"
+    return {2: ["length"], 3: ["height", "width"]}.get(rank, [f"size{i}" for i in range(rank)])[index]
+
+
+def _class_code(model, input_shape, ctor_params, init_lines, reset, forward, out_shape, channels_first, fused) -> str:
     params = "".join(f", {p}" for p in ctor_params)
     source = model.keras_name or model.var
     lines = [
@@ -289,7 +315,7 @@ def _class_code(model, ctor_params, init_lines, reset, forward, out_shape, chann
         lines += ["        self.reset_parameters()", "", "    def reset_parameters(self):",
                   '        """Initialise like Keras (torch\'s default initialisers differ)."""']
         lines += [f"        {line}" for line in reset]
-    in_text = _shape_text(model.input_shape, channels_first)
+    in_text = _shape_text(input_shape, channels_first)
     out_text = _shape_text(out_shape, False)
     doc = [f'        """{in_text} -> {out_text}.']
     if fused:

@@ -201,7 +201,12 @@ def lower_compile(
                     metrics[name] = function
     if optimizer_code is None or loss is None:
         return None, problems
-    return Compiled(optimizer_code, loss, metrics, notes=notes, consumed=consumed), problems
+    compiled = Compiled(optimizer_code, loss, metrics, notes=notes, consumed=consumed)
+    if model.var != "model":  # one set of names per model: two models must not share an optimizer
+        compiled.optimizer_name = f"{model.var}_optimizer"
+        compiled.loss_name = f"{model.var}_loss_fn"
+        compiled.metrics_name = f"{model.var}_metrics"
+    return compiled, problems
 
 
 def explicit_arguments(call: cst.Call, names: list[str]) -> tuple[dict[str, cst.BaseExpression], list[str]]:

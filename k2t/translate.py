@@ -127,6 +127,7 @@ class _Translation:
         self.covered: set[cst.CSTNode] = set()  # replaced, or reported: no leftover report inside
         self.snippets: set[str] = set()
         self.reports: list[ModelReport] = []
+        self.model_names: set[str] = set()  # variables bound to translated models
         self.untranslated: list[ModelIR] = []
 
     # -- reporting ------------------------------------------------------------------------
@@ -188,7 +189,9 @@ class _Translation:
             return
         for note in lowered.notes:
             self.report(note, WARNING, mark=False)
-        ctor_args = ", ".join(lowered.ctor_params)
+        self.model_names.add(model.var)
+        self.model_names.update(u.call.func.value.value for u in model.usages)
+        ctor_args = ", ".join(lowered.ctor_args)
         self.edits.replace(model.creation, [f"{model.var} = {model.class_name}({ctor_args}).to(device)"])
         self.covered.add(model.creation)
         for statement in model.build_statements:
@@ -200,7 +203,7 @@ class _Translation:
                 var=model.var,
                 class_name=model.class_name,
                 builder=model.builder.name.value if model.builder is not None else None,
-                ctor_args=list(lowered.ctor_params),
+                ctor_args=list(lowered.ctor_args),
                 lowered=lowered,
                 line=self.positions[model.creation].start.line,
                 ir=model,
@@ -279,6 +282,7 @@ class _Translation:
                 return False
 
             def visit_Attribute(self, node: cst.Attribute) -> bool:
+                translation.model_attribute(node)
                 return translation.leftover(node)
 
             def visit_Name(self, node: cst.Name) -> None:
@@ -297,8 +301,23 @@ class _Translation:
         if self.is_covered(node):
             return False
         what = code_of(node)
-        self.report(Problem(node, "K2T501", f"{what} has no translation yet; left as is"))
+        if key in ("Model", "Input"):
+            problem = Problem(node, "K2T301", f"{what}: functional and subclassed models are not translated yet")
+        elif key.startswith("layers."):
+            problem = Problem(node, "K2T101", f"{what} outside a Sequential model has no translation yet")
+        else:
+            problem = Problem(node, "K2T501", f"{what} has no translation yet; left as is")
+        self.report(problem)
         return False
+
+    def model_attribute(self, node: cst.Attribute) -> None:
+        """model.layers, model.trainable, ...: Keras model attributes that nothing translated."""
+        if not (isinstance(node.value, cst.Name) and node.value.value in self.model_names):
+            return
+        if self.is_covered(node):
+            return
+        what = code_of(node)
+        self.report(Problem(node, "K2T302", f"{what}: Keras model attribute has no translation yet"))
 
 
 def translate(source: str, options: Options = Options()) -> Result:

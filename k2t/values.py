@@ -37,6 +37,16 @@ class NamedInt(int):
         return obj
 
 
+class Symbol:
+    """A size known only at run time (x_train.shape[1]), kept as the expression computing it."""
+
+    def __init__(self, code: str):
+        self.code = code
+
+    def __repr__(self) -> str:
+        return self.code
+
+
 def dim_code(dim: Any) -> str:
     """Source text for a dimension: its name when it has one, else the number."""
     return getattr(dim, "code", None) or repr(int(dim)) if dim is not None else "None"

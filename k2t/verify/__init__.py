@@ -95,7 +95,10 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         if model.class_name not in torch_ns:
             return Verdict(name, "different", reason=f"{torch_source.path} defines no class {model.class_name}",
                            executed=executed)
-        ctor_args = [namespace[a] for a in model.ctor_args]
+        try:
+            ctor_args = [eval(code, namespace) for code in model.ctor_args]  # noqa: S307
+        except NameError as exc:
+            raise Unverifiable(f"{exc.args[0]}: the model's sizes are computed at run time") from None
         torch_model = torch_ns[model.class_name](*ctor_args)
     except Unverifiable as exc:
         return Verdict(name, "unverifiable", reason=str(exc))

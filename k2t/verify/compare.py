@@ -82,7 +82,7 @@ def transfer(keras_model, torch_model, lowered) -> list[str]:
 
 
 def sample_input(keras_model, lowered, rng) -> np.ndarray:
-    shape = tuple(UNKNOWN_SIZE if d is None else int(d) for d in lowered.input_shape)
+    shape = tuple(UNKNOWN_SIZE if d is None else int(d) for d in keras_model.input_shape[1:])
     if lowered.input_dtype == "int64":
         vocabulary = keras_model.layers[0].input_dim
         return rng.integers(0, vocabulary, (SAMPLES, *shape)).astype("int64")
