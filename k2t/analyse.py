@@ -14,7 +14,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 
 from k2t.names import Resolver
 from k2t.rules.activations import activation_name
-from k2t.rules.layers import layer_rule
+from k2t.rules.layers import LAYER_FUNCTIONS, layer_rule
 from k2t.rules.spec import REQUIRED, LayerRule, Param
 from k2t.values import UNKNOWN, Env, Symbol, Value, code_of, evaluate
 
@@ -47,6 +47,32 @@ class LayerCall:
     node: cst.Call
     args: dict[str, Value]
     name: str | None = None  # the Keras name= argument
+    inputs: list[str] = field(default_factory=lambda: ["x"])  # tensors it is applied to
+    output: str = "x"  # the tensor it produces
+
+
+@dataclass
+class FunctionalInput:
+    var: str
+    shape: tuple | None
+    statement: cst.SimpleStatementLine
+    call: cst.Call
+
+
+@dataclass
+class FunctionalNode:
+    layer: "LayerCall | None"
+    producers: list
+    statement: cst.SimpleStatementLine
+    var: str
+    problems: list
+    order: int = 0
+
+
+@dataclass
+class UnknownTensor:
+    var: str
+    statement: cst.SimpleStatementLine
 
 
 @dataclass
@@ -73,6 +99,22 @@ class ModelIR:
     keras_name: str | None = None
     builder: cst.FunctionDef | None = None  # the function that returns this model, if any
     class_name: str = "Model"
+    kind: str = "sequential"  # or "functional"
+    inputs: list[tuple[str, tuple | None]] = field(default_factory=list)  # functional: (var, shape)
+    outputs: list[str] = field(default_factory=list)  # functional: output tensors
+
+    # The model as a graph; a Sequential model is the chain x -> layer -> x -> ...
+    @property
+    def graph_inputs(self) -> list[tuple[str, tuple | None]]:
+        return self.inputs if self.kind == "functional" else [("x", self.input_shape)]
+
+    @property
+    def graph_nodes(self) -> list[LayerCall]:
+        return self.layers
+
+    @property
+    def graph_outputs(self) -> list[str]:
+        return self.outputs if self.kind == "functional" else ["x"]
 
     @property
     def compile(self) -> Usage | None:
@@ -174,6 +216,15 @@ class Analyzer(cst.CSTVisitor):
         self.models_in_scope: list[dict[str, ModelIR]] = [{}]
         self.builders: dict[str, ModelIR] = {}  # function name -> model it returns
         self.line: cst.SimpleStatementLine | None = None  # the statement being visited
+        # Functional API, per scope: tensor variables (current definition) and unapplied layers.
+        self.tensors: list[dict[str, object]] = [{}]
+        self.layer_objects: list[dict[str, tuple]] = [{}]
+        self.applied_objects: set[str] = set()
+        self.functional_statements: dict[int, list] = {}
+        self.synthetic: list[str] = []
+        self.claimed: set[int] = set()
+        self.order = 0
+        self.attribute_names: set[cst.Name] = set()
         self.seen_calls: set[cst.Call] = set()
 
     # -- scopes ---------------------------------------------------------------------------
@@ -184,6 +235,8 @@ class Analyzer(cst.CSTVisitor):
         self.scopes.append(node)
         self.env = Env(self.env)
         self.models_in_scope.append({})
+        self.tensors.append({})
+        self.layer_objects.append({})
         for param in node.params.params + node.params.kwonly_params:
             default = evaluate(param.default, self.env.parent).value if param.default else UNKNOWN
             self.env.bind(param.name, default, is_local=True)
@@ -192,6 +245,8 @@ class Analyzer(cst.CSTVisitor):
         self.scopes.pop()
         self.env = self.env.parent
         self.models_in_scope.pop()
+        self.tensors.pop()
+        self.layer_objects.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         for base in node.bases:
@@ -206,8 +261,12 @@ class Analyzer(cst.CSTVisitor):
                 )
         return True
 
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.attribute_names.add(node.attr)
+
     def visit_Name(self, node: cst.Name) -> None:
-        self.result.names_in_use.add(node.value)
+        if node not in self.attribute_names:  # `keras.Model` does not take the name Model
+            self.result.names_in_use.add(node.value)
 
     # -- statements -----------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
@@ -245,6 +304,21 @@ class Analyzer(cst.CSTVisitor):
             if key == "Sequential" and isinstance(target, cst.Name):
                 self._sequential(line, value, target.value)
                 return
+            if key == "Input" and isinstance(target, cst.Name):
+                self._functional_input(line, value, target.value)
+                return
+            if key == "Model" and isinstance(target, cst.Name):
+                self._functional_model(line, value, target.value)
+                return
+            if isinstance(target, cst.Name) and key and key.startswith("layers.") and layer_rule(key):
+                self.layer_objects[-1][target.value] = (value, line)
+            if isinstance(target, cst.Name):
+                node = self._apply(line, value, target.value, [])
+                if node is not None:
+                    self.order += 1
+                    node.order = self.order
+                    self.tensors[-1][target.value] = node
+                    return
             if isinstance(target, cst.Name) and key and key.split(".")[0] in ("optimizers", "losses"):
                 self.result.objects[target.value] = KerasObject(key, value, line)
             if isinstance(value.func, cst.Name) and value.func.value in self.builders:
@@ -258,6 +332,9 @@ class Analyzer(cst.CSTVisitor):
                 return
         for t in assign.targets:
             self.env.bind(t.target, evaluate(value, self.env).value, self._local)
+            if isinstance(t.target, cst.Name) and t.target.value in self.tensors[-1]:
+                # A tensor variable rebound by code that is not a layer (tf.nn.relu(x), x + 1).
+                self.tensors[-1][t.target.value] = UnknownTensor(t.target.value, line)
 
     def _model_call(self, line: cst.SimpleStatementLine, call: cst.Call) -> bool:
         self.seen_calls.add(call)
@@ -322,6 +399,27 @@ class Analyzer(cst.CSTVisitor):
             return
         self._layer(model, call.args[0].value)
 
+    def _layer_call(self, node: cst.Call, problems: list[Problem], key: str | None = None) -> LayerCall | None:
+        """A LayerCall for a layer constructor call, or None (with the problem recorded)."""
+        key = key or self.resolver.key(node.func)
+        rule = layer_rule(key) if key else None
+        if rule is None:
+            what = key.removeprefix("layers.") if key else code_of(node.func)
+            code = "K2T101" if key and key.startswith("layers.") else "K2T201"
+            message = (
+                f"layer {what} has no translation yet"
+                if code == "K2T101"
+                else f"{what} is not a Keras layer k2t knows (custom layers are not translated yet)"
+            )
+            problems.append(Problem(node, code, message))
+            return None
+        args, extra, bind_problems = bind_arguments(node, rule.params, self.env, self.resolver, rule.keras, rule.inert)
+        problems.extend(bind_problems)
+        name = extra.get("name")
+        layer = LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None)
+        layer.extra = extra
+        return layer
+
     def _layer(self, model: ModelIR, node: cst.BaseExpression) -> None:
         if not isinstance(node, cst.Call):
             model.problems.append(
@@ -332,19 +430,9 @@ class Analyzer(cst.CSTVisitor):
         if key in ("Input", "layers.InputLayer"):
             self._input(model, node, key)
             return
-        rule = layer_rule(key) if key else None
-        if rule is None:
-            what = key.removeprefix("layers.") if key else code_of(node.func)
-            code = "K2T101" if key and key.startswith("layers.") else "K2T201"
-            message = (
-                f"layer {what} has no translation yet"
-                if code == "K2T101"
-                else f"{what} is not a Keras layer k2t knows (custom layers are not translated yet)"
-            )
-            model.problems.append(Problem(node, code, message))
+        layer = self._layer_call(node, model.problems, key)
+        if layer is None:
             return
-        args, extra, problems = bind_arguments(node, rule.params, self.env, self.resolver, rule.keras, rule.inert)
-        model.problems.extend(problems)
         if not model.layers and model.input_shape is None:
             given = {arg.keyword.value: arg.value for arg in node.args if arg.keyword}
             if "input_shape" in given:
@@ -354,10 +442,146 @@ class Analyzer(cst.CSTVisitor):
                 model.input_shape = shape[1:] if shape else None
             elif "input_dim" in given:
                 model.input_shape = shape_of(cst.Tuple([cst.Element(given["input_dim"])]), self.env)
-            elif "input_length" in args and args["input_length"].value is not None:
-                model.input_shape = (args["input_length"].value,)
-        name = extra.get("name")
-        model.layers.append(LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None))
+            elif "input_length" in layer.args and layer.args["input_length"].value is not None:
+                model.input_shape = (layer.args["input_length"].value,)
+        model.layers.append(layer)
+
+    # -- functional API -------------------------------------------------------------------
+    def _functional_input(self, line, call: cst.Call, var: str) -> None:
+        shape = None
+        for i, arg in enumerate(call.args):
+            keyword = arg.keyword.value if arg.keyword else None
+            if keyword in ("shape", "input_shape") or (keyword is None and i == 0):
+                shape = shape_of(arg.value, self.env)
+            elif keyword in ("batch_shape", "batch_input_shape"):
+                shape = shape_of(arg.value, self.env)
+                shape = shape[1:] if shape else None
+        self.tensors[-1][var] = FunctionalInput(var, shape, line, call)
+
+    def _apply(self, line, call: cst.Call, target: str, problems: list[Problem]):
+        """Layer application `Layer(...)(tensors)`, `layer_object(tensors)` or `layers.add([a, b])`.
+
+        Returns the FunctionalNode, or None when the call is not a layer application.
+        """
+        func = call.func
+        layer = None
+        tensor_args = call.args
+        if isinstance(func, cst.Call):
+            key = self.resolver.key(func.func)
+            if not (key and key.startswith("layers.")):
+                return None
+            layer = self._layer_call(func, problems, key)
+        elif isinstance(func, cst.Name) and func.value in self.layer_objects[-1]:
+            obj_call, obj_line = self.layer_objects[-1][func.value]
+            if func.value in self.applied_objects:
+                problems.append(Problem(call, "K2T301", f"layer {func.value} is applied twice (shared weights): not translated yet"))
+            self.applied_objects.add(func.value)
+            layer = self._layer_call(obj_call, problems)
+            self.functional_statements.setdefault(id(line), []).append(obj_line)
+        else:
+            key = self.resolver.key(func)
+            name = key.removeprefix("layers.") if key and key.startswith("layers.") else None
+            if name not in LAYER_FUNCTIONS:
+                return None
+            if not call.args:
+                return None
+            tensor_args = call.args[:1]
+            rest = cst.Call(func, [a for a in call.args[1:]])
+            layer = self._layer_call(rest, problems, "layers." + LAYER_FUNCTIONS[name])
+        producers = []
+        for arg in tensor_args:
+            if arg.keyword is not None and arg.keyword.value in ("training", "mask"):
+                problems.append(Problem(arg, "K2T301", f"{arg.keyword.value}= on a layer call is not translated yet"))
+                continue
+            values = arg.value.elements if isinstance(arg.value, (cst.List, cst.Tuple)) else [arg]
+            for i, element in enumerate(values):
+                producer = self._tensor(line, element.value, f"{target}_{len(self.synthetic) + 1}", problems)
+                if producer is None:
+                    problems.append(Problem(element.value, "K2T301", f"{code_of(element.value)} is not a tensor k2t can follow"))
+                    continue
+                producers.append(producer)
+        node = FunctionalNode(layer, producers, line, target, list(problems))
+        if layer is not None:
+            layer.inputs = [p.var for p in producers]
+            layer.output = target
+        return node
+
+    def _tensor(self, line, expression, synthetic: str, problems):
+        if isinstance(expression, cst.Name):
+            return self.tensors[-1].get(expression.value)
+        if isinstance(expression, cst.Call):
+            self.synthetic.append(synthetic)
+            return self._apply(line, expression, synthetic, problems)
+        return None
+
+    def _functional_model(self, line, call: cst.Call, var: str) -> None:
+        model = ModelIR(var=var, scope=self.scopes[-1], creation=line, call=call, kind="functional")
+        self.models_in_scope[-1][var] = model
+        self.result.models.append(model)
+        given = {}
+        for i, arg in enumerate(call.args):
+            keyword = arg.keyword.value if arg.keyword else ("inputs", "outputs")[i] if i < 2 else None
+            given[keyword] = arg.value
+        if "name" in given:
+            model.keras_name = evaluate(given["name"], self.env).value or None
+        for keyword in given:
+            if keyword not in ("inputs", "outputs", "name", "trainable"):
+                model.problems.append(Problem(call, "K2T301", f"Model({keyword}=...) has no translation"))
+        inputs, outputs = given.get("inputs"), given.get("outputs")
+        if inputs is None or outputs is None:
+            model.problems.append(Problem(call, "K2T301", "Model() without inputs and outputs (a subclassed model?)"))
+            return
+        input_vars = [e.value for e in inputs.elements] if isinstance(inputs, (cst.List, cst.Tuple)) else [inputs]
+        output_vars = [e.value for e in outputs.elements] if isinstance(outputs, (cst.List, cst.Tuple)) else [outputs]
+        if len(output_vars) != 1:
+            model.problems.append(Problem(outputs, "K2T301", "models with several outputs are not translated yet"))
+            return
+        declared = []
+        for node in input_vars:
+            tensor = self.tensors[-1].get(node.value) if isinstance(node, cst.Name) else None
+            if not isinstance(tensor, FunctionalInput):
+                model.problems.append(Problem(node, "K2T301", f"model input {code_of(node)} is not a keras.Input"))
+                return
+            declared.append(tensor)
+        out = self.tensors[-1].get(output_vars[0].value) if isinstance(output_vars[0], cst.Name) else None
+        if out is None:
+            model.problems.append(Problem(output_vars[0], "K2T301", f"model output {code_of(output_vars[0])} is not a tensor k2t can follow"))
+            return
+        # Walk back from the output: the nodes this model computes, in creation order.
+        seen: dict[int, object] = {}
+        stack = [out]
+        while stack:
+            item = stack.pop()
+            if id(item) in seen:
+                continue
+            seen[id(item)] = item
+            if isinstance(item, UnknownTensor):
+                model.problems.append(Problem(item.statement, "K2T301", f"{item.var} is computed by code k2t cannot translate inside a model"))
+            elif isinstance(item, FunctionalNode):
+                stack.extend(item.producers)
+        nodes = sorted((i for i in seen.values() if isinstance(i, FunctionalNode)), key=lambda n: n.order)
+        used_inputs = [i for i in seen.values() if isinstance(i, FunctionalInput)]
+        for item in used_inputs:
+            if item not in declared:
+                model.problems.append(Problem(item.call, "K2T301", f"{item.var} feeds the model but is not among its inputs"))
+        statements = []
+        for item in [*declared, *nodes]:
+            if id(item) in self.claimed:
+                model.problems.append(Problem(call, "K2T301", "layers shared between several models are not translated yet"))
+            self.claimed.add(id(item))
+            statements.append(item.statement)
+            statements.extend(self.functional_statements.get(id(item.statement), []))
+        for node in nodes:
+            model.problems.extend(node.problems)
+            if node.layer is not None:
+                model.layers.append(node.layer)
+        model.inputs = [(t.var, t.shape) for t in declared]
+        model.outputs = [out.var]
+        unique = []
+        for statement in statements:
+            if statement not in unique and statement is not line:
+                unique.append(statement)
+        model.build_statements = unique
 
     def _input(self, model: ModelIR, node: cst.Call, key: str) -> None:
         shape = None

@@ -1,8 +1,10 @@
-"""k2t's command line: convert, check and verify.
+"""k2t's command line: convert, check, verify and codes.
 
-Exit status (convert, check): 0 everything translated (or nothing to do), 1 something is left for a
-human (each item listed as path:line:col: K2Tnnn message), 2 bad input or usage (one-line error; the
-input untouched and no partial output). Internal errors exit 3 with K2T901.
+Exit status of convert and check: 0 everything translated (or nothing to do; check: no Keras left), 1
+something is left (convert: for a human; check: any Keras use), each item listed as
+``path:line:col: K2Tnnn message``; 2 bad input or usage: a one-line error naming the file, that file
+untouched and without partial output, the other files still processed; 3 internal error (K2T901);
+130 interrupted. The highest applicable status wins, in the order 3, 2, 1.
 verify: 0 when every model is equivalent, 1 otherwise, 2 bad input.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -18,21 +22,40 @@ from pathlib import Path
 
 import click
 
-from k2t.diagnostics import CODES, Diagnostic
+from k2t.check import (
+    CHECK_CODES,
+    Finding,
+    analyse_source,
+    dumps,
+    findings_from_diagnostics,
+    render_github,
+    render_github_error,
+)
+from k2t.config import Config, ConfigError, code_filter, load_config
+from k2t.diagnostics import CODES, WARNING
+from k2t.manifest import Manifest
 from k2t.sources import InputError, encode_source, iter_python_files, read_source, write_atomic
 from k2t.translate import Options, TranslationError, translate
 
-EXIT_OK, EXIT_LEFT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_LEFT, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+_LOCATED = re.compile(r"^(\d+):(\d+): (.*)$", re.DOTALL)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 @dataclass
 class Outcome:
-    """What converting one file gave."""
+    """What converting (or checking) one file gave."""
 
     path: str
     status: str  # translated | partial | unchanged | failed
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    error: str | None = None
+    diagnostics: list[Finding] = field(default_factory=list)  # the translation's, located
+    findings: list[Finding] = field(default_factory=list)  # Keras uses, as `k2t check` lists them
+    error: str | None = None  # one line, starting with the path
+    internal: bool = False
     original: bytes | None = None
     converted: bytes | None = None
     text_before: str = ""
@@ -42,70 +65,152 @@ class Outcome:
     def changed(self) -> bool:
         return self.converted is not None and self.converted != self.original
 
+    @property
+    def uses(self) -> int:
+        return sum(f.severity != WARNING for f in self.findings)
 
-def _translate_text(text: str, is_notebook: bool, options: Options):
-    if not is_notebook:
-        return translate(text, options)
-    from k2t.notebook import notebook_to_program, program_to_notebook
-
-    program = notebook_to_program(text)
-    result = translate(program.text, options)
-    result.code = program_to_notebook(text, result.code) if result.changed else text
-    return result
+    @property
+    def translatable(self) -> int:
+        return sum(f.translatable and f.severity != WARNING for f in self.findings)
 
 
-def convert_file(path: str, options: Options) -> Outcome:
-    """Read, translate and encode one file; never raises for bad input."""
+def _failed(path: str, message: str, internal: bool = False) -> Outcome:
+    return Outcome(path, "failed", error=_one_line(message), internal=internal)
+
+
+def convert_file(path: str, options: Options = Options()) -> Outcome:
+    """Read, translate and encode one file, listing its Keras uses; never raises for bad input."""
+    path = str(path)
+    locate = None
     try:
         source = read_source(path)
-        is_notebook = str(path).endswith(".ipynb")
-        result = _translate_text(source.text, is_notebook, options)
-        converted = encode_source(source, result.code) if result.changed else None
+        text = source.text
+        is_notebook = path.endswith(".ipynb")
+        if is_notebook:
+            from k2t.notebook import notebook_to_program, program_to_notebook
+
+            try:
+                program = notebook_to_program(text)
+            except ValueError as exc:
+                raise InputError(path, str(exc)) from None
+            text, locate = program.text, program.locate
+        analysis = analyse_source(text, options, locate)
+        result = analysis.result
+        code = result.code
+        if is_notebook:
+            try:
+                code = program_to_notebook(source.text, code) if result.changed else source.text
+            except ValueError as exc:
+                raise InputError(path, f"cannot write the notebook back: {exc}") from None
         original = encode_source(source, source.text)
-    except (InputError, TranslationError, ValueError) as exc:
-        message = str(exc) if isinstance(exc, InputError) else f"{path}:{exc}"
-        return Outcome(str(path), "failed", error=message)
+        converted = encode_source(source, code) if code != source.text else original
+    except InputError as exc:
+        return _failed(path, str(exc))
+    except TranslationError as exc:
+        message = str(exc)
+        located = _LOCATED.match(message)
+        if located and locate is not None:
+            where = locate(int(located.group(1)))
+            if where is not None:
+                message = f"cell {where[0] + 1}:{where[1]}:{located.group(2)}: {located.group(3)}"
+        return _failed(path, f"{path}:{message}")
+    except RecursionError:
+        return _failed(path, f"{path}: nested too deeply to translate")
     except Exception as exc:  # noqa: BLE001 - report internal errors per file, keep going
-        return Outcome(str(path), "failed", error=f"{path}:1:1: K2T901 internal error: {type(exc).__name__}: {exc}")
+        return _failed(path, f"{path}:1:1: K2T901 internal error: {type(exc).__name__}: {exc}", internal=True)
+    status = result.status
+    if status == "translated" and converted == original:
+        status = "unchanged"
     return Outcome(
-        str(path),
-        result.status,
-        result.diagnostics,
+        path,
+        status,
+        diagnostics=findings_from_diagnostics(result.diagnostics, locate),
+        findings=analysis.findings,
         original=original,
-        converted=converted if converted is not None else original,
+        converted=converted,
         text_before=source.text,
-        text_after=result.code,
+        text_after=code,
     )
 
 
+def _ignore_sigint() -> None:  # pragma: no cover - runs in worker processes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _outcomes(files: list[str], options: Options, jobs: int):
+    """Outcomes in the order of ``files``; with jobs > 1, computed by worker processes."""
     if jobs > 1 and len(files) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            yield from pool.map(convert_file, files, [options] * len(files))
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)), initializer=_ignore_sigint)
+        try:
+            chunk = max(1, min(8, len(files) // (jobs * 4)))
+            yield from pool.map(convert_file, files, [options] * len(files), chunksize=chunk)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         for path in files:
             yield convert_file(path, options)
 
 
-def _print_diagnostics(outcome: Outcome, shown_path: str) -> None:
-    for diagnostic in outcome.diagnostics:
-        click.echo(diagnostic.render(shown_path), err=True)
+# --- progress and summary --------------------------------------------------------------------------
 
 
-def _summary(outcomes: list[Outcome]) -> str:
+def progress_wanted(stream) -> bool:
+    """A progress bar only on a terminal, never in CI (the CI variable set) or on a dumb terminal."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+    return tty and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+class Progress:
+    """A one-line progress bar on stderr, cleared before anything else is printed."""
+
+    WIDTH = 24
+
+    def __init__(self, total: int, enabled: bool | None = None):
+        self.stream = sys.stderr
+        self.total = total
+        self.enabled = (progress_wanted(self.stream) if enabled is None else enabled) and total > 1
+        self.shown = False
+
+    def update(self, done: int, path: str) -> None:
+        if not self.enabled:
+            return
+        filled = self.WIDTH * done // self.total
+        name = path if len(path) <= 40 else "..." + path[-37:]
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{self.total} {name}\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+    def echo(self, message: str, err: bool = True) -> None:
+        self.clear()
+        click.echo(message, err=err)
+
+
+def summary(outcomes: list[Outcome]) -> str:
     counts = {s: sum(o.status == s for o in outcomes) for s in ("translated", "partial", "failed", "unchanged")}
+    uses = sum(o.uses for o in outcomes)
+    translatable = sum(o.translatable for o in outcomes)
+    share = f"{translatable} of {uses} Keras uses translated ({100 * translatable / uses:.0f}%)" if uses else "no Keras uses"
     return (
         f"k2t: {counts['translated']} translated, {counts['partial']} partly translated, "
-        f"{counts['failed']} failed, {counts['unchanged']} unchanged"
+        f"{counts['failed']} failed, {counts['unchanged']} unchanged; {share}"
     )
 
 
-def _exit_code(outcomes: list[Outcome]) -> int:
-    if any(o.status == "failed" and "K2T901" in (o.error or "") for o in outcomes):
+def _exit_code(outcomes: list[Outcome], keep) -> int:
+    if any(o.internal for o in outcomes):
         return EXIT_INTERNAL
     if any(o.status == "failed" for o in outcomes):
         return EXIT_BAD_INPUT
-    if any(o.status == "partial" for o in outcomes):
+    if any(d.severity != WARNING and keep(d.code) for o in outcomes for d in o.diagnostics):
         return EXIT_LEFT
     return EXIT_OK
 
@@ -118,18 +223,99 @@ def _report(path: str, outcomes: list[Outcome]) -> None:
                 "status": o.status,
                 "error": o.error,
                 "diagnostics": [d.to_json() for d in o.diagnostics],
+                "keras_uses": o.uses,
+                "translated_uses": o.translatable,
             }
             for o in outcomes
         ],
-        "summary": _summary(outcomes),
+        "summary": summary(outcomes),
+        "counts": {
+            "translated": sum(o.status == "translated" for o in outcomes),
+            "partial": sum(o.status == "partial" for o in outcomes),
+            "failed": sum(o.status == "failed" for o in outcomes),
+            "unchanged": sum(o.status == "unchanged" for o in outcomes),
+            "keras_uses": sum(o.uses for o in outcomes),
+            "translated_uses": sum(o.translatable for o in outcomes),
+        },
     }
     write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+# --- shared option handling ------------------------------------------------------------------------
+
+
+def _config(sources) -> Config:
+    try:
+        return load_config(sources[0] if sources else None)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _options(config: Config, line_length: int | None, target_versions: tuple[str, ...]) -> Options:
+    return Options(
+        line_length=line_length or config.line_length or 88,
+        target_versions=tuple(v.lower() for v in target_versions) or config.target_versions,
+    )
+
+
+def _list_files(sources, exclude) -> tuple[list[tuple[Path, Path]], list[Outcome]]:
+    """Every file under ``sources`` once, and a failed outcome for each source that cannot be listed."""
+    pairs, failures, seen = [], [], set()
+    for given in sources:
+        try:
+            for root, path in iter_python_files([given], exclude):
+                key = os.path.realpath(path)
+                if key not in seen:
+                    seen.add(key)
+                    pairs.append((root, path))
+        except InputError as exc:
+            failures.append(_failed(str(given), str(exc)))
+    return pairs, failures
+
+
+def _target_versions_option(ctx, param, value):
+    import black
+
+    known = {v.name.lower() for v in black.TargetVersion}
+    for version in value:
+        if version.lower() not in known:
+            raise click.BadParameter(f"{version!r} is not one of black's target versions ({', '.join(sorted(known))})")
+    return tuple(value)
+
+
+def _stdin_text() -> str:
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        click.echo(f"error: <stdin>: cannot decode as utf-8: {exc.reason} at byte {exc.start}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+# --- commands --------------------------------------------------------------------------------------
 
 
 @click.group()
 @click.version_option(package_name="k2t")
 def main() -> None:
     """Translate Keras programs into standalone, idiomatic PyTorch."""
+
+
+_select_option = click.option(
+    "--select", multiple=True, help="Report only codes starting with these prefixes (repeatable, or comma-separated)."
+)
+_ignore_option = click.option(
+    "--ignore", multiple=True, help="Do not report codes starting with these prefixes (repeatable, or comma-separated)."
+)
+_exclude_option = click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
+_jobs_option = click.option("-j", "--jobs", default=1, show_default=True, help="Worker processes (0: one per CPU).")
+
+
+def _jobs(jobs: int) -> int:
+    if jobs < 0:
+        raise click.BadParameter("must be 0 (one per CPU) or more", param_hint="-j/--jobs")
+    return jobs or os.cpu_count() or 1
 
 
 @main.command()
@@ -139,82 +325,283 @@ def main() -> None:
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if anything would change.")
 @click.option("--report", type=click.Path(), help="Write diagnostics and per-file status as JSON.")
-@click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
-@click.option("-j", "--jobs", default=1, show_default=True, help="Worker processes.")
-@click.option("--line-length", default=88, show_default=True, help="black's line length.")
-def convert(sources, output, in_place, show_diff, check, report, exclude, jobs, line_length):
+@click.option("--force", is_flag=True, help="Overwrite existing outputs that k2t did not write.")
+@_exclude_option
+@_jobs_option
+@click.option("--line-length", type=click.IntRange(min=1), help="black's line length [default: the project's, or 88].")
+@click.option(
+    "--target-version",
+    "target_versions",
+    multiple=True,
+    callback=_target_versions_option,
+    help="black's target version, e.g. py310 (repeatable) [default: the project's].",
+)
+@_select_option
+@_ignore_option
+def convert(sources, output, in_place, show_diff, check, report, force, exclude, jobs, line_length, target_versions,
+            select, ignore):
     """Convert Keras SOURCES (files, directories, or - for stdin) to PyTorch."""
-    options = Options(line_length=line_length)
+    jobs = _jobs(jobs)
     if output and in_place:
         raise click.UsageError("give either -o/--output or --in-place, not both")
+    config = _config([s for s in sources if s != "-"])
+    options = _options(config, line_length, target_versions)
+    keep = code_filter(select or config.select, ignore or config.ignore)
     if sources == ("-",):
-        text = sys.stdin.read()
-        try:
-            result = translate(text, options)
-        except TranslationError as exc:
-            click.echo(f"<stdin>:{exc}", err=True)
-            sys.exit(EXIT_BAD_INPUT)
-        sys.stdout.write(result.code)
-        for diagnostic in result.diagnostics:
-            click.echo(diagnostic.render("<stdin>"), err=True)
-        sys.exit(EXIT_LEFT if result.errors else EXIT_OK)
-    try:
-        pairs = list(iter_python_files(sources, exclude))
-    except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        _convert_stdin(options, keep)
+    if "-" in sources:
+        raise click.UsageError("- (standard input) cannot be combined with other sources")
+
     writes = not (show_diff or check)
     single_file = len(sources) == 1 and Path(sources[0]).is_file()
     if writes and not output and not in_place and not single_file:
-        raise click.UsageError("converting a directory needs -o OUT (a mirror tree) or --in-place")
+        raise click.UsageError("converting a directory or several files needs -o OUT (a mirror tree) or --in-place")
+    out_root: Path | None = None
     if output and writes:
-        out_root = Path(output).resolve()
+        out_path = Path(output)
+        if single_file and not out_path.is_dir():
+            out_root = out_path.parent
+        else:
+            if out_path.exists() and not out_path.is_dir():
+                raise click.UsageError(f"{output} is not a directory: several sources need an output directory")
+            out_root = out_path
+        resolved = out_root.resolve()
         for given in sources:
             given_path = Path(given).resolve()
-            if given_path.is_dir() and (out_root == given_path or given_path in out_root.parents):
+            if given_path.is_dir() and (resolved == given_path or given_path in resolved.parents):
                 click.echo(f"error: {output}: the output directory is inside the input tree {given}", err=True)
                 sys.exit(EXIT_BAD_INPUT)
-    outcomes = []
-    for (root, path), outcome in zip(pairs, _outcomes([str(p) for _, p in pairs], options, jobs)):
-        outcomes.append(outcome)
-        if outcome.error:
-            click.echo(f"error: {outcome.error}", err=True)
-            continue
-        _print_diagnostics(outcome, outcome.path)
-        if show_diff and outcome.changed:
-            diff = difflib.unified_diff(
-                outcome.text_before.splitlines(keepends=True),
-                outcome.text_after.splitlines(keepends=True),
-                f"a/{outcome.path}",
-                f"b/{outcome.path}",
-            )
-            sys.stdout.writelines(diff)
-        if not writes:
-            continue
-        try:
-            if in_place:
-                if outcome.changed:
-                    write_atomic(path, outcome.converted)
-            elif output:
-                target = Path(output)
-                if single_file:
-                    target = target / path.name if target.is_dir() else target
-                else:
-                    target = target / path.relative_to(root)
-                write_atomic(target, outcome.converted)
+
+    pairs, outcomes = _list_files(sources, tuple(config.exclude) + tuple(exclude))
+    for failure in outcomes:
+        click.echo(f"error: {failure.error}", err=True)
+    manifest = Manifest(out_root) if out_root is not None else None
+    progress = Progress(len(pairs))
+    written: dict[Path, str] = {}
+    interrupted = False
+    try:
+        stream = _outcomes([str(p) for _, p in pairs], options, jobs)
+        for done, ((root, path), outcome) in enumerate(zip(pairs, stream), start=1):
+            outcomes.append(outcome)
+            if outcome.error:
+                progress.echo(f"error: {outcome.error}")
             else:
-                sys.stdout.buffer.write(outcome.converted)
-        except OSError as exc:
-            click.echo(f"error: {path}: cannot write the output: {exc.strerror or exc}", err=True)
-            outcome.status, outcome.error = "failed", str(exc)
+                for diagnostic in outcome.diagnostics:
+                    if keep(diagnostic.code):
+                        progress.echo(diagnostic.render(outcome.path))
+                if show_diff and outcome.changed:
+                    progress.clear()
+                    sys.stdout.writelines(
+                        difflib.unified_diff(
+                            outcome.text_before.splitlines(keepends=True),
+                            outcome.text_after.splitlines(keepends=True),
+                            f"a/{outcome.path}",
+                            f"b/{outcome.path}",
+                        )
+                    )
+                    sys.stdout.flush()
+                if writes:
+                    _write(outcome, root, path, output, in_place, single_file, manifest, written, force, progress)
+            progress.update(done, outcome.path)
+            if manifest is not None and done % 50 == 0:
+                manifest.save()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.clear()
+        if manifest is not None:
+            try:
+                manifest.save()
+            except OSError as exc:
+                click.echo(f"error: {manifest.path}: cannot write the manifest: {exc.strerror or exc}", err=True)
+    if interrupted:
+        click.echo("k2t: interrupted; every file is either untouched or completely written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if report:
         _report(report, outcomes)
     if len(outcomes) > 1 or not single_file:
-        click.echo(_summary(outcomes), err=True)
-    code = _exit_code(outcomes)
+        click.echo(summary(outcomes), err=True)
+    code = _exit_code(outcomes, keep)
     if check and code == EXIT_OK and any(o.changed for o in outcomes):
         code = EXIT_LEFT
     sys.exit(code)
+
+
+def _convert_stdin(options: Options, keep) -> None:
+    text = _stdin_text()
+    try:
+        result = translate(text, options)
+    except TranslationError as exc:
+        click.echo(f"error: <stdin>:{exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except RecursionError:
+        click.echo("error: <stdin>: nested too deeply to translate", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    sys.stdout.write(result.code)
+    sys.stdout.flush()
+    for diagnostic in result.diagnostics:
+        if keep(diagnostic.code):
+            click.echo(diagnostic.render("<stdin>"), err=True)
+    sys.exit(EXIT_LEFT if any(keep(d.code) for d in result.errors) else EXIT_OK)
+
+
+def _write(outcome, root, path, output, in_place, single_file, manifest, written, force, progress) -> None:
+    """Write one outcome where it belongs; a failure marks the outcome failed, with a one-line error."""
+    try:
+        if in_place:
+            if outcome.changed:
+                write_atomic(path, outcome.converted)
+            return
+        if not output:
+            progress.clear()
+            sys.stdout.buffer.write(outcome.converted)
+            sys.stdout.flush()
+            return
+        target = Path(output)
+        if single_file:
+            target = target / path.name if target.is_dir() else target
+        else:
+            target = target / path.relative_to(root)
+        key = Path(os.path.abspath(target))
+        if key in written:
+            raise _Refused(f"{path}: its output {target} was already written for {written[key]}; not overwritten")
+        if not force:
+            refusal = manifest.refusal(target, outcome.converted)
+            if refusal is not None:
+                raise _Refused(f"{target}: {refusal}")
+        write_atomic(target, outcome.converted)
+        manifest.record(target, outcome.converted)
+        written[key] = str(path)
+    except _Refused as exc:
+        progress.echo(f"error: {exc}")
+        outcome.status, outcome.error = "failed", str(exc)
+    except OSError as exc:
+        message = f"{path}: cannot write the output: {exc.strerror or exc}"
+        progress.echo(f"error: {message}")
+        outcome.status, outcome.error = "failed", message
+
+
+class _Refused(Exception):
+    pass
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+    help="text: path:line:col: K2Tnnn message; json: one document; github: GitHub Actions annotations.",
+)
+@_select_option
+@_ignore_option
+@_exclude_option
+@_jobs_option
+def check(paths, fmt, select, ignore, exclude, jobs):
+    """List every Keras/TensorFlow use left in PATHS (files, directories, or - for stdin).
+
+    Each use is K2T001 (translatable by `k2t convert`) or a diagnostic for what needs a human. Nothing
+    is written. Exit 0 when no Keras is left, 1 when some is, 2 for bad input, 3 on internal errors.
+    """
+    jobs = _jobs(jobs)
+    config = _config([p for p in paths if p != "-"])
+    keep = code_filter(select or config.select, ignore or config.ignore)
+    options = _options(config, None, ())
+    outcomes: list[Outcome] = []
+    if "-" in paths:
+        if paths != ("-",):
+            raise click.UsageError("- (standard input) cannot be combined with other paths")
+        outcomes.append(_check_text(_stdin_text(), options))
+        total = 1
+    else:
+        pairs, failures = _list_files(paths, tuple(config.exclude) + tuple(exclude))
+        outcomes += failures
+        total = len(pairs)
+    progress = Progress(total) if fmt == "text" else Progress(total, enabled=False)
+
+    def emit(outcome: Outcome) -> None:
+        if outcome.error:
+            if fmt == "github":
+                progress.echo(render_github_error(outcome.path, outcome.error), err=False)
+            progress.echo(f"error: {outcome.error}")
+            return
+        for finding in outcome.findings:
+            if not keep(finding.code):
+                continue
+            if fmt == "text":
+                progress.echo(finding.render(outcome.path), err=False)
+            elif fmt == "github":
+                progress.echo(render_github(outcome.path, finding), err=False)
+
+    for outcome in list(outcomes):
+        emit(outcome)
+    if "-" not in paths:
+        try:
+            stream = _outcomes([str(p) for _, p in pairs], options, jobs)
+            for done, outcome in enumerate(stream, start=1):
+                outcomes.append(outcome)
+                emit(outcome)
+                progress.update(done, outcome.path)
+        except KeyboardInterrupt:
+            progress.clear()
+            click.echo("k2t: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        finally:
+            progress.clear()
+
+    selected = [[f for f in o.findings if keep(f.code)] for o in outcomes]
+    left = sum(f.severity != WARNING for found in selected for f in found)
+    translatable = sum(f.translatable and f.severity != WARNING for found in selected for f in found)
+    files_with_keras = sum(any(f.severity != WARNING for f in found) for found in selected)
+    if fmt == "json":
+        click.echo(
+            dumps(
+                {
+                    "version": 1,
+                    "files": [
+                        {
+                            "path": o.path,
+                            "status": o.status,
+                            "error": o.error,
+                            "uses": [f.to_json() for f in found],
+                        }
+                        for o, found in zip(outcomes, selected)
+                    ],
+                    "summary": {
+                        "files": len(outcomes),
+                        "files_with_keras": files_with_keras,
+                        "failed": sum(o.status == "failed" for o in outcomes),
+                        "keras_uses": left,
+                        "translatable": translatable,
+                        "needs_human": left - translatable,
+                    },
+                }
+            )
+        )
+    else:
+        click.echo(
+            f"k2t check: {left} Keras use{'s' * (left != 1)} left in {files_with_keras} of {len(outcomes)} "
+            f"file{'s' * (len(outcomes) != 1)}: {translatable} translatable by k2t convert, "
+            f"{left - translatable} for a human"
+            + (f"; {sum(o.status == 'failed' for o in outcomes)} failed" if any(o.error for o in outcomes) else ""),
+            err=True,
+        )
+    if any(o.internal for o in outcomes):
+        sys.exit(EXIT_INTERNAL)
+    if any(o.status == "failed" for o in outcomes):
+        sys.exit(EXIT_BAD_INPUT)
+    sys.exit(EXIT_LEFT if left else EXIT_OK)
+
+
+def _check_text(text: str, options: Options) -> Outcome:
+    try:
+        analysis = analyse_source(text, options)
+    except TranslationError as exc:
+        return _failed("<stdin>", f"<stdin>:{exc}")
+    except RecursionError:
+        return _failed("<stdin>", "<stdin>: nested too deeply to translate")
+    except Exception as exc:  # noqa: BLE001
+        return _failed("<stdin>", f"<stdin>:1:1: K2T901 internal error: {type(exc).__name__}: {exc}", internal=True)
+    result = analysis.result
+    return Outcome("<stdin>", result.status, findings_from_diagnostics(result.diagnostics), analysis.findings)
 
 
 @main.command()
@@ -273,7 +660,7 @@ def render_verdicts(verdicts, atol: float, rtol: float) -> str:
 @main.command(name="codes")
 def codes() -> None:
     """List the diagnostic codes."""
-    for code, meaning in CODES.items():
+    for code, meaning in {**CHECK_CODES, **CODES}.items():
         click.echo(f"{code}  {meaning}")
 
 

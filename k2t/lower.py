@@ -62,40 +62,103 @@ _REGULARIZED = ("kernel_regularizer", "bias_regularizer", "activity_regularizer"
 _CONSTRAINED = ("kernel_constraint", "bias_constraint", "embeddings_constraint")
 
 
+@dataclass
+class _Tensor:
+    """A value in forward(): its variable, Keras shape (no batch axis), torch layout."""
+
+    var: str
+    shape: tuple
+    layout: str
+    flat_from: tuple | None = None
+
+
+def _wanted_layout(layer, shape) -> str | None:
+    return layer.rule.wants if len(shape) >= 2 else None
+
+
+def _input_layouts(model: ModelIR) -> dict[str, str]:
+    """Each input is channels-first when the first layer that cares about layout wants it so."""
+    layouts = {}
+    for var, shape in model.graph_inputs:
+        want = None
+        frontier = [var]
+        for layer in model.graph_nodes:
+            if any(v in frontier for v in layer.inputs):
+                if layer.key == "Embedding":
+                    break
+                want = layer.rule.wants
+                if want:
+                    break
+                frontier.append(layer.output)
+        layouts[var] = FIRST if want == FIRST and len(shape) >= 2 else LAST
+    return layouts
+
+
+def _consumers(model: ModelIR, index: int) -> list[int]:
+    """Nodes reading the tensor node `index` produces (until its variable is bound again)."""
+    var = model.graph_nodes[index].output
+    found = []
+    for j in range(index + 1, len(model.graph_nodes)):
+        node = model.graph_nodes[j]
+        if var in node.inputs:
+            found.append(j)
+        if node.output == var:
+            break
+    return found
+
+
+def _consumer_keys(model: ModelIR, index: int) -> tuple[str, ...]:
+    """Keys of the chain of single consumers after a node (Flatten's look-ahead)."""
+    keys = []
+    while True:
+        consumers = _consumers(model, index)
+        if len(consumers) != 1 or model.graph_nodes[index].output in model.graph_outputs[:-1]:
+            return tuple(keys)
+        index = consumers[0]
+        keys.append(model.graph_nodes[index].key)
+
+
 def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredModel:
-    if model.input_shape is None:
+    if any(shape is None for _, shape in model.graph_inputs):
         raise Unsupported(
-            "the Sequential model has no input shape (input_shape=, keras.Input or model.build): "
+            "the model has no input shape (input_shape=, keras.Input or model.build): "
             "k2t needs it to write explicit layer sizes",
             "K2T303",
         )
     ctor_params: list[str] = []
     ctor_args: list[str] = []  # what the construction site passes for each parameter
-    shape = list(model.input_shape)
-    for i, dim in enumerate(shape):
-        if isinstance(dim, Symbol):  # known at run time only: a constructor parameter
-            name = _input_dim_name(i, len(shape))
-            ctor_params.append(name)
-            ctor_args.append(dim.code)
-            shape[i] = Symbol(name)
-    shape = tuple(shape)
-    input_shape = shape
-    first_wants = next((layer.rule.wants for layer in model.layers if layer.rule.wants), None)
-    channels_first = first_wants == FIRST and len(shape) >= 2 and model.layers[0].key != "Embedding"
-    layout = FIRST if channels_first else LAST
-    input_dtype = "int64" if model.layers and model.layers[0].key == "Embedding" else "float32"
+    tensors: dict[str, _Tensor] = {}
+    input_layouts = _input_layouts(model)
+    input_shapes = []
+    for var, shape in model.graph_inputs:
+        shape = list(shape)
+        for i, dim in enumerate(shape):
+            if isinstance(dim, Symbol):  # known at run time only: a constructor parameter
+                name = _input_dim_name(i, len(shape))
+                if len(model.graph_inputs) > 1:
+                    name = f"{var}_{name}"
+                ctor_params.append(name)
+                ctor_args.append(dim.code)
+                shape[i] = Symbol(name)
+        tensors[var] = _Tensor(var, tuple(shape), input_layouts[var])
+        input_shapes.append(tuple(shape))
+    rank2_layouts = {input_layouts[v] for v, shape in model.graph_inputs if len(shape) >= 2}
+    channels_first = rank2_layouts == {FIRST}
+    embedding_inputs = {
+        v for v, _ in model.graph_inputs if any(n.key == "Embedding" and v in n.inputs for n in model.graph_nodes)
+    }
+    input_dtype = "int64" if embedding_inputs else "float32"
     init_lines: list[str] = []
     forward: list[str] = []
     layer_maps: list[LayerMap] = []
     notes: list[Problem] = []
     problems: list[Problem] = []
     modules: list[tuple[Step, int]] = []  # (step, layer index) in order, named below
-    flat_from = None
-    per_layer_steps: list[list[Step]] = []
+    per_layer_steps: list[tuple[list[Step], str, list[str]]] = []
     init_requests: list[tuple[Step, tuple]] = []
-    keys = [layer.key for layer in model.layers]
+    output_var = model.graph_outputs[0]
 
-    for index, layer in enumerate(model.layers):
+    for index, layer in enumerate(model.graph_nodes):
         rule = layer.rule
         for name in _REGULARIZED + _CONSTRAINED:
             if name in layer.args and layer.args[name].value is not None:
@@ -106,21 +169,37 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 if local not in ctor_params:
                     ctor_params.append(local)
                     ctor_args.append(local)
+        try:
+            inputs = [tensors[v] for v in layer.inputs]
+        except KeyError as exc:
+            problems.append(Problem(layer.node, "K2T301", f"tensor {exc.args[0]} is not produced by a known layer"))
+            continue
         steps: list[Step] = []
-        rank = len(shape)
-        if rule.wants == FIRST and layout == LAST and rank >= 2:
-            steps.append(Step(to_first(rank), comment=None))
-            layout = FIRST
-        elif rule.wants == LAST and layout == FIRST and rank >= 2:
-            steps.append(Step(to_last(rank)))
-            layout = LAST
+        # Bring the inputs into the layout the layer wants (one permute, where it is needed).
+        wants = _wanted_layout(layer, inputs[0].shape)
+        if len(inputs) > 1 and wants is None and len({t.layout for t in inputs}) > 1:
+            wants = LAST
+        input_exprs = []
+        for tensor in inputs:
+            expression, layout = tensor.var, tensor.layout
+            rank = len(tensor.shape)
+            if wants == FIRST and layout == LAST and rank >= 2:
+                expression, layout = to_first(rank).format(x=tensor.var), FIRST
+            elif wants == LAST and layout == FIRST and rank >= 2:
+                expression, layout = to_last(rank).format(x=tensor.var), LAST
+            input_exprs.append((expression, layout))
+        layout = input_exprs[0][1]
+        if len(inputs) == 1 and input_exprs[0][0] != inputs[0].var:
+            steps.append(Step(input_exprs[0][0].replace(inputs[0].var, "{x}", 1)))
+        flat_from = inputs[0].flat_from if len(inputs) == 1 else None
         ctx = LayerContext(
             key=layer.key,
             args=layer.args,
-            in_shape=shape,
+            in_shape=inputs[0].shape,
             layout=layout,
-            next_keys=tuple(keys[index + 1 :]),
+            next_keys=_consumer_keys(model, index),
             flat_from=flat_from if rule.keras == "Dense" else None,
+            in_shapes=tuple(t.shape for t in inputs),
         )
         try:
             lowering = rule.lower(ctx)
@@ -128,7 +207,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             problems.append(Problem(layer.node, exc.code, str(exc)))
             continue
         except TypeError:  # arithmetic on a size known only at run time
-            runtime = ", ".join(d.code for d in shape if isinstance(d, Symbol))
+            runtime = ", ".join(d.code for t in inputs for d in t.shape if isinstance(d, Symbol))
             problems.append(
                 Problem(layer.node, "K2T303", f"{layer.key} needs input sizes that are only known at run time ({runtime})")
             )
@@ -149,17 +228,28 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             init_requests.append((lowering.steps[lowering.weights_step], lowering.init, layer))
         out_rank = len(lowering.out_shape)
         dim = 1 if lowering.out_layout == FIRST and out_rank >= 2 else -1
-        is_last = index == len(model.layers) - 1
-        if is_last and fused_activation and layer.key == "Softmax" and activation is None:
+        is_output = layer.output == output_var and index == max(
+            i for i, n in enumerate(model.graph_nodes) if n.output == output_var
+        )
+        if is_output and fused_activation and layer.key == "Softmax" and activation is None:
             activation, steps = "softmax", steps[: len(steps) - len(lowering.steps)]
-        if activation not in (None, "linear") and not (is_last and activation == fused_activation):
+        if activation not in (None, "linear") and not (is_output and activation == fused_activation):
             if steps:
                 steps[-1].forward = render(activation, steps[-1].forward, dim)
             else:
                 steps.append(Step(render(activation, "{x}", dim)))
-        per_layer_steps.append(steps)
+        if not steps:  # an identity (e.g. Activation('linear')): keep the variable flowing
+            steps.append(Step("{x}"))
+        per_layer_steps.append((steps, layer.output, [expr for expr, _ in input_exprs]))
         last_module_step = lowering.steps[-1] if lowering.steps and lowering.steps[-1].module else None
         weights_step = lowering.steps[lowering.weights_step] if lowering.weights_step is not None else None
+        # A (C, H, W)-ordered flatten travels through weightless, shape-keeping layers to the Dense.
+        if lowering.flat_from is not None:
+            out_flat_from = lowering.flat_from
+        elif lowering.weights_step is None and lowering.out_shape == inputs[0].shape and len(inputs) == 1:
+            out_flat_from = flat_from
+        else:
+            out_flat_from = None
         layer_maps.append(
             LayerMap(
                 index=index,
@@ -170,17 +260,11 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 activation=activation if activation not in (None, "linear") else None,
                 layout=lowering.out_layout,
                 out_shape=lowering.out_shape,
+                flat_from=out_flat_from,
+                keras_name=layer.name,
             )
         )
-        layer_map = layer_maps[-1]
-        layer_map.keras_name = layer.name
-        # A (C, H, W)-ordered flatten travels through weightless, shape-keeping layers to the Dense.
-        if lowering.flat_from is not None:
-            flat_from = lowering.flat_from
-        elif not (lowering.weights_step is None and lowering.out_shape == shape):
-            flat_from = None
-        layer_map.flat_from = flat_from
-        shape, layout = tuple(lowering.out_shape), lowering.out_layout
+        tensors[layer.output] = _Tensor(layer.output, tuple(lowering.out_shape), lowering.out_layout, out_flat_from)
 
     if problems:
         raise _Failed(problems)
@@ -192,20 +276,30 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         if step.comment:
             init_lines.append(f"# {step.comment}")
         init_lines.append(f"self.{names[id(step)]} = {step.module}")
-    for steps in per_layer_steps:
+    for steps, out, input_exprs in per_layer_steps:
+        current = input_exprs[0]
         for step in steps:
-            expression = step.forward.format(x="x", m=f"self.{names[id(step)]}" if step.module else "")
-            forward.append(f"x = {expression}")
+            fields = {f"x{i}": e for i, e in enumerate(input_exprs)}
+            fields["xs"] = "[" + ", ".join(input_exprs) + "]"
+            expression = step.forward.format(x=current, m=f"self.{names[id(step)]}" if step.module else "", **fields)
+            forward.append(f"{out} = {expression}")
+            current = out
+    out_tensor = tensors[output_var]
+    if out_tensor.layout == FIRST and len(out_tensor.shape) >= 2:
+        # Keras returns channels-last: the model's output keeps Keras's layout.
+        forward.append(f"{output_var} = {to_last(len(out_tensor.shape)).format(x=output_var)}")
     reset = _reset_parameters(init_requests, names, notes)
-    output_units = shape[-1] if shape else None
+    output_units = out_tensor.shape[-1] if out_tensor.shape else None
+    input_vars = [var for var, _ in model.graph_inputs]
     code = _class_code(
-        model, input_shape, ctor_params, init_lines, reset, forward, shape, channels_first, fused_activation
+        model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_var,
+        out_tensor.shape, channels_first, fused_activation,
     )
     return LoweredModel(
         class_name=model.class_name,
         code=code,
         layers=layer_maps,
-        input_shape=input_shape,
+        input_shape=input_shapes[0],
         input_dtype=input_dtype,
         channels_first=channels_first,
         fused_activation=fused_activation,
@@ -300,12 +394,14 @@ def _input_dim_name(index: int, rank: int) -> str:
     return {2: ["length"], 3: ["height", "width"]}.get(rank, [f"size{i}" for i in range(rank)])[index]
 
 
-def _class_code(model, input_shape, ctor_params, init_lines, reset, forward, out_shape, channels_first, fused) -> str:
+def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_var,
+                out_shape, channels_first, fused) -> str:
     params = "".join(f", {p}" for p in ctor_params)
     source = model.keras_name or model.var
+    kind = "Sequential" if model.kind == "sequential" else "functional"
     lines = [
         f"class {model.class_name}(nn.Module):",
-        f'    """The Keras Sequential model `{source}`."""',
+        f'    """The Keras {kind} model `{source}`."""',
         "",
         f"    def __init__(self{params}):",
         "        super().__init__()",
@@ -315,17 +411,18 @@ def _class_code(model, input_shape, ctor_params, init_lines, reset, forward, out
         lines += ["        self.reset_parameters()", "", "    def reset_parameters(self):",
                   '        """Initialise like Keras (torch\'s default initialisers differ)."""']
         lines += [f"        {line}" for line in reset]
-    in_text = _shape_text(input_shape, channels_first)
+    in_text = ", ".join(_shape_text(shape, channels_first and len(shape) >= 2) for shape in input_shapes)
     out_text = _shape_text(out_shape, False)
     doc = [f'        """{in_text} -> {out_text}.']
     if fused:
         doc[0] = doc[0][:-1] + " logits."
         doc += ["", f"        The final {fused} is part of the loss and is applied in predict().", "        "]
     doc[-1] += '"""'
-    lines += ["", "    def forward(self, x):", *doc]
-    if forward and forward[-1].startswith("x = "):
-        forward = forward[:-1] + ["return " + forward[-1][4:]]
+    lines += ["", f"    def forward(self, {', '.join(input_vars)}):", *doc]
+    prefix = f"{output_var} = "
+    if forward and forward[-1].startswith(prefix):
+        forward = forward[:-1] + ["return " + forward[-1][len(prefix):]]
     else:
-        forward = forward + ["return x"]
+        forward = forward + [f"return {output_var}"]
     lines += [f"        {line}" for line in forward]
     return "\n".join(lines) + "\n"

@@ -73,8 +73,14 @@ class History:
             self.history.setdefault(name, []).append(value)
 
 
+def as_list(x):
+    """Keras takes one array or a list of arrays (one per model input)."""
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
 def make_loader(x, y, batch_size, shuffle, input_dtype, channels_first, device):
-    dataset = TensorDataset(to_tensor(x, input_dtype, channels_first), to_tensor(y))
+    inputs = [to_tensor(array, input_dtype, channels_first) for array in as_list(x)]
+    dataset = TensorDataset(*inputs, to_tensor(y))
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, pin_memory=device.type == "cuda"
     )
@@ -86,10 +92,10 @@ def run_epoch(model, loader, loss_fn, metrics, device, optimizer=None):
     totals = {name: torch.zeros((), device=device) for name in ["loss", *metrics]}
     seen = 0
     with torch.set_grad_enabled(optimizer is not None):
-        for inputs, targets in loader:
-            inputs = inputs.to(device, non_blocking=True)
+        for *inputs, targets in loader:
+            inputs = [tensor.to(device, non_blocking=True) for tensor in inputs]
             targets = targets.to(device, non_blocking=True)
-            outputs = model(inputs)
+            outputs = model(*inputs)
             targets = align_target(loss_fn, targets, outputs)
             loss = loss_fn(outputs, targets)
             if optimizer is not None:
@@ -97,10 +103,10 @@ def run_epoch(model, loader, loss_fn, metrics, device, optimizer=None):
                 loss.backward()
                 optimizer.step()
             # Keras weights each batch by its size; sums stay on the device (no per-batch sync).
-            totals["loss"] += loss.detach() * len(inputs)
+            totals["loss"] += loss.detach() * len(targets)
             for name, metric in metrics.items():
                 totals[name] += metric(outputs.detach(), targets).sum()
-            seen += len(inputs)
+            seen += len(targets)
     return {name: total.item() / max(seen, 1) for name, total in totals.items()}
 
 
@@ -131,8 +137,9 @@ def fit(
     metrics = metrics or {}
     if validation_split and validation_data is None:
         # Keras validates on the last fraction of the arrays, taken before any shuffling.
-        split = int(len(x) * (1.0 - validation_split))
-        x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
+        split = int(len(y) * (1.0 - validation_split))
+        validation_data = ([a[split:] for a in as_list(x)], y[split:])
+        x, y = [a[:split] for a in as_list(x)], y[:split]
     train_loader = make_loader(x, y, batch_size, shuffle, input_dtype, channels_first, device)
     val_loader = None
     if validation_data is not None:
@@ -190,10 +197,10 @@ def predict(
     """Keras's model.predict(): outputs as a numpy array, computed in eval mode in batches."""
     device = next(model.parameters()).device
     model.eval()
-    inputs = to_tensor(x, input_dtype, channels_first)
+    inputs = [to_tensor(array, input_dtype, channels_first) for array in as_list(x)]
     outputs = []
-    for batch in DataLoader(inputs, batch_size=batch_size):
-        output = model(batch.to(device, non_blocking=True))
+    for batch in DataLoader(TensorDataset(*inputs), batch_size=batch_size):
+        output = model(*[tensor.to(device, non_blocking=True) for tensor in batch])
         if output_activation is not None:
             output = output_activation(output)
         outputs.append(output.cpu())

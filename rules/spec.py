@@ -91,6 +91,7 @@ class LayerContext:
     layout: str  # layout of the incoming torch tensor (after any permute the engine inserted)
     next_keys: tuple[str, ...] = ()  # canonical keys of the layers that follow (for look-ahead)
     flat_from: tuple | None = None  # input is a (C, H, W)-ordered flatten of this Keras shape
+    in_shapes: tuple = ()  # every input's shape, for layers with several inputs (merging)
     notes: list = field(default_factory=list)  # (code, message) pairs: translated, but differs
 
     def value(self, name: str) -> Any:

@@ -77,7 +77,7 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
     try:
         keras_plan = keras_source.prelude()
         local = scope_constants(keras_source, ir.scope, ir.creation)
-        statements = [ir.creation, *ir.build_statements]
+        statements = sorted([ir.creation, *ir.build_statements], key=lambda s: keras_source.span(s))
         code = keras_source.code(keras_plan.statements + local.statements) + "".join(
             keras_source.module.code_for_node(s.with_changes(leading_lines=[])) for s in statements
         )
@@ -102,7 +102,7 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         torch_model = torch_ns[model.class_name](*ctor_args)
     except Unverifiable as exc:
         return Verdict(name, "unverifiable", reason=str(exc))
-    return compare.compare(name, keras_model, torch_model, model.lowered, executed, atol, rtol, seed)
+    return compare.compare(name, keras_model, torch_model, model.lowered, ir, executed, atol, rtol, seed)
 
 
 def _describe(lines) -> str:

@@ -58,7 +58,35 @@ def randomise(keras_model, rng: np.random.Generator) -> None:
             layer.set_weights(values)
 
 
-def transfer(keras_model, torch_model, lowered) -> list[str]:
+def keras_layers(keras_model, ir) -> tuple[list, list]:
+    """The Keras layer behind each IR node, and (functional models) the tensor it produces."""
+    if ir.kind == "sequential":
+        return list(keras_model.layers), []
+    producers = []  # per node: for each input, the index of the node producing it (or None)
+    for i, node in enumerate(ir.graph_nodes):
+        row = []
+        for var in node.inputs:
+            earlier = [j for j in range(i) if ir.graph_nodes[j].output == var]
+            row.append(earlier[-1] if earlier else None)
+        producers.append(row)
+    layers = [None] * len(ir.graph_nodes)
+    tensors = [None] * len(ir.graph_nodes)
+    output = max(i for i, n in enumerate(ir.graph_nodes) if n.output == ir.graph_outputs[0])
+    stack = [(output, keras_model.outputs[0])]
+    while stack:
+        index, tensor = stack.pop()
+        if layers[index] is not None:
+            continue
+        operation, node_index, _ = tensor._keras_history
+        layers[index], tensors[index] = operation, tensor
+        inbound = operation._inbound_nodes[node_index].input_tensors
+        for producer, keras_input in zip(producers[index], inbound):
+            if producer is not None:
+                stack.append((producer, keras_input))
+    return layers, tensors
+
+
+def transfer(layers, torch_model, lowered) -> list[str]:
     """Copy weights; returns the torch parameters that received nothing (should be none)."""
     state = torch_model.state_dict()
     updates = {}
@@ -66,7 +94,7 @@ def transfer(keras_model, torch_model, lowered) -> list[str]:
         if not layer_map.weights:
             continue
         rule = LAYERS[layer_map.key]
-        weights = keras_model.layers[layer_map.index].get_weights()
+        weights = layers[layer_map.index].get_weights()
         for name, array in rule.transfer(weights, layer_map.transfer_info).items():
             key = f"{layer_map.module}.{name}"
             if key not in state:
@@ -81,12 +109,17 @@ def transfer(keras_model, torch_model, lowered) -> list[str]:
     return [k for k in state if k not in updates and not k.endswith("num_batches_tracked")]
 
 
-def sample_input(keras_model, lowered, rng) -> np.ndarray:
-    shape = tuple(UNKNOWN_SIZE if d is None else int(d) for d in keras_model.input_shape[1:])
-    if lowered.input_dtype == "int64":
-        vocabulary = keras_model.layers[0].input_dim
-        return rng.integers(0, vocabulary, (SAMPLES, *shape)).astype("int64")
-    return rng.standard_normal((SAMPLES, *shape)).astype("float32")
+def sample_inputs(keras_model, lowered, ir, rng) -> list[np.ndarray]:
+    arrays = []
+    for (var, _), keras_input in zip(ir.graph_inputs, keras_model.inputs):
+        shape = tuple(UNKNOWN_SIZE if d is None else int(d) for d in keras_input.shape[1:])
+        embedding = next((n for n in ir.graph_nodes if n.key == "Embedding" and var in n.inputs), None)
+        if embedding is not None:
+            vocabulary = int(embedding.args["input_dim"].value)
+            arrays.append(rng.integers(0, vocabulary, (SAMPLES, *shape)).astype("int64"))
+        else:
+            arrays.append(rng.standard_normal((SAMPLES, *shape)).astype("float32"))
+    return arrays
 
 
 def _errors(actual: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
@@ -105,27 +138,36 @@ def _to_keras_layout(array: np.ndarray, layout: str) -> np.ndarray:
     return array
 
 
-def compare(name, keras_model, torch_model, lowered, executed, atol, rtol, seed):
+def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, seed):
     from k2t.verify import Verdict
+
+    import keras
 
     rng = np.random.default_rng(seed)
     randomise(keras_model, rng)
+    layers, tensors = keras_layers(keras_model, ir)
     try:
-        missing = transfer(keras_model, torch_model, lowered)
+        missing = transfer(layers, torch_model, lowered)
     except (KeyError, ValueError, RuntimeError) as exc:
         return Verdict(name, "different", reason=f"weights do not fit: {exc}", executed=executed)
     if missing:
         return Verdict(name, "different", reason=f"torch parameters without Keras weights: {missing}",
                        executed=executed)
-    x = sample_input(keras_model, lowered, rng)
+    xs = sample_inputs(keras_model, lowered, ir, rng)
+    keras_x = xs if len(xs) > 1 else xs[0]
 
-    # Keras, layer by layer in inference mode.
-    keras_outputs = []
-    value = x
-    for layer in keras_model.layers:
-        value = layer(value, training=False)
-        keras_outputs.append(np.asarray(value))
-    expected = np.asarray(keras_model(x, training=False))
+    # Keras, every layer's output in inference mode.
+    if ir.kind == "sequential":
+        keras_outputs = []
+        value = keras_x
+        for layer in keras_model.layers:
+            value = layer(value, training=False)
+            keras_outputs.append(np.asarray(value))
+    else:
+        probe = keras.Model(keras_model.inputs, [t for t in tensors if t is not None])
+        values = iter(probe(keras_x, training=False))
+        keras_outputs = [np.asarray(next(values)) if t is not None else None for t in tensors]
+    expected = np.asarray(keras_model(keras_x, training=False))
 
     # Torch, with hooks on the modules that stand for Keras layers.
     torch_model.eval()
@@ -138,12 +180,15 @@ def compare(name, keras_model, torch_model, lowered, executed, atol, rtol, seed)
                 captured[key] = output.detach()
 
             hooks.append(modules[layer_map.module].register_forward_hook(hook))
-    inputs = torch.as_tensor(x)
-    if lowered.channels_first:
-        inputs = inputs.movedim(-1, 1)
+    inputs = []
+    for array in xs:
+        tensor = torch.as_tensor(array)
+        if lowered.channels_first and tensor.dim() > 2:
+            tensor = tensor.movedim(-1, 1)
+        inputs.append(tensor)
     try:
         with torch.no_grad():
-            output = torch_model(inputs)
+            output = torch_model(*inputs)
             if lowered.fused_activation:
                 output = eval(OUTPUT_ACTIVATIONS[lowered.fused_activation].format(x="output"))  # noqa: S307
     except Exception as exc:  # noqa: BLE001 - any failure of the torch side is the verdict
@@ -154,9 +199,9 @@ def compare(name, keras_model, torch_model, lowered, executed, atol, rtol, seed)
             handle.remove()
     actual = output.numpy()
 
-    layers, first = [], None
+    compared, first = [], None
     for layer_map in lowered.layers:
-        if layer_map.module not in captured:
+        if layer_map.module not in captured or keras_outputs[layer_map.index] is None:
             continue
         value = captured[layer_map.module]
         if layer_map.activation:
@@ -166,21 +211,21 @@ def compare(name, keras_model, torch_model, lowered, executed, atol, rtol, seed)
         want = keras_outputs[layer_map.index]
         if layer_map.flat_from:  # torch flattened (C, H, W): reorder Keras's (H, W, C) flatten
             want = np.moveaxis(want.reshape(len(want), *layer_map.flat_from), -1, 1).reshape(len(want), -1)
-        keras_name = layer_map.label
+        label = layer_map.label
         if got.shape != want.shape:
-            layers.append((keras_name, None))
-            first = first or keras_name
+            compared.append((label, None))
+            first = first or label
             continue
-        layers.append((keras_name, _errors(got, want)[0]))
+        compared.append((label, _errors(got, want)[0]))
         if first is None and not _close(got, want, atol, rtol):
-            first = keras_name
+            first = label
 
     if actual.shape != expected.shape:
         return Verdict(name, "different", reason=f"output shape {actual.shape} != Keras {expected.shape}",
-                       first_divergent_layer=first, executed=executed, layers=layers)
+                       first_divergent_layer=first, executed=executed, layers=compared)
     max_abs, max_rel = _errors(actual, expected)
     status = "equivalent" if _close(actual, expected, atol, rtol) else "different"
     if status == "different" and first is None:
         first = lowered.layers[-1].label
     return Verdict(name, status, max_abs, max_rel, first if status == "different" else None,
-                   executed=executed, layers=layers)
+                   executed=executed, layers=compared)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from k2t.rules.layers import conv, core, normalization, pooling
+from k2t.rules.layers import conv, core, merging, normalization, pooling
 from k2t.rules.spec import LayerRule
 
-_FAMILIES = (core, conv, pooling, normalization)
+_FAMILIES = (core, conv, pooling, normalization, merging)
 
 LAYERS: dict[str, LayerRule] = {rule.keras: rule for family in _FAMILIES for rule in family.RULES}
 ALIASES: dict[str, str] = {
@@ -13,6 +13,10 @@ ALIASES: dict[str, str] = {
 }
 # Keras 2 names for the same layer classes.
 ALIASES.update({"Convolution1D": "Conv1D", "Convolution2D": "Conv2D"})
+
+
+# Functions that build and apply a layer in one call: layers.concatenate([a, b]) -> Concatenate.
+LAYER_FUNCTIONS: dict[str, str] = dict(merging.FUNCTIONS)
 
 
 def layer_rule(key: str) -> LayerRule | None:
