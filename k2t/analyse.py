@@ -299,42 +299,51 @@ class Analyzer(cst.CSTVisitor):
     def _assign(self, line: cst.SimpleStatementLine, assign: cst.Assign) -> None:
         value = assign.value
         target = assign.targets[0].target if len(assign.targets) == 1 else None
+        name = target.value if isinstance(target, cst.Name) else None
         if isinstance(value, cst.Call):
             key = self.resolver.key(value.func)
-            if key == "Sequential" and isinstance(target, cst.Name):
-                self._sequential(line, value, target.value)
+            if name and key == "Sequential":
+                self._sequential(line, value, name)
                 return
-            if key == "Input" and isinstance(target, cst.Name):
-                self._functional_input(line, value, target.value)
+            if name and key == "Input":
+                self._functional_input(line, value, name)
                 return
-            if key == "Model" and isinstance(target, cst.Name):
-                self._functional_model(line, value, target.value)
+            if name and key == "Model":
+                self._functional_model(line, value, name)
                 return
-            if isinstance(target, cst.Name) and key and key.startswith("layers.") and layer_rule(key):
-                self.layer_objects[-1][target.value] = (value, line)
-            if isinstance(target, cst.Name):
-                node = self._apply(line, value, target.value, [])
-                if node is not None:
-                    self.order += 1
-                    node.order = self.order
-                    self.tensors[-1][target.value] = node
-                    return
-            if isinstance(target, cst.Name) and key and key.split(".")[0] in ("optimizers", "losses"):
-                self.result.objects[target.value] = KerasObject(key, value, line)
-            if isinstance(value.func, cst.Name) and value.func.value in self.builders:
-                if isinstance(target, cst.Name):
-                    model = self.builders[value.func.value]
-                    self.models_in_scope[-1][target.value] = model
-                    return
+            if name and key and key.startswith("layers.") and layer_rule(key):
+                self.layer_objects[-1][name] = (value, line)
+            if name and self._tensor_node(name, self._apply(line, value, name, [])):
+                return
+            if name and key and key.split(".")[0] in ("optimizers", "losses"):
+                self.result.objects[name] = KerasObject(key, value, line)
+            if name and isinstance(value.func, cst.Name) and value.func.value in self.builders:
+                self.models_in_scope[-1][name] = self.builders[value.func.value]
+                return
             if self._model_call(line, value):
                 for t in assign.targets:
                     self.env.bind(t.target, UNKNOWN, self._local)
+                return
+        if name and isinstance(value, cst.Name) and value.value in self.tensors[-1]:
+            # `shortcut = x`: forward() keeps the alias, since x is rebound later.
+            producer = self.tensors[-1][value.value]
+            if not isinstance(producer, UnknownTensor):
+                alias = LayerCall("Identity", layer_rule("layers.Identity"), value, {}, None, [producer.var], name)
+                self._tensor_node(name, FunctionalNode(alias, [producer], line, name, []))
                 return
         for t in assign.targets:
             self.env.bind(t.target, evaluate(value, self.env).value, self._local)
             if isinstance(t.target, cst.Name) and t.target.value in self.tensors[-1]:
                 # A tensor variable rebound by code that is not a layer (tf.nn.relu(x), x + 1).
                 self.tensors[-1][t.target.value] = UnknownTensor(t.target.value, line)
+
+    def _tensor_node(self, name: str, node: "FunctionalNode | None") -> bool:
+        if node is None:
+            return False
+        self.order += 1
+        node.order = self.order
+        self.tensors[-1][name] = node
+        return True
 
     def _model_call(self, line: cst.SimpleStatementLine, call: cst.Call) -> bool:
         self.seen_calls.add(call)

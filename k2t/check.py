@@ -19,6 +19,7 @@ the notebook from 1, markdown included, as they appear top to bottom) and the li
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
@@ -50,6 +51,7 @@ CHECK_CODES = {
 
 _KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
 _STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+_MENTIONS_KERAS = re.compile(r"\b(?:keras|tensorflow|tf_keras)\b")
 
 
 @dataclass(frozen=True, order=True)
@@ -268,6 +270,9 @@ class _OutputScan:
     """The translated code: does it import Keras, which Keras references are left in it."""
 
     def __init__(self, code: str):
+        if not _MENTIONS_KERAS.search(code):
+            self.module, self.imports_keras = None, False
+            return
         try:
             self.module = cst.parse_module(code)
         except Exception:  # noqa: BLE001 - an unparsable output is reported elsewhere

@@ -102,7 +102,11 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         torch_model = torch_ns[model.class_name](*ctor_args)
     except Unverifiable as exc:
         return Verdict(name, "unverifiable", reason=str(exc))
-    return compare.compare(name, keras_model, torch_model, model.lowered, ir, executed, atol, rtol, seed)
+    try:
+        return compare.compare(name, keras_model, torch_model, model.lowered, ir, executed, atol, rtol, seed)
+    except Exception as exc:  # noqa: BLE001 - a verifier bug must not pass for a verdict
+        reason = f"internal error in the verifier: {type(exc).__name__}: {exc}"
+        return Verdict(name, "unverifiable", reason=reason, executed=executed)
 
 
 def _describe(lines) -> str:

@@ -75,7 +75,11 @@ def keras_layers(keras_model, ir) -> tuple[list, list]:
     stack = [(output, keras_model.outputs[0])]
     while stack:
         index, tensor = stack.pop()
-        if layers[index] is not None:
+        if tensors[index] is not None:
+            continue
+        if ir.graph_nodes[index].key == "Identity":  # `shortcut = x`: the same Keras tensor
+            tensors[index] = tensor
+            stack.append((producers[index][0], tensor)) if producers[index][0] is not None else None
             continue
         operation, node_index, _ = tensor._keras_history
         layers[index], tensors[index] = operation, tensor
@@ -164,7 +168,7 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
             value = layer(value, training=False)
             keras_outputs.append(np.asarray(value))
     else:
-        probe = keras.Model(keras_model.inputs, [t for t in tensors if t is not None])
+        probe = keras.Model(keras_model.input, [t for t in tensors if t is not None])
         values = iter(probe(keras_x, training=False))
         keras_outputs = [np.asarray(next(values)) if t is not None else None for t in tensors]
     expected = np.asarray(keras_model(keras_x, training=False))

@@ -209,6 +209,7 @@ RULES = [
         transfer=_transfer_embedding,
     ),
     LayerRule("Rescaling", params("scale", ("offset", 0.0)), _rescaling),
+    LayerRule("Identity", params(), _elementwise("{x}")),
     LayerRule(
         "ReLU", params(("max_value", None), ("negative_slope", 0.0), ("threshold", 0.0)), _relu
     ),
