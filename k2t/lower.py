@@ -34,6 +34,7 @@ class LayerMap:
     out_shape: tuple
     flat_from: tuple | None = None  # output is a (C, H, W)-ordered flatten of this Keras shape
     keras_name: str | None = None  # the name= given in Keras, if any
+    comparable: bool = True  # the module's output is the layer's output (before its activation)
 
     @property
     def label(self) -> str:
@@ -220,6 +221,9 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 Problem(layer.node, "K2T102", f"{layer.key}(activation={layer.args['activation'].code}) has no translation")
             )
             continue
+        # The module's output is the layer's output (up to its activation) only when the last
+        # step is a plain module call: then the verifier compares it layer by layer.
+        comparable = bool(lowering.steps) and lowering.steps[-1].forward == "{m}({x})"
         steps.extend(lowering.steps)
         for step in lowering.steps:
             if step.module is not None:
@@ -241,7 +245,8 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         if not steps:  # an identity (e.g. Activation('linear')): keep the variable flowing
             steps.append(Step("{x}"))
         per_layer_steps.append((steps, layer.output, [expr for expr, _ in input_exprs]))
-        last_module_step = lowering.steps[-1] if lowering.steps and lowering.steps[-1].module else None
+        last = lowering.steps[-1] if lowering.steps else None
+        last_module_step = last if last is not None and last.module else None
         weights_step = lowering.steps[lowering.weights_step] if lowering.weights_step is not None else None
         # A (C, H, W)-ordered flatten travels through weightless, shape-keeping layers to the Dense.
         if lowering.flat_from is not None:
@@ -262,6 +267,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 out_shape=lowering.out_shape,
                 flat_from=out_flat_from,
                 keras_name=layer.name,
+                comparable=comparable,
             )
         )
         tensors[layer.output] = _Tensor(layer.output, tuple(lowering.out_shape), lowering.out_layout, out_flat_from)

@@ -179,7 +179,7 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
     hooks = []
     modules = dict(torch_model.named_modules())
     for layer_map in lowered.layers:
-        if layer_map.module and layer_map.module in modules:
+        if layer_map.module and layer_map.comparable and layer_map.module in modules:
             def hook(module, inputs, output, key=layer_map.module):
                 captured[key] = output.detach()
 

@@ -1,0 +1,228 @@
+"""`k2t check`: every Keras use left, translatable by convert (K2T001) or for a human, in three formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from k2t.check import analyse_source, github_escape
+from k2t.cli import main
+
+# Line 5: a model that converts; line 6: a function with a translation; line 7: no translation.
+MIXED = """import tensorflow as tf
+from tensorflow import keras
+import numpy as np
+
+model = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])
+tf.random.set_seed(0)
+total = tf.reduce_sum(np.ones(3))
+"""
+
+CLEAN = "import numpy as np\n\nprint(np.ones(3))\n"
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+    return result
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mixed.py").write_text(MIXED)
+    (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
+    return tmp_path
+
+
+def test_lists_each_use_as_translatable_or_for_a_human(tree):
+    path = tree / "pkg" / "mixed.py"
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    out = lines(result.stdout)
+    p = str(path)
+    assert out == [
+        f"{p}:5:9: K2T001 translatable by k2t convert: keras.Sequential",
+        f"{p}:5:27: K2T001 translatable by k2t convert: keras.layers.Dense",
+        f"{p}:6:1: K2T001 translatable by k2t convert: tf.random.set_seed",
+        f"{p}:7:9: K2T501 tf.reduce_sum has no translation yet; left as is",
+    ]
+    # The imports stay (tf.reduce_sum needs them), so they are not listed as translatable.
+    assert "4 Keras uses left in 1 of 1 file: 3 translatable by k2t convert, 1 for a human" in result.stderr
+
+
+def test_check_writes_nothing(tree):
+    before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    run("check", str(tree))
+    assert {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()} == before
+
+
+def test_exit_0_when_no_keras_is_left(tree):
+    result = run("check", str(tree / "pkg" / "clean.py"))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "0 Keras uses left in 0 of 1 file" in result.stderr
+
+
+def test_translated_output_checks_clean(tree, tmp_path):
+    out = tmp_path / "model_torch.py"
+    source = tree / "model.py"
+    source.write_text("import keras\n\nmodel = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])\n")
+    assert run("check", str(source)).exit_code == 1
+    assert run("convert", str(source), "-o", str(out)).exit_code == 0
+    result = run("check", str(out))
+    assert result.exit_code == 0, result.stdout
+
+
+def test_imports_that_convert_removes_are_translatable(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("import keras\n\nmodel = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])\n")
+    out = lines(run("check", str(source)).stdout)
+    assert out[0] == f"{source}:1:1: K2T001 translatable by k2t convert: import keras (removed)"
+
+
+def test_a_directory_is_walked_and_excludes_apply(tree):
+    result = run("check", str(tree))
+    assert {line.split(":")[0] for line in lines(result.stdout)} == {str(tree / "pkg" / "mixed.py")}
+    result = run("check", str(tree), "--exclude", "mixed.py")
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+def test_select_and_ignore_by_code_prefix(tree):
+    path = str(tree / "pkg" / "mixed.py")
+    only_human = run("check", path, "--select", "K2T5")
+    assert [line.split(": ")[1].split()[0] for line in lines(only_human.stdout)] == ["K2T501"]
+    assert only_human.exit_code == 1
+    no_translatable = run("check", path, "--ignore", "K2T001")
+    assert all("K2T001" not in line for line in lines(no_translatable.stdout))
+    assert no_translatable.exit_code == 1
+    nothing = run("check", path, "--ignore", "K2T0,K2T5")
+    assert nothing.stdout == "" and nothing.exit_code == 0
+
+
+def test_json_format(tree):
+    path = str(tree / "pkg" / "mixed.py")
+    result = run("check", path, "--format", "json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1
+    (entry,) = data["files"]
+    assert entry["path"] == path and entry["error"] is None
+    codes = [(u["line"], u["code"], u["translatable"]) for u in entry["uses"]]
+    assert codes == [(5, "K2T001", True), (5, "K2T001", True), (6, "K2T001", True), (7, "K2T501", False)]
+    assert data["summary"] == {
+        "files": 1,
+        "files_with_keras": 1,
+        "failed": 0,
+        "keras_uses": 4,
+        "translatable": 3,
+        "needs_human": 1,
+    }
+
+
+def test_github_format(tree):
+    path = str(tree / "pkg" / "mixed.py")
+    out = lines(run("check", path, "--format", "github").stdout)
+    assert out[0] == f"::error file={path},line=5,col=9,title=K2T001::K2T001 translatable by k2t convert: keras.Sequential"
+    assert out[-1] == (
+        f"::error file={path},line=7,col=9,title=K2T501::K2T501 tf.reduce_sum has no translation yet; left as is"
+    )
+
+
+def test_github_escaping():
+    assert github_escape("50% a\nb") == "50%25 a%0Ab"
+    assert github_escape("a:b,c", property_value=True) == "a%3Ab%2Cc"
+
+
+def test_warnings_are_listed_but_do_not_fail(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text(
+        "import keras\n\nmodel = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])\n"
+        'model.compile(optimizer="adam", loss="mse")\n'
+    )
+    result = run("check", str(source), "--select", "K2T404")
+    assert lines(result.stdout) and all("K2T404" in line for line in lines(result.stdout))
+    assert result.exit_code == 0
+    github = run("check", str(source), "--select", "K2T404", "--format", "github")
+    assert github.stdout.startswith("::warning ")
+
+
+def test_stdin(tmp_path):
+    result = run("check", "-", input=MIXED)
+    assert result.exit_code == 1
+    assert lines(result.stdout)[0] == "<stdin>:5:9: K2T001 translatable by k2t convert: keras.Sequential"
+
+
+def test_untranslated_model_statements_need_a_human():
+    source = """import keras
+from keras import layers
+
+model = keras.Sequential()
+model.add(layers.LSTM(8, input_shape=(3, 4)))
+model.add(layers.Dense(1))
+"""
+    findings = analyse_source(source).findings
+    assert not any(f.translatable for f in findings), findings
+    assert {f.line for f in findings} == {5, 6}
+
+
+def test_notebook_locations_point_into_cells(tmp_path):
+    from test_cli import notebook
+
+    nb = tmp_path / "nb.ipynb"
+    nb.write_text(
+        notebook(
+            ("markdown", "# A title\n"),
+            ("code", "%matplotlib inline\nimport tensorflow as tf\n"),
+            ("code", "x = 1\n\ntotal = tf.reduce_sum([1, 2])\ntf.random.set_seed(0)"),
+        )
+    )
+    result = run("check", str(nb))
+    assert lines(result.stdout) == [
+        f"{nb}:cell 3:3:9: K2T501 tf.reduce_sum has no translation yet; left as is",
+        f"{nb}:cell 3:4:1: K2T001 translatable by k2t convert: tf.random.set_seed",
+    ]
+    github = lines(run("check", str(nb), "--format", "github").stdout)
+    assert github[0] == f"::error file={nb},title=K2T501::cell 3:3:9: K2T501 tf.reduce_sum has no translation yet; left as is"
+    data = json.loads(run("check", str(nb), "--format", "json").stdout)
+    assert data["files"][0]["uses"][0]["cell"] == 3
+
+
+def test_bad_input_is_exit_2_and_the_rest_is_checked(tree):
+    bad = tree / "pkg" / "broken.py"
+    bad.write_text("import keras\nmodel = keras.Sequential([\n")
+    result = run("check", str(tree))
+    assert result.exit_code == 2
+    assert f"error: {bad}:3:1: syntax error" in result.stderr
+    assert "Traceback" not in result.output
+    assert any("mixed.py:5:9: K2T001" in line for line in lines(result.stdout))
+    data = json.loads(run("check", str(tree), "--format", "json").stdout)
+    assert [f["status"] for f in data["files"]] == ["failed", "unchanged", "partial"]
+    github = run("check", str(tree), "--format", "github").stdout
+    assert f"::error file={bad},title=k2t::{bad}:3:1: syntax error" in github
+
+
+def test_jobs_give_the_same_listing(tree):
+    for i in range(3):
+        (tree / f"m{i}.py").write_text(MIXED)
+    one = run("check", str(tree), "-j", "1")
+    two = run("check", str(tree), "-j", "2")
+    assert one.stdout == two.stdout and one.exit_code == two.exit_code == 1
+
+
+def test_config_select_and_exclude(tree):
+    (tree / "pyproject.toml").write_text('[tool.k2t]\nselect = ["K2T5"]\nexclude = ["clean.py"]\n')
+    result = run("check", str(tree / "pkg"))
+    assert [line.split(": ")[1].split()[0] for line in lines(result.stdout)] == ["K2T501"]
+    # The command line replaces the file's select.
+    result = run("check", str(tree / "pkg"), "--select", "K2T001")
+    assert {line.split(": ")[1].split()[0] for line in lines(result.stdout)} == {"K2T001"}
+
+
+def test_codes_lists_check_codes():
+    out = run("codes").stdout
+    assert "K2T001" in out and "K2T002" in out and "K2T501" in out
