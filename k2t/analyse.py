@@ -424,6 +424,23 @@ class Analyzer(cst.CSTVisitor):
             return None
         args, extra, bind_problems = bind_arguments(node, rule.params, self.env, self.resolver, rule.keras, rule.inert)
         problems.extend(bind_problems)
+        # A layer given to a layer (Bidirectional(LSTM(8))): its value is the inner LayerCall.
+        position = 0
+        for arg in node.args:
+            if arg.star:
+                continue
+            if arg.keyword is None:
+                name = rule.params[position].name if position < len(rule.params) else None
+                position += 1
+            else:
+                name = arg.keyword.value
+            if not isinstance(arg.value, cst.Call):
+                continue
+            inner_key = self.resolver.key(arg.value.func)
+            if name in args and inner_key and layer_rule(inner_key):
+                inner = self._layer_call(arg.value, problems, inner_key)
+                if inner is not None:
+                    args[name] = Value(args[name].code, inner, args[name].local_names)
         name = extra.get("name")
         layer = LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None)
         layer.extra = extra
