@@ -244,7 +244,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 steps.append(Step(render(activation, "{x}", dim)))
         if not steps:  # an identity (e.g. Activation('linear')): keep the variable flowing
             steps.append(Step("{x}"))
-        per_layer_steps.append((steps, layer.output, [expr for expr, _ in input_exprs]))
+        per_layer_steps.append((steps, layer.output, inputs[0].var, [expr for expr, _ in input_exprs]))
         last = lowering.steps[-1] if lowering.steps else None
         last_module_step = last if last is not None and last.module else None
         weights_step = lowering.steps[lowering.weights_step] if lowering.weights_step is not None else None
@@ -282,8 +282,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         if step.comment:
             init_lines.append(f"# {step.comment}")
         init_lines.append(f"self.{names[id(step)]} = {step.module}")
-    for steps, out, input_exprs in per_layer_steps:
-        current = input_exprs[0]
+    for steps, out, current, input_exprs in per_layer_steps:
         for step in steps:
             fields = {f"x{i}": e for i, e in enumerate(input_exprs)}
             fields["xs"] = "[" + ", ".join(input_exprs) + "]"

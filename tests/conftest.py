@@ -31,6 +31,8 @@ def case_id(keras_path: Path) -> str:
 # Runs a script with tensorflow and keras made unimportable, then prints its History's losses.
 _TORCH_ONLY = """
 import json, runpy, sys
+import torch
+torch.manual_seed(0)  # deterministic initialisation and shuffling: the loss check must not flake
 sys.modules["tensorflow"] = None
 sys.modules["keras"] = None
 namespace = runpy.run_path(sys.argv[1], run_name="__main__")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from k2t.rules.layers import conv, core, merging, normalization, pooling
+from k2t.rules.layers import conv, core, merging, normalization, pooling, recurrent, regularization, reshaping
 from k2t.rules.spec import LayerRule
 
-_FAMILIES = (core, conv, pooling, normalization, merging)
+_FAMILIES = (core, conv, pooling, normalization, merging, reshaping, regularization, recurrent)
 
 LAYERS: dict[str, LayerRule] = {rule.keras: rule for family in _FAMILIES for rule in family.RULES}
 ALIASES: dict[str, str] = {

@@ -4,7 +4,9 @@ padding='same' is symmetric only when the total padding is even; TF puts the ext
 bottom/right: total = max((ceil(n/s) - 1) * s + (k - 1) * d + 1 - n, 0), before = total // 2. With
 stride 1 torch's padding='same' does the same; with strides > 1 torch refuses 'same', so the padding
 is written out (an nn.ZeroPad layer where it is asymmetric).
-Kernels: Conv2D (kh, kw, in, out) -> (out, in, kh, kw); Conv1D (k, in, out) -> (out, in, k).
+Kernels: Conv2D (kh, kw, in, out) -> (out, in, kh, kw); Conv1D (k, in, out) -> (out, in, k);
+DepthwiseConv2D (kh, kw, in, mult) -> (in * mult, 1, kh, kw) with groups=in; Conv2DTranspose
+(kh, kw, out, in) -> ConvTranspose2d (in, out, kh, kw).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 
 from k2t.rules.spec import FIRST, LayerRule, Lowering, Step, Unsupported, compact, params, tuple_of
-from k2t.values import dim_code
+from k2t.values import NamedInt, Value, dim_code
 
 
 def same_padding(size, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int] | None:
@@ -133,7 +135,134 @@ def _conv_params(n: int):
     )
 
 
+def _depthwise(ctx) -> Lowering:
+    """DepthwiseConv2D: one filter set per input channel -> nn.Conv2d(groups=in_channels)."""
+    if ctx.value("data_format") not in (None, "channels_last"):
+        raise Unsupported(f"{ctx.key}(data_format={ctx.code('data_format')}) is not supported")
+    channels = ctx.in_shape[-1]
+    if channels is None or not isinstance(channels, int):
+        raise Unsupported("DepthwiseConv2D needs a known number of input channels", "K2T303")
+    multiplier = ctx.require("depth_multiplier")
+    inner = dict(ctx.args)
+    out_channels = channels * multiplier
+    inner["filters"] = Value(repr(int(out_channels)), NamedInt(out_channels, repr(int(out_channels))))
+    inner["groups"] = Value(dim_code(channels), channels)
+    inner["kernel_initializer"] = ctx.args["depthwise_initializer"]
+    sub = type(ctx)(ctx.key, inner, ctx.in_shape, ctx.layout, ctx.next_keys)
+    lowering = _conv(2)(sub)
+    ctx.notes.extend(sub.notes)
+    return lowering
+
+
+def _transfer_depthwise(weights, info):
+    kernel = weights[0]  # (kh, kw, in, multiplier) -> (in * multiplier, 1, kh, kw)
+    kh, kw, channels, multiplier = kernel.shape
+    out = {"weight": kernel.reshape(kh, kw, channels * multiplier).transpose(2, 0, 1)[:, None]}
+    if len(weights) > 1:
+        out["bias"] = weights[1]
+    return out
+
+
+def _conv_transpose(ctx) -> Lowering:
+    """Conv2DTranspose; 'same' gives size * stride as in TF (the odd crop goes at the end)."""
+    if ctx.value("data_format") not in (None, "channels_last"):
+        raise Unsupported(f"{ctx.key}(data_format={ctx.code('data_format')}) is not supported")
+    if ctx.value("output_padding") is not None:
+        raise Unsupported("Conv2DTranspose(output_padding=...) has no translation yet")
+    kernel = tuple_of(ctx.require("kernel_size"), 2)
+    strides = tuple_of(ctx.require("strides"), 2)
+    if tuple_of(ctx.require("dilation_rate"), 2) != (1, 1):
+        raise Unsupported("Conv2DTranspose(dilation_rate=...) has no translation yet")
+    padding = str(ctx.require("padding")).lower()
+    if any(k < s for k, s in zip(kernel, strides)):
+        raise Unsupported("Conv2DTranspose with kernel_size < strides has no translation yet")
+    options = [] if strides == (1, 1) else [f"stride={compact(strides)}"]
+    steps = []
+    crops = [(0, 0), (0, 0)]
+    if padding == "same":
+        totals = [k - s for k, s in zip(kernel, strides)]
+        if all(t % 2 == 0 for t in totals):
+            if any(totals):
+                options.append(f"padding={compact(tuple(t // 2 for t in totals))}")
+        else:
+            crops = [(t // 2, t - t // 2) for t in totals]
+    in_channels = ctx.in_shape[-1]
+    bias = ctx.value("use_bias")
+    if not bias:
+        options.append("bias=False")
+    head = f"{dim_code(in_channels)}, {ctx.code('filters')}, {compact(kernel)}"
+    steps.append(Step("{m}({x})", f"nn.ConvTranspose2d({', '.join([head, *options])})", attr="deconv"))
+    if any(b or a for b, a in crops):
+        slices = ", ".join(f"{b or ''}:{-a if a else ''}" for b, a in crops)
+        steps.append(Step("{x}[:, :, " + slices + "]", comment=None))
+    out = []
+    for size, k, s in zip(ctx.in_shape[:-1], kernel, strides):
+        out.append(None if size is None else (size * s if padding == "same" else (size - 1) * s + k))
+    return Lowering(
+        steps=steps,
+        out_shape=tuple(out) + (ctx.require("filters"),),
+        out_layout=FIRST,
+        activation=ctx.value("activation"),
+        weights_step=0,
+        init=(ctx.value("kernel_initializer"), ctx.value("bias_initializer") if bias else None),
+    )
+
+
+def _transfer_conv_transpose(weights, info):
+    out = {"weight": weights[0].transpose(3, 2, 0, 1)}  # (kh, kw, out, in) -> (in, out, kh, kw)
+    if len(weights) > 1:
+        out["bias"] = weights[1]
+    return out
+
+
 RULES = [
     LayerRule("Conv1D", _conv_params(1), _conv(1), wants=FIRST, transfer=_transfer_conv),
     LayerRule("Conv2D", _conv_params(2), _conv(2), wants=FIRST, transfer=_transfer_conv),
+    LayerRule(
+        "DepthwiseConv2D",
+        params(
+            "kernel_size",
+            ("strides", (1, 1)),
+            ("padding", "valid"),
+            ("depth_multiplier", 1),
+            ("data_format", None),
+            ("dilation_rate", (1, 1)),
+            ("activation", None),
+            ("use_bias", True),
+            ("depthwise_initializer", "glorot_uniform"),
+            ("bias_initializer", "zeros"),
+            ("depthwise_regularizer", None),
+            ("bias_regularizer", None),
+            ("activity_regularizer", None),
+            ("depthwise_constraint", None),
+            ("bias_constraint", None),
+        ),
+        _depthwise,
+        wants=FIRST,
+        transfer=_transfer_depthwise,
+    ),
+    LayerRule(
+        "Conv2DTranspose",
+        params(
+            "filters",
+            "kernel_size",
+            ("strides", (1, 1)),
+            ("padding", "valid"),
+            ("output_padding", None),
+            ("data_format", None),
+            ("dilation_rate", (1, 1)),
+            ("activation", None),
+            ("use_bias", True),
+            ("kernel_initializer", "glorot_uniform"),
+            ("bias_initializer", "zeros"),
+            ("kernel_regularizer", None),
+            ("bias_regularizer", None),
+            ("activity_regularizer", None),
+            ("kernel_constraint", None),
+            ("bias_constraint", None),
+        ),
+        _conv_transpose,
+        wants=FIRST,
+        transfer=_transfer_conv_transpose,
+    ),
 ]

@@ -1,4 +1,4 @@
-"""BatchNormalization over the feature/channel axis.
+"""BatchNormalization over the feature/channel axis; LayerNormalization over the last axis.
 
 Keras: momentum 0.99 and epsilon 1e-3; torch: momentum is the weight of the new batch (1 - 0.99 =
 0.01) and epsilon defaults to 1e-5, so both are written out.
@@ -7,7 +7,7 @@ Weights: [gamma, beta, moving_mean, moving_variance] (gamma/beta only with scale
 
 from __future__ import annotations
 
-from k2t.rules.spec import FIRST, LayerRule, Lowering, Step, Unsupported, params
+from k2t.rules.spec import FIRST, LAST, LayerRule, Lowering, Step, Unsupported, params
 from k2t.values import dim_code
 
 
@@ -43,7 +43,49 @@ def _transfer_batch_norm(weights, info):
     return dict(zip(names, weights))
 
 
+def _layer_norm(ctx) -> Lowering:
+    axis = ctx.require("axis")
+    if axis not in (-1, ctx.rank, [-1], (-1,)):
+        raise Unsupported(f"LayerNormalization(axis={axis}) has no translation yet")
+    center, scale = ctx.require("center"), ctx.require("scale")
+    if center != scale:
+        raise Unsupported("LayerNormalization with only one of center/scale has no translation yet")
+    options = [dim_code(ctx.in_shape[-1]), f"eps={ctx.code('epsilon')}"]
+    if not center:
+        options.append("elementwise_affine=False")
+    return Lowering(
+        steps=[Step("{m}({x})", f"nn.LayerNorm({', '.join(options)})", attr="norm",
+                    comment="Keras's default epsilon is 1e-3 (torch: 1e-5).")],
+        out_shape=ctx.in_shape,
+        out_layout=LAST,
+        weights_step=0,
+        transfer_info={"affine": bool(center)},
+    )
+
+
+def _transfer_layer_norm(weights, info):
+    return dict(zip(["weight", "bias"], weights)) if info.get("affine", True) else {}
+
+
 RULES = [
+    LayerRule(
+        "LayerNormalization",
+        params(
+            ("axis", -1),
+            ("epsilon", 0.001),
+            ("center", True),
+            ("scale", True),
+            ("beta_initializer", "zeros"),
+            ("gamma_initializer", "ones"),
+            ("beta_regularizer", None),
+            ("gamma_regularizer", None),
+            ("beta_constraint", None),
+            ("gamma_constraint", None),
+        ),
+        _layer_norm,
+        wants=LAST,
+        transfer=_transfer_layer_norm,
+    ),
     LayerRule(
         "BatchNormalization",
         params(

@@ -1,0 +1,286 @@
+"""Recurrent layers: LSTM, GRU, SimpleRNN, Bidirectional -> nn.LSTM, nn.GRU, nn.RNN (batch_first).
+
+Caveats kept by these rules:
+- Keras returns the last step unless return_sequences=True; torch returns every step plus the final
+  states: the forward takes output[:, -1] (or output) from the module's result.
+- go_backwards=True runs over the reversed sequence and, with return_sequences, returns the outputs
+  in that reversed order: the input is flipped and the output is not.
+- Bidirectional with return_sequences=False joins the forward direction's last output with the
+  backward direction's final output, which sits at time step 0 of the output sequence (so
+  output[:, -1] would be wrong): the forward reads the final hidden states h_n instead.
+- Weights: Keras kernels are (in, k*units), torch weight_ih_l0 is (k*units, in). LSTM gates are
+  i, f, c, o in both. Keras LSTM/SimpleRNN have one bias: bias_ih = bias, bias_hh = 0. The GRU gate
+  order is z, r, h in Keras and r, z, n in torch; its reset_after bias is (2, 3 * units): input bias
+  then recurrent bias. Bidirectional's weights are the forward layer's then the backward layer's
+  (torch's *_l0 and *_l0_reverse).
+- Input dropout: Keras draws one mask per sequence and feature and keeps it for every step, which is
+  nn.Dropout1d on (N, C, L). recurrent_dropout has no torch equivalent.
+- Keras initialises kernels glorot_uniform, recurrent kernels orthogonal, biases zeros and the LSTM
+  forget-gate bias to 1 (unit_forget_bias); torch draws everything from U(-1/sqrt(units), ...).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from k2t.rules.spec import LAST, LayerContext, LayerRule, Lowering, Step, Unsupported, params
+from k2t.values import dim_code
+
+_TORCH = {"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}
+_ATTR = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+# Keywords that leave the computation unchanged: implementation= only regroups the products
+# (use_cudnn= and seed= are parameters: one picks a kernel, the other seeds dropout).
+_INERT = LayerRule.__dataclass_fields__["inert"].default | {"implementation"}
+_REGULARIZED = (
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+)
+_MERGE = {
+    # merge_mode -> (all steps on (N, L, 2u) with {u} the units, final states on (2, N, u))
+    "concat": (None, "torch.cat([{x}[0], {x}[1]], dim=1)"),
+    "sum": ("{x}[..., :{u}] + {x}[..., {u}:]", "{x}[0] + {x}[1]"),
+    "ave": ("({x}[..., :{u}] + {x}[..., {u}:]) / 2", "({x}[0] + {x}[1]) / 2"),
+    "mul": ("{x}[..., :{u}] * {x}[..., {u}:]", "{x}[0] * {x}[1]"),
+}
+
+
+def _arg(ctx, name: str, bidirectional: bool, code: str | None = None) -> str:
+    """How a message names one argument: LSTM(dropout=0.2) or Bidirectional(LSTM(dropout=0.2))."""
+    text = f"{ctx.key}({name}={ctx.code(name) if code is None else code})"
+    return f"Bidirectional({text})" if bidirectional else text
+
+
+def _check(ctx, bidirectional: bool) -> None:
+    """Raise Unsupported for argument values without a faithful translation."""
+    key = ctx.key
+    # The engine reports the kernel/bias ones of an unwrapped layer itself.
+    for name in (
+        _REGULARIZED if bidirectional else ("recurrent_regularizer", "recurrent_constraint")
+    ):
+        if ctx.value(name) is not None:
+            raise Unsupported(f"{_arg(ctx, name, bidirectional, '...')} is not translated yet")
+    allowed = ("tanh", "relu") if key == "SimpleRNN" else ("tanh",)
+    if ctx.value("activation") not in allowed:
+        raise Unsupported(
+            f"{_arg(ctx, 'activation', bidirectional)}: torch's {_TORCH[key]} only has "
+            + " or ".join(allowed)
+        )
+    if key != "SimpleRNN" and ctx.value("recurrent_activation") != "sigmoid":
+        raise Unsupported(
+            f"{_arg(ctx, 'recurrent_activation', bidirectional)}: torch's {_TORCH[key]} gates are "
+            "sigmoid"
+        )
+    if ctx.value("return_state") is not False:
+        raise Unsupported(
+            f"{_arg(ctx, 'return_state', bidirectional)}: layers returning their states are not "
+            "translated yet"
+        )
+    for name in ("stateful", "unroll"):
+        if ctx.value(name) is not False:
+            raise Unsupported(f"{_arg(ctx, name, bidirectional)} has no translation yet")
+    if ctx.value("recurrent_dropout") != 0:
+        raise Unsupported(
+            f"{_arg(ctx, 'recurrent_dropout', bidirectional)}: torch's recurrent modules have no "
+            "dropout on the recurrent state"
+        )
+    if key == "GRU" and ctx.value("reset_after") is not True:
+        raise Unsupported(
+            f"{_arg(ctx, 'reset_after', bidirectional)}: torch's nn.GRU applies the reset gate "
+            "after the recurrent product (reset_after=True)"
+        )
+    for name in ("units", "use_bias", "return_sequences", "go_backwards", "dropout"):
+        ctx.require(name)
+    if bidirectional and ctx.value("go_backwards"):
+        raise Unsupported(f"{_arg(ctx, 'go_backwards', True)} is not translated yet")
+    if bidirectional and ctx.value("dropout"):
+        raise Unsupported(
+            f"{_arg(ctx, 'dropout', True)}: each Keras direction draws its own input mask; torch's "
+            "bidirectional module sees one input"
+        )
+
+
+def _lower(ctx, merge_mode: str | None = None) -> Lowering:
+    """An LSTM/GRU/SimpleRNN; merge_mode is set when it is wrapped in Bidirectional."""
+    key = ctx.key
+    bidirectional = merge_mode is not None
+    what = f"Bidirectional({key})" if bidirectional else key
+    _check(ctx, bidirectional)
+    if ctx.rank != 2:
+        raise Unsupported(f"{what} needs a (timesteps, features) input, got {ctx.in_shape}")
+    length, in_features = ctx.in_shape
+    if in_features is None:
+        raise Unsupported(f"{what} needs its number of input features known statically")
+    units = ctx.require("units")
+    options = ["batch_first=True"]
+    if key == "SimpleRNN" and ctx.value("activation") == "relu":
+        options.append('nonlinearity="relu"')
+    if not ctx.value("use_bias"):
+        options.append("bias=False")
+    if bidirectional:
+        options.append("bidirectional=True")
+    module = f"{_TORCH[key]}({dim_code(in_features)}, {ctx.code('units')}, {', '.join(options)})"
+    sequences = ctx.value("return_sequences")
+    backwards = ctx.value("go_backwards")
+    steps = []
+    dropout = ctx.value("dropout")
+    if dropout:
+        steps.append(
+            Step(
+                "{m}({x}.transpose(1, 2)).transpose(1, 2)",
+                f"nn.Dropout1d({ctx.code('dropout')})",
+                attr="dropout",
+                comment=f"Keras {key}(dropout=...): one input mask per sequence and feature, kept "
+                "for every step.",
+            )
+        )
+    call = "{m}({x}.flip(1))" if backwards else "{m}({x})"
+    comment = "Keras's go_backwards: runs over the reversed sequence." if backwards else None
+    out_units = units * 2 if merge_mode == "concat" else units
+    weights_step = len(steps)
+    if not bidirectional:
+        steps.append(
+            Step(call + ("[0]" if sequences else "[0][:, -1]"), module, _ATTR[key], comment)
+        )
+    elif sequences:
+        steps.append(Step(call + "[0]", module, "bi" + _ATTR[key]))
+        merge = _MERGE[merge_mode][0]
+        if merge:
+            steps.append(Step(merge.replace("{u}", ctx.code("units"))))
+    else:
+        # Final hidden states (2, N, units): the backward direction ends at time step 0.
+        final = "[1][0]" if key == "LSTM" else "[1]"
+        steps.append(
+            Step(
+                call + final,
+                module,
+                "bi" + _ATTR[key],
+                comment="Keras merges each direction's final output (the backward one's is at "
+                "step 0).",
+            )
+        )
+        steps.append(Step(_MERGE[merge_mode][1]))
+    ctx.note(
+        f"{what}: torch's default initialisation is used; Keras initialises kernels "
+        f"{ctx.code('kernel_initializer')}, recurrent kernels {ctx.code('recurrent_initializer')}, "
+        f"biases {ctx.code('bias_initializer')}"
+        + (
+            " and the forget-gate bias to 1"
+            if key == "LSTM" and ctx.value("unit_forget_bias")
+            else ""
+        )
+    )
+    return Lowering(
+        steps=steps,
+        out_shape=(length, out_units) if sequences else (out_units,),
+        out_layout=LAST,
+        weights_step=weights_step,
+        transfer_info={"kind": key, "bidirectional": bidirectional},
+    )
+
+
+def _transfer_one(weights, kind: str, suffix: str = "") -> dict:
+    kernel, recurrent = weights[0], weights[1]
+    bias = weights[2] if len(weights) > 2 else None
+    if kind == "GRU":
+        # Keras gate blocks z, r, h -> torch r, z, n.
+        def reorder(array):
+            z, r, h = np.split(array, 3, axis=-1)
+            return np.concatenate([r, z, h], axis=-1)
+
+        kernel, recurrent = reorder(kernel), reorder(recurrent)
+        if bias is not None:
+            bias = reorder(bias)  # (2, 3u): input bias, recurrent bias
+    out = {f"weight_ih_l0{suffix}": kernel.T, f"weight_hh_l0{suffix}": recurrent.T}
+    if bias is not None:
+        if kind == "GRU":
+            out[f"bias_ih_l0{suffix}"], out[f"bias_hh_l0{suffix}"] = bias[0], bias[1]
+        else:  # one Keras bias: torch's recurrent bias is zero
+            out[f"bias_ih_l0{suffix}"] = bias
+            out[f"bias_hh_l0{suffix}"] = np.zeros_like(bias)
+    return out
+
+
+def _transfer(weights, info) -> dict:
+    kind = info["kind"]
+    if not info["bidirectional"]:
+        return _transfer_one(weights, kind)
+    half = len(weights) // 2  # the forward layer's weights, then the backward layer's
+    return {
+        **_transfer_one(weights[:half], kind),
+        **_transfer_one(weights[half:], kind, "_reverse"),
+    }
+
+
+def _bidirectional(ctx) -> Lowering:
+    inner = ctx.value("layer")
+    if not hasattr(inner, "key"):
+        raise Unsupported(
+            f"Bidirectional({ctx.code('layer')}): the wrapped layer must be written as a layer "
+            "call inside Bidirectional(...) to translate"
+        )
+    if inner.key not in _TORCH:
+        raise Unsupported(
+            f"Bidirectional({inner.key}) has no translation (LSTM, GRU and SimpleRNN do)"
+        )
+    merge_mode = ctx.value("merge_mode")
+    if merge_mode not in _MERGE:
+        raise Unsupported(
+            f"Bidirectional(merge_mode={ctx.code('merge_mode')}) has no translation "
+            "(concat, sum, ave and mul do)"
+        )
+    for name in ("weights", "backward_layer"):
+        if ctx.value(name) is not None:
+            raise Unsupported(f"Bidirectional({name}=...) is not translated yet")
+    inner_ctx = LayerContext(
+        key=inner.key, args=inner.args, in_shape=ctx.in_shape, layout=ctx.layout
+    )
+    lowering = _lower(inner_ctx, merge_mode)
+    ctx.notes.extend(inner_ctx.notes)
+    return lowering
+
+
+def _recurrent_params(key: str):
+    head = ["units", ("activation", "tanh")]
+    if key != "SimpleRNN":
+        head.append(("recurrent_activation", "sigmoid"))
+    head += [
+        ("use_bias", True),
+        ("kernel_initializer", "glorot_uniform"),
+        ("recurrent_initializer", "orthogonal"),
+        ("bias_initializer", "zeros"),
+    ]
+    if key == "LSTM":
+        head.append(("unit_forget_bias", True))
+    head += [(name, None) for name in _REGULARIZED]
+    head += [("dropout", 0.0), ("recurrent_dropout", 0.0)]
+    tail = [
+        ("return_sequences", False),
+        ("return_state", False),
+        ("go_backwards", False),
+        ("stateful", False),
+        ("unroll", False),
+    ]
+    if key == "SimpleRNN":
+        return params(*head, *tail, ("seed", None))
+    if key == "GRU":
+        return params(*head, ("seed", None), *tail, ("reset_after", True), ("use_cudnn", "auto"))
+    return params(*head, ("seed", None), *tail, ("use_cudnn", "auto"))
+
+
+RULES = [
+    LayerRule(key, _recurrent_params(key), _lower, wants=LAST, transfer=_transfer, inert=_INERT)
+    for key in ("LSTM", "GRU", "SimpleRNN")
+] + [
+    LayerRule(
+        "Bidirectional",
+        params("layer", ("merge_mode", "concat"), ("weights", None), ("backward_layer", None)),
+        _bidirectional,
+        wants=LAST,
+        transfer=_transfer,
+    )
+]
