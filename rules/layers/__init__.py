@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from k2t.rules.layers import conv, core, merging, normalization, pooling, recurrent, regularization, reshaping
+from k2t.rules.layers import (
+    conv,
+    core,
+    merging,
+    normalization,
+    pooling,
+    recurrent,
+    regularization,
+    reshaping,
+    wrappers,
+)
 from k2t.rules.spec import LayerRule
 
-_FAMILIES = (core, conv, pooling, normalization, merging, reshaping, regularization, recurrent)
+_FAMILIES = (core, conv, pooling, normalization, merging, reshaping, regularization, recurrent, wrappers)
 
 LAYERS: dict[str, LayerRule] = {rule.keras: rule for family in _FAMILIES for rule in family.RULES}
 ALIASES: dict[str, str] = {
