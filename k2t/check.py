@@ -18,8 +18,10 @@ the notebook from 1, markdown included, as they appear top to bottom) and the li
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
 
@@ -28,7 +30,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider
 
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.names import resolver_for
-from k2t.translate import Options, Result, parse, translate_module
+from k2t.translate import Options, Result, TranslationError, parse, translate_module
 
 __all__ = [
     "CHECK_CODES",
@@ -306,13 +308,55 @@ def _import_nodes(module: cst.Module) -> list[cst.CSTNode]:
     return found
 
 
+_NESTING = ("too many nested parentheses", "too many levels of indentation", "too many statically nested blocks")
+_PYTHON2_HINTS = (
+    "Missing parentheses in call to",
+    "multiple exception types must be parenthesized",
+    "leading zeros in decimal integer literals",
+)
+
+
+def safe_parse(text: str) -> cst.Module:
+    """The engine's parse(), behind CPython's parser as a guard.
+
+    libcst's native parser crashes the process (segmentation fault) on deeply nested input, such as a
+    few thousand nested brackets; CPython's parser refuses those cleanly, so it runs first. Where
+    both refuse the input, CPython's message (clearer, with the right line and column) is reported,
+    unless the engine recognised Python 2.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes etc. warn at parse time
+        try:
+            ast.parse(text)
+            cpython_error = None
+        except SyntaxError as exc:
+            if any(m in str(exc.msg) for m in _NESTING):
+                raise TranslationError(f"{exc.lineno or 1}:{exc.offset or 1}: nested too deeply to translate "
+                                       f"({exc.msg})") from None
+            cpython_error = exc
+        except (RecursionError, MemoryError):
+            raise TranslationError("1:1: nested too deeply to translate") from None
+        except ValueError as exc:  # a NUL byte past the head that read_source sniffs
+            raise TranslationError(f"1:1: not Python source: {exc}") from None
+    try:
+        return parse(text)
+    except TranslationError as exc:
+        if cpython_error is None or "Python 2" in str(exc):
+            raise
+        msg = " ".join(str(cpython_error.msg).split())
+        line, col = cpython_error.lineno or 1, cpython_error.offset or 1
+        if msg.startswith(_PYTHON2_HINTS[:3]):
+            raise TranslationError(f"{line}:{col}: Python 2 code is not supported ({msg})") from None
+        raise TranslationError(f"{line}:{col}: syntax error: {msg}") from None
+
+
 def analyse_source(text: str, options: Options = Options(), locate=None) -> Analysis:
     """Translate ``text`` and list its Keras uses; raises TranslationError for untranslatable input.
 
     ``locate`` maps a program line to ``(cell index, line in cell)`` (a notebook Program's locate):
     then every finding gets its 1-based cell number and line in the cell.
     """
-    module = parse(text)
+    module = safe_parse(text)
     result = translate_module(text, module, options)
     findings = keras_uses(module, result)
     if locate is not None:

@@ -17,6 +17,7 @@ import re
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,12 +31,13 @@ from k2t.check import (
     findings_from_diagnostics,
     render_github,
     render_github_error,
+    safe_parse,
 )
 from k2t.config import Config, ConfigError, code_filter, load_config
 from k2t.diagnostics import CODES, WARNING
 from k2t.manifest import Manifest
 from k2t.sources import InputError, encode_source, iter_python_files, read_source, write_atomic
-from k2t.translate import Options, TranslationError, translate
+from k2t.translate import Options, TranslationError, translate_module
 
 EXIT_OK, EXIT_LEFT, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -141,9 +143,16 @@ def _outcomes(files: list[str], options: Options, jobs: int):
     """Outcomes in the order of ``files``; with jobs > 1, computed by worker processes."""
     if jobs > 1 and len(files) > 1:
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)), initializer=_ignore_sigint)
+        done = 0
         try:
             chunk = max(1, min(8, len(files) // (jobs * 4)))
-            yield from pool.map(convert_file, files, [options] * len(files), chunksize=chunk)
+            for outcome in pool.map(convert_file, files, [options] * len(files), chunksize=chunk):
+                done += 1
+                yield outcome
+        except BrokenProcessPool:
+            # A worker died (killed, or crashed in native code): say so for every file not done.
+            for path in files[done:]:
+                yield _failed(path, f"{path}:1:1: K2T901 internal error: a worker process died", internal=True)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     else:
@@ -430,7 +439,7 @@ def convert(sources, output, in_place, show_diff, check, report, force, exclude,
 def _convert_stdin(options: Options, keep) -> None:
     text = _stdin_text()
     try:
-        result = translate(text, options)
+        result = translate_module(text, safe_parse(text), options)
     except TranslationError as exc:
         click.echo(f"error: <stdin>:{exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)

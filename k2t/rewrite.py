@@ -28,6 +28,7 @@ _NEEDED_IMPORTS = [
     (re.compile(r"\bDataLoader\b"), ("torch.utils.data", "DataLoader", None)),
     (re.compile(r"\bTensorDataset\b"), ("torch.utils.data", "TensorDataset", None)),
     (re.compile(r"(?<![\w.])time\."), ("time", None, None)),
+    (re.compile(r"(?<![\w.])os\."), ("os", None, None)),
 ]
 
 
@@ -180,10 +181,44 @@ def _keras_imports(module: cst.Module):
                     yield base, name, asname
 
 
+class _DropShadowedKerasImports(cst.CSTTransformer):
+    """`from keras.callbacks import EarlyStopping` goes when the output defines its own EarlyStopping."""
+
+    def __init__(self, defined: set[str]):
+        super().__init__()
+        self.defined = defined
+
+    def leave_ImportFrom(self, original_node, updated_node):
+        module = cst.Module([]).code_for_node(updated_node.module) if updated_node.module else ""
+        if module.split(".")[0] not in KERAS_ROOTS or isinstance(updated_node.names, cst.ImportStar):
+            return updated_node
+        kept = [a for a in updated_node.names if (a.evaluated_alias or a.evaluated_name) not in self.defined]
+        if len(kept) == len(updated_node.names):
+            return updated_node
+        if not kept:
+            return cst.RemoveFromParent()
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(names=kept)
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        if not updated_node.body:
+            return cst.RemoveFromParent()
+        return updated_node
+
+
+def _defined_names(header: list[str]) -> set[str]:
+    names = set()
+    for statement in _parse_lines(header):
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            names.add(statement.name.value)
+    return names
+
+
 def apply(module: cst.Module, edits: Edits, header: list[str]) -> cst.Module:
     if not (edits.statements or edits.expressions or edits.markers or header):
         return module
     new = module.visit(_Rewriter(edits, header))
+    new = new.visit(_DropShadowedKerasImports(_defined_names(["\n\n".join(header)] if header else [])))
     context = CodemodContext()
     generated = "\n".join(edits.generated + header)
     for pattern, (mod, obj, alias) in _NEEDED_IMPORTS:

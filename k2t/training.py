@@ -41,7 +41,7 @@ SIGNATURES = {
         "class_weight sample_weight initial_epoch steps_per_epoch validation_steps "
         "validation_batch_size validation_freq".split(),
         {"x", "y", "batch_size", "epochs", "verbose", "validation_split", "validation_data", "shuffle",
-         "initial_epoch"},
+         "initial_epoch", "callbacks"},
     ),
     "evaluate": (
         "x y batch_size verbose sample_weight steps callbacks return_dict".split(),

@@ -18,6 +18,8 @@ from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
 from k2t.lower import Failed, LoweredModel, lower_model
 from k2t.names import resolver_for
+from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
+from k2t.rules.callbacks import CALLBACKS
 from k2t.rules.functions import FUNCTIONS
 from k2t.rules.spec import Unsupported
 from k2t.training import Compiled, last_activation, lower_compile, lower_usage
@@ -267,6 +269,10 @@ class _Translation:
         class Visitor(cst.CSTVisitor):
             def visit_Call(self, node: cst.Call) -> None:
                 key = translation.analysis_resolver.key(node.func)
+                key = CALLBACK_ALIASES.get(key, key)
+                if key in CALLBACKS and not translation.is_covered(node):
+                    translation.callback(node, key)
+                    return
                 if key in FUNCTIONS and not translation.is_covered(node):
                     template, snippet = FUNCTIONS[key]
                     args = ", ".join(code_of(a).rstrip(", ") for a in node.args)
@@ -289,6 +295,30 @@ class _Translation:
                 translation.leftover(node)
 
         self.wrapper.module.visit(Visitor())
+
+    def callback(self, node: cst.Call, key: str) -> None:
+        """keras.callbacks.X(...) -> X(...), the callback class written into the output."""
+        name, params = CALLBACKS[key]
+        position = 0
+        args = []
+        for arg in node.args:
+            keyword = arg.keyword.value if arg.keyword else None
+            if keyword is None and not arg.star:
+                keyword = params[position] if position < len(params) else None
+                position += 1
+            if keyword not in params:
+                self.report(Problem(arg, "K2T402", f"{name}({keyword or '*'}=...) has no translation yet"))
+                return
+            if keyword == "save_freq" and code_of(arg.value) not in ('"epoch"', "'epoch'"):
+                self.report(Problem(arg, "K2T402", f"{name}(save_freq=...) other than 'epoch' has no translation yet"))
+                return
+            code = code_of(arg.value)
+            if keyword == "filepath":
+                code = re.sub(r"\.(weights\.h5|h5|keras|hdf5)(['\"])$", r".pt\2", code)
+            args.append(f"{arg.keyword.value}={code}" if arg.keyword else code)
+        self.edits.replace_expression(node, f"{name}({', '.join(args)})")
+        self.covered.add(node)
+        self.snippets.add(name)
 
     def leftover(self, node: cst.CSTNode) -> bool:
         """Report an outermost Keras/TF reference that nothing translated. Returns: visit children?"""

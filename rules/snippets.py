@@ -6,6 +6,7 @@ the generated file, so the output needs nothing from k2t. Keep every function sh
 users will read and own this code.
 """
 
+import os
 import time
 
 import numpy as np
@@ -78,6 +79,215 @@ def as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+class Callback:
+    """The part of keras.callbacks.Callback that fit() calls; fit() sets .model and .optimizer."""
+
+    model = None
+    optimizer = None
+
+    def on_train_begin(self):
+        pass
+
+    def on_epoch_begin(self, epoch):
+        pass
+
+    def on_epoch_end(self, epoch, logs):
+        """Returns True to stop training."""
+        return False
+
+    def on_train_end(self):
+        pass
+
+
+class MonitorCallback(Callback):
+    """Watches one logged value; mode "auto" maximises accuracies and minimises the rest."""
+
+    def __init__(self, monitor, mode, min_delta):
+        self.monitor = monitor
+        if mode == "auto":
+            name = monitor.removeprefix("val_")
+            mode = "max" if "acc" in name or name in ("auc", "precision", "recall") else "min"
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.min_delta = abs(min_delta)
+
+    def is_improvement(self, current, reference):
+        if reference is None:
+            return True
+        return self.sign * (current - reference) > self.min_delta
+
+
+class EarlyStopping(MonitorCallback):
+    """keras.callbacks.EarlyStopping: stop when `monitor` has not improved for `patience` epochs."""
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__(monitor, mode, min_delta)
+        self.patience = patience
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+
+    def on_train_begin(self):
+        self.wait, self.stopped_epoch, self.best, self.best_epoch = 0, 0, None, 0
+        self.best_state = None
+
+    def snapshot(self):
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def on_epoch_end(self, epoch, logs):
+        current = logs.get(self.monitor)
+        if current is None or epoch < self.start_from_epoch:
+            return False
+        if self.restore_best_weights and self.best_state is None:
+            self.best_state, self.best_epoch = self.snapshot(), epoch
+        self.wait += 1
+        if self.is_improvement(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_state = self.snapshot()
+            if self.baseline is None or self.is_improvement(current, self.baseline):
+                self.wait = 0
+            return False
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_state is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.load_state_dict(self.best_state)
+
+
+class ReduceLROnPlateau(MonitorCallback):
+    """keras.callbacks.ReduceLROnPlateau: multiply the learning rate by `factor` on a plateau."""
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        super().__init__(monitor, mode, min_delta)
+        self.factor, self.patience, self.verbose = factor, patience, verbose
+        self.cooldown, self.min_lr = cooldown, min_lr
+
+    def on_train_begin(self):
+        self.wait, self.cooldown_counter, self.best = 0, 0, None
+
+    def on_epoch_end(self, epoch, logs):
+        # Like Keras, the learning rate is logged (and so lands in the History).
+        logs["learning_rate"] = self.optimizer.param_groups[0]["lr"]
+        current = logs.get(self.monitor)
+        if current is None:
+            return False
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.is_improvement(current, self.best):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                for group in self.optimizer.param_groups:
+                    if group["lr"] > np.float32(self.min_lr):
+                        group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+                        if self.verbose > 0:
+                            print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {group['lr']}.")
+                self.cooldown_counter, self.wait = self.cooldown, 0
+        return False
+
+
+class LearningRateScheduler(Callback):
+    """keras.callbacks.LearningRateScheduler: lr = schedule(epoch, lr) before every epoch."""
+
+    def __init__(self, schedule, verbose=0):
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch):
+        for group in self.optimizer.param_groups:
+            try:
+                group["lr"] = float(self.schedule(epoch, group["lr"]))
+            except TypeError:  # a schedule of the epoch only
+                group["lr"] = float(self.schedule(epoch))
+            if self.verbose > 0:
+                print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {group['lr']}.")
+
+
+class ModelCheckpoint(MonitorCallback):
+    """keras.callbacks.ModelCheckpoint: save the state_dict each epoch, or only when it improves."""
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
+        super().__init__(monitor, mode, 0.0)
+        self.filepath, self.verbose, self.save_best_only = str(filepath), verbose, save_best_only
+        self.best = initial_value_threshold
+
+    def on_epoch_end(self, epoch, logs):
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None or not self.is_improvement(current, self.best):
+                return False
+            self.best = current
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        torch.save(self.model.state_dict(), path)
+        if self.verbose > 0:
+            print(f"Epoch {epoch + 1}: saved the model's state_dict to {path}")
+        return False
+
+
+class CSVLogger(Callback):
+    """keras.callbacks.CSVLogger: one CSV row of logs per epoch."""
+
+    def __init__(self, filename, separator=",", append=False):
+        self.filename, self.separator, self.append = filename, separator, append
+
+    def on_train_begin(self):
+        self.file = open(self.filename, "a" if self.append else "w")
+        self.header = None
+
+    def on_epoch_end(self, epoch, logs):
+        if self.header is None:
+            self.header = ["epoch", *logs]
+            self.file.write(self.separator.join(self.header) + "\n")
+        self.file.write(self.separator.join([str(epoch), *(str(logs[k]) for k in self.header[1:])]) + "\n")
+        self.file.flush()
+        return False
+
+    def on_train_end(self):
+        self.file.close()
+
+
 def make_loader(x, y, batch_size, shuffle, input_dtype, channels_first, device):
     inputs = [to_tensor(array, input_dtype, channels_first) for array in as_list(x)]
     dataset = TensorDataset(*inputs, to_tensor(y))
@@ -129,6 +339,7 @@ def fit(
     validation_data=None,
     shuffle=True,
     initial_epoch=0,
+    callbacks=None,
     input_dtype=torch.float32,
     channels_first=False,
 ):
@@ -146,18 +357,29 @@ def fit(
         val_x, val_y = validation_data[0], validation_data[1]
         val_loader = make_loader(val_x, val_y, batch_size, False, input_dtype, channels_first, device)
     history = History()
+    callbacks = callbacks or []
+    for callback in callbacks:
+        callback.model, callback.optimizer = model, optimizer
+        callback.on_train_begin()
     for epoch in range(initial_epoch, epochs):
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch)
         start = time.perf_counter()
         logs = run_epoch(model, train_loader, loss_fn, metrics, device, optimizer)
         if val_loader is not None:
             val_logs = run_epoch(model, val_loader, loss_fn, metrics, device)
             logs.update({f"val_{name}": value for name, value in val_logs.items()})
-        history.append(epoch, logs)
         if verbose:
             seconds = time.perf_counter() - start
             steps = len(train_loader)
             print(f"Epoch {epoch + 1}/{epochs}")
             print(f"{steps}/{steps} - {seconds:.0f}s - {format_logs(logs)}")
+        stop = [callback.on_epoch_end(epoch, logs) for callback in callbacks]
+        history.append(epoch, logs)
+        if any(stop):
+            break
+    for callback in callbacks:
+        callback.on_train_end()
     return history
 
 
