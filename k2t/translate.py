@@ -101,6 +101,18 @@ def _imports_keras(module: cst.Module) -> bool:
     return False
 
 
+def _is_print_of(statement: cst.SimpleStatementLine, call: cst.Call) -> bool:
+    small = statement.body[0] if len(statement.body) == 1 else None
+    return (
+        isinstance(small, cst.Expr)
+        and isinstance(small.value, cst.Call)
+        and isinstance(small.value.func, cst.Name)
+        and small.value.func.value == "print"
+        and len(small.value.args) == 1
+        and small.value.args[0].value is call
+    )
+
+
 def _class_name(model: ModelIR, taken: set[str]) -> str:
     base = model.builder.name.value if model.builder is not None else model.var
     base = re.sub(r"^(build|create|make|get|define|construct)_", "", base)
@@ -245,6 +257,11 @@ class _Translation:
             if usage.method == "compile":
                 continue
             var = usage.call.func.value.value
+            if usage.method == "summary" and _is_print_of(usage.statement, usage.call):
+                # print(model.summary()) printed the summary, then None: print(model) is meant.
+                self.edits.replace(usage.statement, [f"print({var})"])
+                self.covered.add(usage.statement)
+                continue
             expression, needed, problems = lower_usage(usage, lowered, compiled, var, env)
             for problem in problems:
                 self.report(problem)

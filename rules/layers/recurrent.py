@@ -164,16 +164,16 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
             )
         )
         steps.append(Step(_MERGE[merge_mode][1]))
-    ctx.note(
-        f"{what}: torch's default initialisation is used; Keras initialises kernels "
-        f"{ctx.code('kernel_initializer')}, recurrent kernels {ctx.code('recurrent_initializer')}, "
-        f"biases {ctx.code('bias_initializer')}"
-        + (
-            " and the forget-gate bias to 1"
-            if key == "LSTM" and ctx.value("unit_forget_bias")
-            else ""
-        )
-    )
+    # The engine cannot write reset_parameters() lines for nn.LSTM's parameters (weight_ih_l0, ...)
+    # yet: torch's defaults stay.
+    initial = f"{ctx.code('kernel_initializer')} kernels, {ctx.code('recurrent_initializer')} "
+    initial += f"recurrent kernels, {ctx.code('bias_initializer')} biases"
+    if key == "LSTM" and ctx.value("unit_forget_bias") and ctx.value("use_bias"):
+        initial += ", forget-gate bias 1"
+    message = f"{what}: torch's default initialisation is used (Keras: {initial})"
+    if key != "GRU" and ctx.value("use_bias"):
+        message += "; torch's second bias bias_hh_l0 trains too (Keras has one bias)"
+    ctx.note(message + ": training differs from Keras")
     return Lowering(
         steps=steps,
         out_shape=(length, out_units) if sequences else (out_units,),
