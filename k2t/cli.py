@@ -11,6 +11,7 @@ verify: 0 when every model is equivalent, 1 otherwise, 2 bad input.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
 import os
 import re
@@ -268,10 +269,26 @@ def _options(config: Config, line_length: int | None, target_versions: tuple[str
     )
 
 
-def _list_files(sources, exclude) -> tuple[list[tuple[Path, Path]], list[Outcome]]:
-    """Every file under ``sources`` once, and a failed outcome for each source that cannot be listed."""
+def _excluded(given: str, patterns) -> bool:
+    """Whether a path given on the command line matches an exclude glob (itself, its name or a part)."""
+    posix = Path(given).as_posix()
+    parts = [part for part in posix.split("/") if part not in ("", ".")]
+    return any(
+        fnmatch.fnmatch(posix, pattern) or any(fnmatch.fnmatch(part, pattern) for part in parts)
+        for pattern in (p.rstrip("/") or p for p in patterns)
+    )
+
+
+def _list_files(sources, exclude, force_exclude: bool = False) -> tuple[list[tuple[Path, Path]], list[Outcome]]:
+    """Every file under ``sources`` once, and a failed outcome for each source that cannot be listed.
+
+    Excludes apply inside directories; with ``force_exclude`` also to the paths given themselves (for
+    pre-commit, which passes file names).
+    """
     pairs, failures, seen = [], [], set()
     for given in sources:
+        if force_exclude and _excluded(str(given), exclude):
+            continue
         try:
             for root, path in iter_python_files([given], exclude):
                 key = os.path.realpath(path)
@@ -318,6 +335,9 @@ _ignore_option = click.option(
     "--ignore", multiple=True, help="Do not report codes starting with these prefixes (repeatable, or comma-separated)."
 )
 _exclude_option = click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
+_force_exclude_option = click.option(
+    "--force-exclude", is_flag=True, help="Apply the excludes to paths given on the command line too (for pre-commit)."
+)
 _jobs_option = click.option("-j", "--jobs", default=1, show_default=True, help="Worker processes (0: one per CPU).")
 
 
@@ -336,6 +356,7 @@ def _jobs(jobs: int) -> int:
 @click.option("--report", type=click.Path(), help="Write diagnostics and per-file status as JSON.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs that k2t did not write.")
 @_exclude_option
+@_force_exclude_option
 @_jobs_option
 @click.option("--line-length", type=click.IntRange(min=1), help="black's line length [default: the project's, or 88].")
 @click.option(
@@ -347,8 +368,8 @@ def _jobs(jobs: int) -> int:
 )
 @_select_option
 @_ignore_option
-def convert(sources, output, in_place, show_diff, check, report, force, exclude, jobs, line_length, target_versions,
-            select, ignore):
+def convert(sources, output, in_place, show_diff, check, report, force, exclude, force_exclude, jobs, line_length,
+            target_versions, select, ignore):
     """Convert Keras SOURCES (files, directories, or - for stdin) to PyTorch."""
     jobs = _jobs(jobs)
     if output and in_place:
@@ -381,13 +402,13 @@ def convert(sources, output, in_place, show_diff, check, report, force, exclude,
                 click.echo(f"error: {output}: the output directory is inside the input tree {given}", err=True)
                 sys.exit(EXIT_BAD_INPUT)
 
-    pairs, outcomes = _list_files(sources, tuple(config.exclude) + tuple(exclude))
+    pairs, outcomes = _list_files(sources, tuple(config.exclude) + tuple(exclude), force_exclude)
     for failure in outcomes:
         click.echo(f"error: {failure.error}", err=True)
     manifest = Manifest(out_root) if out_root is not None else None
     progress = Progress(len(pairs))
     written: dict[Path, str] = {}
-    interrupted = False
+    interrupted = write_failed = False
     try:
         stream = _outcomes([str(p) for _, p in pairs], options, jobs)
         for done, ((root, path), outcome) in enumerate(zip(pairs, stream), start=1):
@@ -423,14 +444,21 @@ def convert(sources, output, in_place, show_diff, check, report, force, exclude,
                 manifest.save()
             except OSError as exc:
                 click.echo(f"error: {manifest.path}: cannot write the manifest: {exc.strerror or exc}", err=True)
+                write_failed = True
     if interrupted:
         click.echo("k2t: interrupted; every file is either untouched or completely written", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if report:
-        _report(report, outcomes)
+        try:
+            _report(report, outcomes)
+        except OSError as exc:
+            click.echo(f"error: {report}: cannot write the report: {exc.strerror or exc}", err=True)
+            write_failed = True
     if len(outcomes) > 1 or not single_file:
         click.echo(summary(outcomes), err=True)
     code = _exit_code(outcomes, keep)
+    if write_failed and code < EXIT_BAD_INPUT:
+        code = EXIT_BAD_INPUT
     if check and code == EXIT_OK and any(o.changed for o in outcomes):
         code = EXIT_LEFT
     sys.exit(code)
@@ -503,8 +531,9 @@ class _Refused(Exception):
 @_select_option
 @_ignore_option
 @_exclude_option
+@_force_exclude_option
 @_jobs_option
-def check(paths, fmt, select, ignore, exclude, jobs):
+def check(paths, fmt, select, ignore, exclude, force_exclude, jobs):
     """List every Keras/TensorFlow use left in PATHS (files, directories, or - for stdin).
 
     Each use is K2T001 (translatable by `k2t convert`) or a diagnostic for what needs a human. Nothing
@@ -521,7 +550,7 @@ def check(paths, fmt, select, ignore, exclude, jobs):
         outcomes.append(_check_text(_stdin_text(), options))
         total = 1
     else:
-        pairs, failures = _list_files(paths, tuple(config.exclude) + tuple(exclude))
+        pairs, failures = _list_files(paths, tuple(config.exclude) + tuple(exclude), force_exclude)
         outcomes += failures
         total = len(pairs)
     progress = Progress(total) if fmt == "text" else Progress(total, enabled=False)

@@ -157,6 +157,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
     modules: list[tuple[Step, int]] = []  # (step, layer index) in order, named below
     per_layer_steps: list[tuple[list[Step], str, list[str]]] = []
     init_requests: list[tuple[Step, tuple]] = []
+    init_code: list[tuple[Step, list[str]]] = []  # a rule's own reset_parameters() lines
     output_var = model.graph_outputs[0]
 
     for index, layer in enumerate(model.graph_nodes):
@@ -230,6 +231,8 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 modules.append((step, index))
         if lowering.init is not None and lowering.weights_step is not None:
             init_requests.append((lowering.steps[lowering.weights_step], lowering.init, layer))
+        if lowering.init_code and lowering.weights_step is not None:
+            init_code.append((lowering.steps[lowering.weights_step], lowering.init_code))
         out_rank = len(lowering.out_shape)
         dim = 1 if lowering.out_layout == FIRST and out_rank >= 2 else -1
         is_output = layer.output == output_var and index == max(
@@ -294,6 +297,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         # Keras returns channels-last: the model's output keeps Keras's layout.
         forward.append(f"{output_var} = {to_last(len(out_tensor.shape)).format(x=output_var)}")
     reset = _reset_parameters(init_requests, names, notes)
+    reset += [line.format(m=f"self.{names[id(step)]}") for step, lines in init_code for line in lines]
     output_units = out_tensor.shape[-1] if out_tensor.shape else None
     input_vars = [var for var, _ in model.graph_inputs]
     code = _class_code(

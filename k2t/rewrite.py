@@ -97,10 +97,9 @@ def _with_comments(statement: cst.BaseStatement, comments: list[cst.EmptyLine], 
 
 
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, edits: Edits, header: list[str]):
+    def __init__(self, edits: Edits):
         super().__init__()
         self.edits = edits
-        self.header = header
 
     def on_leave(self, original_node, updated_node):
         if original_node in self.edits.expressions:
@@ -146,22 +145,28 @@ class _Rewriter(cst.CSTTransformer):
         return updated_node.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])])
 
     def leave_Module(self, original_node, updated_node):
-        body = self._body(original_node.body, updated_node.body)
-        if self.header:
-            index = 0
-            for i, statement in enumerate(body):
-                is_docstring = i == 0 and isinstance(statement, cst.SimpleStatementLine) and isinstance(
-                    statement.body[0], cst.Expr
-                ) and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-                if is_docstring or _is_import_line(statement):
-                    index = i + 1
-                else:
-                    break
-            header = _parse_lines(["\n\n".join(self.header)])
-            if header and index > 0:
-                header[0] = header[0].with_changes(leading_lines=[cst.EmptyLine()])
-            body = body[:index] + header + body[index:]
-        return updated_node.with_changes(body=body)
+        return updated_node.with_changes(body=self._body(original_node.body, updated_node.body))
+
+
+def _insert_header(module: cst.Module, header: list[str]) -> cst.Module:
+    """Header code (device, model classes, helpers) after the module's docstring and imports."""
+    body = list(module.body)
+    index = 0
+    for i, statement in enumerate(body):
+        is_docstring = (
+            i == 0
+            and isinstance(statement, cst.SimpleStatementLine)
+            and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+        )
+        if is_docstring or _is_import_line(statement):
+            index = i + 1
+        else:
+            break
+    code = _parse_lines(["\n\n".join(header)])
+    if code and index > 0:
+        code[0] = code[0].with_changes(leading_lines=[cst.EmptyLine()])
+    return module.with_changes(body=body[:index] + code + body[index:])
 
 
 def _keras_imports(module: cst.Module):
@@ -217,7 +222,7 @@ def _defined_names(header: list[str]) -> set[str]:
 def apply(module: cst.Module, edits: Edits, header: list[str]) -> cst.Module:
     if not (edits.statements or edits.expressions or edits.markers or header):
         return module
-    new = module.visit(_Rewriter(edits, header))
+    new = module.visit(_Rewriter(edits))
     new = new.visit(_DropShadowedKerasImports(_defined_names(["\n\n".join(header)] if header else [])))
     context = CodemodContext()
     generated = "\n".join(edits.generated + header)
@@ -226,6 +231,7 @@ def apply(module: cst.Module, edits: Edits, header: list[str]) -> cst.Module:
             AddImportsVisitor.add_needed_import(context, mod, obj, alias)
     for mod, obj, alias in _keras_imports(module):
         RemoveImportsVisitor.remove_unused_import(context, mod, obj, alias)
+    # Imports are fixed before the (long) header goes in: the codemods' cost grows with the module.
     new = RemoveImportsVisitor(context).transform_module(new)
     new = AddImportsVisitor(context).transform_module(new)
-    return new
+    return _insert_header(new, header) if header else new

@@ -55,6 +55,9 @@ class Lowering:
     weights_step: int | None = None  # which step's module receives the Keras weights
     transfer_info: dict = field(default_factory=dict)
     init: tuple[str, str] | None = None  # (kernel initializer, bias initializer) in Keras names
+    # reset_parameters() lines for the weights step's module ({m}) where its parameters are not
+    # .weight/.bias (nn.LSTM's weight_ih_l0, ...); the rule writes them with initializer_code().
+    init_code: list[str] = field(default_factory=list)
     flat_from: tuple | None = None  # output is a (C, H, W)-ordered flatten of this Keras shape
 
 

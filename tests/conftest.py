@@ -42,9 +42,12 @@ print("K2T-LOSSES " + json.dumps(history.history["loss"] if history is not None 
 
 
 def run_torch_only(path: Path, cwd: Path) -> subprocess.CompletedProcess:
+    # One thread: torch's default oversubscribes a 2-core CI machine running other tests.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-c", _TORCH_ONLY, str(path)],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,

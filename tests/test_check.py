@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from k2t.check import analyse_source, github_escape
 from k2t.cli import main
 
-# Line 5: a model that converts; line 6: a function with a translation; line 7: no translation.
+# Line 5: a model that converts; line 6: a function with a translation; line 7: an API with no
+# translation (a made-up one, so that the engine's growth never translates it).
 MIXED = """import tensorflow as tf
 from tensorflow import keras
 import numpy as np
 
 model = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])
 tf.random.set_seed(0)
-total = tf.reduce_sum(np.ones(3))
+total = tf.no_such_api(np.ones(3))
 """
 
 CLEAN = "import numpy as np\n\nprint(np.ones(3))\n"
@@ -51,9 +57,9 @@ def test_lists_each_use_as_translatable_or_for_a_human(tree):
         f"{p}:5:9: K2T001 translatable by k2t convert: keras.Sequential",
         f"{p}:5:27: K2T001 translatable by k2t convert: keras.layers.Dense",
         f"{p}:6:1: K2T001 translatable by k2t convert: tf.random.set_seed",
-        f"{p}:7:9: K2T501 tf.reduce_sum has no translation yet; left as is",
+        f"{p}:7:9: K2T501 tf.no_such_api has no translation yet; left as is",
     ]
-    # The imports stay (tf.reduce_sum needs them), so they are not listed as translatable.
+    # The imports stay (tf.no_such_api needs them), so they are not listed as translatable.
     assert "4 Keras uses left in 1 of 1 file: 3 translatable by k2t convert, 1 for a human" in result.stderr
 
 
@@ -130,7 +136,7 @@ def test_github_format(tree):
     out = lines(run("check", path, "--format", "github").stdout)
     assert out[0] == f"::error file={path},line=5,col=9,title=K2T001::K2T001 translatable by k2t convert: keras.Sequential"
     assert out[-1] == (
-        f"::error file={path},line=7,col=9,title=K2T501::K2T501 tf.reduce_sum has no translation yet; left as is"
+        f"::error file={path},line=7,col=9,title=K2T501::K2T501 tf.no_such_api has no translation yet; left as is"
     )
 
 
@@ -163,10 +169,11 @@ def test_untranslated_model_statements_need_a_human():
 from keras import layers
 
 model = keras.Sequential()
-model.add(layers.LSTM(8, input_shape=(3, 4)))
+model.add(layers.NoSuchLayer(8, input_shape=(3, 4)))
 model.add(layers.Dense(1))
 """
     findings = analyse_source(source).findings
+    # Nothing of the model is translated: its Dense is not translatable either.
     assert not any(f.translatable for f in findings), findings
     assert {f.line for f in findings} == {5, 6}
 
@@ -179,16 +186,16 @@ def test_notebook_locations_point_into_cells(tmp_path):
         notebook(
             ("markdown", "# A title\n"),
             ("code", "%matplotlib inline\nimport tensorflow as tf\n"),
-            ("code", "x = 1\n\ntotal = tf.reduce_sum([1, 2])\ntf.random.set_seed(0)"),
+            ("code", "x = 1\n\ntotal = tf.no_such_api([1, 2])\ntf.random.set_seed(0)"),
         )
     )
     result = run("check", str(nb))
     assert lines(result.stdout) == [
-        f"{nb}:cell 3:3:9: K2T501 tf.reduce_sum has no translation yet; left as is",
+        f"{nb}:cell 3:3:9: K2T501 tf.no_such_api has no translation yet; left as is",
         f"{nb}:cell 3:4:1: K2T001 translatable by k2t convert: tf.random.set_seed",
     ]
     github = lines(run("check", str(nb), "--format", "github").stdout)
-    assert github[0] == f"::error file={nb},title=K2T501::cell 3:3:9: K2T501 tf.reduce_sum has no translation yet; left as is"
+    assert github[0] == f"::error file={nb},title=K2T501::cell 3:3:9: K2T501 tf.no_such_api has no translation yet; left as is"
     data = json.loads(run("check", str(nb), "--format", "json").stdout)
     assert data["files"][0]["uses"][0]["cell"] == 3
 
@@ -227,3 +234,50 @@ def test_config_select_and_exclude(tree):
 def test_codes_lists_check_codes():
     out = run("codes").stdout
     assert "K2T001" in out and "K2T002" in out and "K2T501" in out
+
+
+# --- the example CI workflow -------------------------------------------------------------------------
+
+WORKFLOW = Path(__file__).resolve().parent.parent / "examples" / "ci" / "k2t-migration.yml"
+
+
+def _steps(job: str) -> list[dict]:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    return workflow["jobs"][job]["steps"]
+
+
+def test_ci_workflow_check_step_runs_as_written(tmp_path, monkeypatch):
+    (run_step,) = [s["run"] for s in _steps("no-keras-left") if "k2t check" in s.get("run", "")]
+    args = shlex.split(run_step)
+    assert args[:2] == ["k2t", "check"]
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text(MIXED)
+    monkeypatch.chdir(tmp_path)
+    result = run(*args[1:])
+    assert result.exit_code == 1
+    assert lines(result.stdout)[0].startswith("::error file=src/train.py,line=5,col=9,title=K2T001::")
+    (tmp_path / "src" / "train.py").write_text(CLEAN)
+    assert run(*args[1:]).exit_code == 0
+
+
+def test_ci_workflow_verify_loop(tmp_path):
+    (script,) = [s["run"] for s in _steps("translations-match") if "k2t verify" in s.get("run", "")]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "k2t"
+    # A stand-in for k2t: records its arguments; "verify" fails for the pair whose torch file says so.
+    fake.write_text('#!/bin/sh\necho "$@" >> calls.txt\ngrep -q DIFFERENT "$3" && exit 1\nexit 0\n')
+    fake.chmod(0o755)
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "a_torch.py").write_text("")
+    (tmp_path / "b.py").write_text("")
+    (tmp_path / "b_torch.py").write_text("DIFFERENT\n")
+    (tmp_path / "k2t-pairs.txt").write_text("# keras torch\n\na.py a_torch.py\nb.py b_torch.py\n")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert (tmp_path / "calls.txt").read_text().splitlines() == ["verify a.py a_torch.py", "verify b.py b_torch.py"]
+    assert done.returncode == 1
+    assert "::error file=b_torch.py::k2t verify: b_torch.py no longer matches b.py" in done.stdout
+    (tmp_path / "b_torch.py").write_text("")
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0

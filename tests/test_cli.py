@@ -21,7 +21,7 @@ from k2t.manifest import MANIFEST_NAME
 TINY = "import keras\n\nmodel = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])\n"
 PARTIAL = (
     "import keras\n\nmodel = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])\n"
-    "total = keras.ops.sum([1, 2])\n"
+    "total = keras.ops.no_such_api([1, 2])\n"
 )
 CLEAN = "import numpy as np\n\nprint(np.ones(3))\n"
 DEVICE_ONE_LINE = 'device = torch.device("cuda" if torch.cuda.is_available() else "mps"'
@@ -71,7 +71,7 @@ def test_tree_converts_into_a_mirror_with_a_summary(tmp_path):
     before = snapshot(src)
     out = tmp_path / "out"
     result = run("convert", src, "-o", out)
-    assert result.exit_code == 1  # keras.ops.sum is left for a human
+    assert result.exit_code == 1  # keras.ops.no_such_api is left for a human
     assert snapshot(src) == before  # inputs untouched
     written = snapshot(out)
     assert set(written) == {MANIFEST_NAME, "a.py", "pkg/b.py", "pkg/clean.py", "pkg/empty.py"}
@@ -80,7 +80,7 @@ def test_tree_converts_into_a_mirror_with_a_summary(tmp_path):
         ast.parse(written[name])
         assert b"class Model(nn.Module)" in written[name]
     assert f"{src / 'pkg' / 'b.py'}:4:9: K2T501" in result.stderr
-    # a.py: import, Sequential, Dense; b.py: Sequential, Dense and keras.ops.sum, which stays (and
+    # a.py: import, Sequential, Dense; b.py: Sequential, Dense and keras.ops.no_such_api, which stays (and
     # so does its import, which is then not counted).
     assert result.stderr.splitlines()[-1] == (
         "k2t: 1 translated, 1 partly translated, 0 failed, 2 unchanged; 5 of 6 Keras uses translated (83%)"
@@ -105,6 +105,19 @@ def test_exclude_globs(tmp_path):
     assert set(snapshot(tmp_path / "out")) == {MANIFEST_NAME, "a.py"}
     result = run("convert", src, "--check", "--exclude", "*.py")
     assert result.exit_code == 0 and "0 translated" in result.stderr
+
+
+def test_force_exclude_applies_to_given_files(tmp_path, monkeypatch):
+    src = make_tree(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.k2t]\nexclude = ["pkg"]\n')
+    monkeypatch.chdir(tmp_path)
+    given = ["src/a.py", "src/pkg/b.py"]
+    plain = run("convert", *given, "--check")
+    assert "2 translated" not in plain.stderr and "1 partly translated" in plain.stderr
+    forced = run("convert", *given, "--check", "--force-exclude")
+    assert "1 translated, 0 partly translated" in forced.stderr
+    checked = run("check", *given, "--force-exclude")
+    assert "pkg/b.py" not in checked.stdout and "src/a.py:1:1: K2T001" in checked.stdout
 
 
 def test_in_place_rewrites_only_what_changes(tmp_path):
@@ -287,13 +300,13 @@ def test_notebook_converts_and_diagnostics_point_into_cells(tmp_path):
             ("code", "%matplotlib inline\nimport keras\n"),
             ("code", "model = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])"),
             ("markdown", "Then:"),
-            ("code", "x = 1\ntotal = keras.ops.sum([1, 2])"),
+            ("code", "x = 1\ntotal = keras.ops.no_such_api([1, 2])"),
         )
     )
     out = tmp_path / "out.ipynb"
     result = run("convert", nb, "-o", out)
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [f"{nb}:cell 5:2:9: K2T501 keras.ops.sum has no translation yet; left as is"]
+    assert result.stderr.splitlines() == [f"{nb}:cell 5:2:9: K2T501 keras.ops.no_such_api has no translation yet; left as is"]
     converted = json.loads(out.read_text())
     original = json.loads(nb.read_text())
     assert converted["metadata"] == original["metadata"]

@@ -74,6 +74,9 @@ def project(tmp_path: Path, hooks_repo, hook_id: str) -> Path:
     proj.mkdir()
     (proj / "model.py").write_text(KERAS)
     (proj / "clean.py").write_text("x = 1\n")
+    (proj / "legacy").mkdir()
+    (proj / "legacy" / "old.py").write_text(KERAS)  # not migrated yet: excluded in pyproject.toml
+    (proj / "pyproject.toml").write_text('[tool.k2t]\nexclude = ["legacy"]\n')
     config = {"repos": [{"repo": repo.as_uri(), "rev": rev, "hooks": [{"id": hook_id}]}]}
     (proj / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     git(proj, "init", "-q")
@@ -93,8 +96,9 @@ def pre_commit(proj: Path, home: Path, *args: str) -> subprocess.CompletedProces
 def test_hooks_file_offers_check_and_convert():
     hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
     assert set(hooks) == {"k2t-check", "k2t-convert"}
-    assert hooks["k2t-check"]["entry"] == "k2t check"
-    assert hooks["k2t-convert"]["entry"] == "k2t convert --in-place"
+    # --force-exclude: [tool.k2t] exclude applies to the file names pre-commit passes, too.
+    assert hooks["k2t-check"]["entry"] == "k2t check --force-exclude"
+    assert hooks["k2t-convert"]["entry"] == "k2t convert --in-place --force-exclude"
     assert all(h["language"] == "python" and "python" in h["types_or"] for h in hooks.values())
 
 
@@ -104,6 +108,7 @@ def test_check_hook_fails_while_keras_remains(tmp_path, hooks_repo, pre_commit_h
     assert result.returncode == 1, result.stdout + result.stderr
     assert "model.py:3:9: K2T001 translatable by k2t convert: keras.Sequential" in result.stdout
     assert "clean.py" not in result.stdout.replace("k2t check", "")
+    assert "legacy" not in result.stdout
     assert (proj / "model.py").read_text() == KERAS  # check writes nothing
     # Once the file is torch, the hook passes.
     (proj / "model.py").write_text("import torch\n\nlayer = torch.nn.Linear(3, 2)\n")
@@ -126,6 +131,7 @@ def test_convert_hook_rewrites_and_fails_then_passes(tmp_path, hooks_repo, pre_c
     converted = (proj / "model.py").read_text()
     assert "class Model(nn.Module)" in converted and "keras" not in converted
     assert (proj / "clean.py").read_text() == "x = 1\n"
+    assert (proj / "legacy" / "old.py").read_text() == KERAS
     # Staged as is, the translation passes: converting it again changes nothing.
     git(proj, "add", "-A")
     result = pre_commit(proj, pre_commit_home, "--all-files")

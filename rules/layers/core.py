@@ -114,7 +114,9 @@ def _feeds_dense(next_keys) -> bool:
     for key in next_keys:
         if key == "Dense":
             return True
-        if key not in {"Dropout", "Activation", "ReLU", "LeakyReLU", "ELU", "BatchNormalization"}:
+        # Per-position layers only: a BatchNormalization's per-feature weights follow Keras's
+        # (H, W, C) order, so it must see the Keras flatten.
+        if key not in {"Dropout", "Activation", "ReLU", "LeakyReLU", "ELU"}:
             return False
     return False
 
@@ -164,7 +166,8 @@ def _transfer_embedding(weights, info):
 def _rescaling(ctx) -> Lowering:
     forward = "{x} * " + ctx.code("scale")
     if not ctx.is_default("offset", 0.0):
-        forward += " + " + ctx.code("offset")
+        offset = ctx.code("offset")
+        forward += " - " + offset[1:] if offset.startswith("-") else " + " + offset
     return Lowering([Step(forward)], ctx.in_shape, out_layout=ctx.layout)
 
 

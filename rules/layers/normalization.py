@@ -27,7 +27,10 @@ def _batch_norm(ctx) -> Lowering:
     options = [dim_code(ctx.in_shape[-1]), f"eps={ctx.code('epsilon')}", f"momentum={momentum}"]
     if not center:
         options.append("affine=False")
-    comment = "Keras defaults: epsilon=1e-3, momentum=0.99 (torch counts momentum the other way)."
+    if ctx.is_default("momentum", 0.99) and ctx.is_default("epsilon", 0.001):
+        comment = "Keras defaults: epsilon=1e-3, momentum=0.99 (torch counts momentum the other way)."
+    else:
+        comment = f"Keras momentum={ctx.code('momentum')}: torch counts momentum the other way (1 - it)."
     return Lowering(
         steps=[Step("{m}({x})", f"nn.BatchNorm{n}d({', '.join(options)})", attr="bn", comment=comment)],
         out_shape=ctx.in_shape,

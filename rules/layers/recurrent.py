@@ -17,12 +17,15 @@ Caveats kept by these rules:
   nn.Dropout1d on (N, C, L). recurrent_dropout has no torch equivalent.
 - Keras initialises kernels glorot_uniform, recurrent kernels orthogonal, biases zeros and the LSTM
   forget-gate bias to 1 (unit_forget_bias); torch draws everything from U(-1/sqrt(units), ...).
+  torch's LSTM/RNN have a second bias (bias_hh) that Keras lacks: trained, it moves the sum of the
+  two at twice the rate, so training matches Keras only with it zero and frozen.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from k2t.rules.initializers import initializer_code
 from k2t.rules.spec import LAST, LayerContext, LayerRule, Lowering, Step, Unsupported, params
 from k2t.values import dim_code
 
@@ -70,6 +73,11 @@ def _check(ctx, bidirectional: bool) -> None:
             f"{_arg(ctx, 'activation', bidirectional)}: torch's {_TORCH[key]} only has "
             + " or ".join(allowed)
         )
+    if key != "SimpleRNN" and not ctx.args["recurrent_activation"].known:
+        raise Unsupported(
+            f"{_arg(ctx, 'recurrent_activation', bidirectional)}: k2t reads only the string "
+            "'sigmoid' here"
+        )
     if key != "SimpleRNN" and ctx.value("recurrent_activation") != "sigmoid":
         raise Unsupported(
             f"{_arg(ctx, 'recurrent_activation', bidirectional)}: torch's {_TORCH[key]} gates are "
@@ -102,6 +110,38 @@ def _check(ctx, bidirectional: bool) -> None:
             f"{_arg(ctx, 'dropout', True)}: each Keras direction draws its own input mask; torch's "
             "bidirectional module sees one input"
         )
+
+
+def _init_code(ctx, bidirectional: bool) -> tuple[list[str], bool]:
+    """reset_parameters() lines ({m} the module) and whether they initialise like Keras.
+
+    Keras's kernels (in, k * units) and torch's weights (k * units, in) have the same fans, so
+    glorot_uniform is xavier_uniform_ and orthogonal is orthogonal_ on the whole matrix.
+    """
+    bias = ctx.value("use_bias")
+    lines = [
+        initializer_code(ctx.value("kernel_initializer"), "{m}.weight_ih_l0"),
+        initializer_code(ctx.value("recurrent_initializer"), "{m}.weight_hh_l0"),
+    ]
+    if bias:
+        lines.append(initializer_code(ctx.value("bias_initializer"), "{m}.bias_ih_l0"))
+        if ctx.key == "GRU":  # reset_after: the recurrent bias is a Keras weight too
+            lines.append(initializer_code(ctx.value("bias_initializer"), "{m}.bias_hh_l0"))
+        elif ctx.key == "LSTM" and ctx.value("unit_forget_bias"):
+            units = ctx.code("units")
+            gate = f"{units}:{2 * int(units)}" if units.isdigit() else f"{units} : 2 * {units}"
+            lines.append(f"nn.init.ones_({{m}}.bias_ih_l0[{gate}])  # forget gate")
+    keras_like = None not in lines
+    lines = [line for line in lines if line is not None] if keras_like else []
+    if bias and ctx.key != "GRU":
+        lines += [
+            "# Keras has one bias: torch's recurrent bias stays zero and is not trained.",
+            "nn.init.zeros_({m}.bias_hh_l0)",
+            "{m}.bias_hh_l0.requires_grad_(False)",
+        ]
+    if bidirectional:
+        lines += [line.replace("_l0", "_l0_reverse") for line in lines if not line.startswith("#")]
+    return lines, keras_like
 
 
 def _lower(ctx, merge_mode: str | None = None) -> Lowering:
@@ -164,21 +204,17 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
             )
         )
         steps.append(Step(_MERGE[merge_mode][1]))
-    # The engine cannot write reset_parameters() lines for nn.LSTM's parameters (weight_ih_l0, ...)
-    # yet: torch's defaults stay.
-    initial = f"{ctx.code('kernel_initializer')} kernels, {ctx.code('recurrent_initializer')} "
-    initial += f"recurrent kernels, {ctx.code('bias_initializer')} biases"
-    if key == "LSTM" and ctx.value("unit_forget_bias") and ctx.value("use_bias"):
-        initial += ", forget-gate bias 1"
-    message = f"{what}: torch's default initialisation is used (Keras: {initial})"
-    if key != "GRU" and ctx.value("use_bias"):
-        message += "; torch's second bias bias_hh_l0 trains too (Keras has one bias)"
-    ctx.note(message + ": training differs from Keras")
+    init_code, keras_like = _init_code(ctx, bidirectional)
+    if not keras_like:
+        ctx.note(
+            f"{what}: an initializer has no translation; torch's default initialisation is used"
+        )
     return Lowering(
         steps=steps,
         out_shape=(length, out_units) if sequences else (out_units,),
         out_layout=LAST,
         weights_step=weights_step,
+        init_code=init_code,
         transfer_info={"kind": key, "bidirectional": bidirectional},
     )
 
