@@ -188,7 +188,7 @@ def bind_arguments(
 def argument_value(name: str, node: cst.BaseExpression, env: Env, resolver: Resolver) -> Value:
     """Evaluate an argument; activations and initializers may be functions or objects."""
     value = evaluate(node, env)
-    if name == "activation":
+    if name in ("activation", "recurrent_activation"):
         if isinstance(value.value, str) or value.value is None:
             act = activation_name(value.value)
             return Value(value.code, act if act else UNKNOWN, value.local_names)

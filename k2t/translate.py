@@ -202,7 +202,7 @@ class _Translation:
             self.untranslated.append(model)
             return
         for note in lowered.notes:
-            self.report(note, WARNING, mark=False)
+            self.report(note, WARNING)
         self.model_names.add(model.var)
         self.model_names.update(u.call.func.value.value for u in model.usages)
         ctor_args = ", ".join(lowered.ctor_args)

@@ -47,7 +47,7 @@ OPTIMIZERS: dict[str, OptimizerRule] = {
             "torch.optim.Adam",
             {"learning_rate": "lr", "epsilon": "eps"},
             {"amsgrad": "amsgrad"},
-            note="Keras Adam adds epsilon before bias correction; updates differ slightly early on",
+            note="Keras Adam adds epsilon before bias correction (torch after): early updates of weights with small gradients differ",
         ),
         OptimizerRule(
             "AdamW",
@@ -56,7 +56,7 @@ OPTIMIZERS: dict[str, OptimizerRule] = {
             "torch.optim.AdamW",
             {"learning_rate": "lr", "epsilon": "eps", "weight_decay": "weight_decay"},
             {"amsgrad": "amsgrad"},
-            note="Keras AdamW adds epsilon before bias correction; updates differ slightly early on",
+            note="Keras AdamW adds epsilon before bias correction (torch after): early updates of weights with small gradients differ",
         ),
         OptimizerRule(
             "RMSprop",

@@ -9,6 +9,7 @@ Caveats kept by these rules:
 
 from __future__ import annotations
 
+import ast
 import math
 
 from k2t.rules.activations import ACTIVATIONS, render
@@ -163,11 +164,27 @@ def _transfer_embedding(weights, info):
     return {"weight": weights[0]}
 
 
+_LOOSE = (ast.IfExp, ast.BoolOp, ast.Compare, ast.Lambda, ast.NamedExpr)
+
+
+def _factor(code: str) -> str:
+    """code as the right operand of `x * ...`, parenthesised where that would regroup it (a - b)."""
+    node = ast.parse(code, mode="eval").body
+    safe = (ast.Mult, ast.Div, ast.Pow)  # x * a / b == (x * a) / b
+    if isinstance(node, _LOOSE) or (isinstance(node, ast.BinOp) and not isinstance(node.op, safe)):
+        return f"({code})"
+    return code
+
+
 def _rescaling(ctx) -> Lowering:
-    forward = "{x} * " + ctx.code("scale")
+    forward = "{x} * " + _factor(ctx.code("scale"))
     if not ctx.is_default("offset", 0.0):
         offset = ctx.code("offset")
-        forward += " - " + offset[1:] if offset.startswith("-") else " + " + offset
+        node = ast.parse(offset, mode="eval").body
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            forward += " - " + _factor(ast.unparse(node.operand))  # x * s - 1, not x * s + -1
+        else:
+            forward += " + " + (f"({offset})" if isinstance(node, _LOOSE) else offset)
     return Lowering([Step(forward)], ctx.in_shape, out_layout=ctx.layout)
 
 
