@@ -159,6 +159,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
     init_requests: list[tuple[Step, tuple]] = []
     init_code: list[tuple[Step, list[str]]] = []  # a rule's own reset_parameters() lines
     output_var = model.graph_outputs[0]
+    failed: set[str] = set()  # tensors of layers that could not be translated
 
     for index, layer in enumerate(model.graph_nodes):
         rule = layer.rule
@@ -171,6 +172,9 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 if local not in ctor_params:
                     ctor_params.append(local)
                     ctor_args.append(local)
+        if any(v in failed for v in layer.inputs):  # the cause is reported where it failed
+            failed.add(layer.output)
+            continue
         try:
             inputs = [tensors[v] for v in layer.inputs]
         except KeyError as exc:
@@ -207,12 +211,14 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             lowering = rule.lower(ctx)
         except Unsupported as exc:
             problems.append(Problem(layer.node, exc.code, str(exc)))
+            failed.add(layer.output)
             continue
         except TypeError:  # arithmetic on a size known only at run time
             runtime = ", ".join(d.code for t in inputs for d in t.shape if isinstance(d, Symbol))
             problems.append(
                 Problem(layer.node, "K2T303", f"{layer.key} needs input sizes that are only known at run time ({runtime})")
             )
+            failed.add(layer.output)
             continue
         for code, message in ctx.notes:
             notes.append(Problem(layer.node, code, message))
@@ -221,6 +227,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             problems.append(
                 Problem(layer.node, "K2T102", f"{layer.key}(activation={layer.args['activation'].code}) has no translation")
             )
+            failed.add(layer.output)
             continue
         # The module's output is the layer's output (up to its activation) only when the last
         # step is a plain module call: then the verifier compares it layer by layer.

@@ -183,6 +183,8 @@ def lower_compile(
     metrics_node = raw.get("metrics")
     if metrics_node is not None and loss is not None:
         value = evaluate(metrics_node, env).value
+        if isinstance(value, str):  # metrics="accuracy": Keras 2 took a single name
+            value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(m, str) for m in value):
             problems.append(Problem(usage.call, "K2T401", "metrics other than a list of names have no translation yet"))
         else:

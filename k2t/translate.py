@@ -198,7 +198,9 @@ class _Translation:
                 self.report(
                     Problem(usage.call, "K2T302", f"{model.var}.{usage.method}() left as is: the model was not translated")
                 )
+            # The model's own statements stay as they are, reported once (above), not line by line.
             self.covered.add(model.creation)
+            self.covered.update(model.build_statements)
             self.untranslated.append(model)
             return
         for note in lowered.notes:
@@ -238,6 +240,8 @@ class _Translation:
                     self.report(problem)
                 for note in compiled.notes:
                     self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
+                if compiled.loss.snippet:
+                    self.snippets.add(compiled.loss.snippet)
                 compiled.notes = [f"k2t: {note}" for note in compiled.notes]
                 trainings = [u for u in model.usages if u.method in ("fit", "evaluate")]
                 # Write the optimizer where compile() was, unless only other scopes train the

@@ -29,7 +29,13 @@ _CROSSENTROPY = params(("from_logits", False), ("label_smoothing", 0.0), ("axis"
 LOSSES: dict[str, LossRule] = {
     rule.name: rule
     for rule in [
-        LossRule("categorical_crossentropy", _CROSSENTROPY, "nn.CrossEntropyLoss", fuses="softmax"),
+        LossRule(
+            "categorical_crossentropy",
+            _CROSSENTROPY,
+            "nn.CrossEntropyLoss",
+            fuses="softmax",
+            on_probabilities="ProbabilityCrossentropy",  # e.g. sigmoid outputs: a snippet
+        ),
         LossRule(
             "sparse_categorical_crossentropy",
             params(("from_logits", False), ("ignore_class", None), ("axis", -1)),
@@ -75,6 +81,7 @@ class LossLowering:
     code: str  # the torch loss constructor
     fused: str | None  # activation removed from the model's forward and applied in predict()
     logits: bool  # whether the model's output is logits (for accuracy thresholds)
+    snippet: str | None = None  # a helper the loss needs in the output
 
 
 def lower_loss(rule: LossRule, args: dict, last_activation: str | None) -> LossLowering:
@@ -97,7 +104,10 @@ def lower_loss(rule: LossRule, args: dict, last_activation: str | None) -> LossL
     if last_activation == rule.fuses:
         return LossLowering(f"{rule.torch}({', '.join(options)})", rule.fuses, True)
     if rule.on_probabilities:
-        return LossLowering(f"{rule.on_probabilities}({', '.join(options)})", None, False)
+        snippet = None if rule.on_probabilities.startswith("nn.") else rule.on_probabilities
+        if snippet and options:
+            raise Unsupported(f"{rule.name} on probabilities with {', '.join(options)} has no translation yet", "K2T401")
+        return LossLowering(f"{rule.on_probabilities}({', '.join(options)})", None, False, snippet)
     raise Unsupported(
         f"{rule.name} on outputs that do not end in {rule.fuses} (and from_logits=False) "
         "has no torch equivalent yet",

@@ -41,6 +41,15 @@ def align_target(loss_fn, target, output):
     return target.to(output.dtype).view(output.shape)
 
 
+class ProbabilityCrossentropy(nn.Module):
+    """Keras's categorical_crossentropy on probabilities: rows renormalised, clipped to [1e-7, 1)."""
+
+    def forward(self, output, target):
+        output = output / output.sum(-1, keepdim=True)
+        output = output.clamp(1e-7, 1 - 1e-7)
+        return -(target * output.log()).sum(-1).mean()
+
+
 def categorical_accuracy(output, target):
     return (output.argmax(-1) == target.argmax(-1)).float()
 
