@@ -57,6 +57,7 @@ class LoweredModel:
     ctor_args: list[str]
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
+    snippets: set[str] = field(default_factory=set)
 
 
 _REGULARIZED = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "embeddings_regularizer")
@@ -160,6 +161,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
     init_code: list[tuple[Step, list[str]]] = []  # a rule's own reset_parameters() lines
     output_var = model.graph_outputs[0]
     failed: set[str] = set()  # tensors of layers that could not be translated
+    snippets: set[str] = set()  # helpers the class needs (e.g. a recurrent loop)
 
     for index, layer in enumerate(model.graph_nodes):
         rule = layer.rule
@@ -232,6 +234,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         # The module's output is the layer's output (up to its activation) only when the last
         # step is a plain module call: then the verifier compares it layer by layer.
         comparable = bool(lowering.steps) and lowering.steps[-1].forward == "{m}({x})"
+        snippets |= lowering.snippets
         steps.extend(lowering.steps)
         for step in lowering.steps:
             if step.module is not None:
@@ -323,6 +326,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         ctor_params=ctor_params,
         ctor_args=ctor_args,
         notes=notes,
+        snippets=snippets,
     )
 
 

@@ -214,6 +214,7 @@ class _Translation:
             self.edits.remove(statement)
             self.covered.add(statement)
         self.edits.add_header(lowered.code)
+        self.snippets |= lowered.snippets
         self.reports.append(
             ModelReport(
                 var=model.var,

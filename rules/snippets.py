@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -39,6 +40,68 @@ def align_target(loss_fn, target, output):
     if isinstance(loss_fn, nn.CrossEntropyLoss) and target.shape != output.shape:
         return target.long().view(output.shape[:-1])
     return target.to(output.dtype).view(output.shape)
+
+
+class KerasLSTM(nn.Module):
+    """keras.layers.LSTM with an activation torch's nn.LSTM lacks, as an explicit loop.
+
+    Parameters are named and laid out like nn.LSTM's (gates i, f, g, o) and it returns what
+    nn.LSTM returns: (outputs, (h_n, c_n)).
+    """
+
+    def __init__(self, input_size, hidden_size, activation, batch_first=True, bias=True):
+        super().__init__()
+        self.hidden_size, self.activation = hidden_size, activation
+        self.weight_ih_l0 = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.bias_ih_l0 = nn.Parameter(torch.zeros(4 * hidden_size)) if bias else None
+        self.bias_hh_l0 = nn.Parameter(torch.zeros(4 * hidden_size)) if bias else None
+        for weight in (self.weight_ih_l0, self.weight_hh_l0):
+            nn.init.uniform_(weight, -(hidden_size**-0.5), hidden_size**-0.5)
+
+    def forward(self, x):
+        h = x.new_zeros(x.shape[0], self.hidden_size)
+        c = x.new_zeros(x.shape[0], self.hidden_size)
+        outputs = []
+        for step in x.unbind(1):
+            gates = F.linear(step, self.weight_ih_l0, self.bias_ih_l0)
+            gates = gates + F.linear(h, self.weight_hh_l0, self.bias_hh_l0)
+            i, f, g, o = gates.chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * self.activation(g)
+            h = torch.sigmoid(o) * self.activation(c)
+            outputs.append(h)
+        return torch.stack(outputs, 1), (h.unsqueeze(0), c.unsqueeze(0))
+
+
+class KerasGRU(nn.Module):
+    """keras.layers.GRU (reset_after=True) with an activation torch's nn.GRU lacks, as a loop.
+
+    Parameters are named and laid out like nn.GRU's (gates r, z, n) and it returns what nn.GRU
+    returns: (outputs, h_n).
+    """
+
+    def __init__(self, input_size, hidden_size, activation, batch_first=True, bias=True):
+        super().__init__()
+        self.hidden_size, self.activation = hidden_size, activation
+        self.weight_ih_l0 = nn.Parameter(torch.empty(3 * hidden_size, input_size))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
+        self.bias_ih_l0 = nn.Parameter(torch.zeros(3 * hidden_size)) if bias else None
+        self.bias_hh_l0 = nn.Parameter(torch.zeros(3 * hidden_size)) if bias else None
+        for weight in (self.weight_ih_l0, self.weight_hh_l0):
+            nn.init.uniform_(weight, -(hidden_size**-0.5), hidden_size**-0.5)
+
+    def forward(self, x):
+        h = x.new_zeros(x.shape[0], self.hidden_size)
+        outputs = []
+        for step in x.unbind(1):
+            input_r, input_z, input_n = F.linear(step, self.weight_ih_l0, self.bias_ih_l0).chunk(3, -1)
+            hidden_r, hidden_z, hidden_n = F.linear(h, self.weight_hh_l0, self.bias_hh_l0).chunk(3, -1)
+            r = torch.sigmoid(input_r + hidden_r)
+            z = torch.sigmoid(input_z + hidden_z)
+            n = self.activation(input_n + r * hidden_n)
+            h = (1 - z) * n + z * h
+            outputs.append(h)
+        return torch.stack(outputs, 1), h.unsqueeze(0)
 
 
 class ProbabilityCrossentropy(nn.Module):

@@ -59,6 +59,7 @@ class Lowering:
     # .weight/.bias (nn.LSTM's weight_ih_l0, ...); the rule writes them with initializer_code().
     init_code: list[str] = field(default_factory=list)
     flat_from: tuple | None = None  # output is a (C, H, W)-ordered flatten of this Keras shape
+    snippets: set[str] = field(default_factory=set)  # helpers from snippets.py the code uses
 
 
 @dataclass(frozen=True)

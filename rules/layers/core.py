@@ -23,11 +23,12 @@ from k2t.rules.spec import (
     params,
     to_last,
 )
-from k2t.values import dim_code
+from k2t.values import Symbol, dim_code
 
 
 def _dense(ctx) -> Lowering:
-    units = ctx.require("units")
+    # A size passed to a model-building function (Dense(n_classes)) becomes a constructor parameter.
+    units = ctx.value("units") if ctx.args["units"].known else Symbol(ctx.code("units"))
     in_features = ctx.in_shape[-1] if ctx.flat_from is None else math.prod(ctx.flat_from)
     bias = ctx.value("use_bias")
     args = f"{dim_code(in_features)}, {ctx.code('units')}" + ("" if bias else ", bias=False")

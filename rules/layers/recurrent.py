@@ -25,11 +25,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from k2t.rules.activations import ACTIVATIONS
 from k2t.rules.initializers import initializer_code
 from k2t.rules.spec import LAST, LayerContext, LayerRule, Lowering, Step, Unsupported, params
 from k2t.values import dim_code
 
 _TORCH = {"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}
+# Loops (snippets.py) for activations torch's modules lack; same parameters, same outputs.
+_LOOPS = {"LSTM": "KerasLSTM", "GRU": "KerasGRU"}
+
+
+def _activation_function(name: str) -> str:
+    """A callable for an activation: torch.relu, or a lambda for templated ones."""
+    template = ACTIVATIONS[name]
+    if template.count("{x}") == 1 and template.endswith("({x})"):
+        return template[: -len("({x})")]
+    return "lambda x: " + template.format(x="x", dim=-1)
 _ATTR = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 # Keywords that leave the computation unchanged: implementation= only regroups the products
 # (use_cudnn= and seed= are parameters: one picks a kernel, the other seeds dropout).
@@ -68,6 +79,8 @@ def _check(ctx, bidirectional: bool) -> None:
         if ctx.value(name) is not None:
             raise Unsupported(f"{_arg(ctx, name, bidirectional, '...')} is not translated yet")
     allowed = ("tanh", "relu") if key == "SimpleRNN" else ("tanh",)
+    if key in _LOOPS and not bidirectional:  # any activation, through an explicit loop
+        allowed = tuple(name for name in ACTIVATIONS if name not in ("softmax", "log_softmax"))
     if ctx.value("activation") not in allowed:
         raise Unsupported(
             f"{_arg(ctx, 'activation', bidirectional)}: torch's {_TORCH[key]} only has "
@@ -163,7 +176,15 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
         options.append("bias=False")
     if bidirectional:
         options.append("bidirectional=True")
-    module = f"{_TORCH[key]}({dim_code(in_features)}, {ctx.code('units')}, {', '.join(options)})"
+    snippets = set()
+    torch_class = _TORCH[key]
+    activation = ctx.value("activation")
+    if key in _LOOPS and activation != "tanh":
+        # torch's nn.LSTM/nn.GRU are tanh-only: a loop with the same parameters and outputs.
+        torch_class = _LOOPS[key]
+        snippets.add(torch_class)
+        options.insert(0, f"activation={_activation_function(activation)}")
+    module = f"{torch_class}({dim_code(in_features)}, {ctx.code('units')}, {', '.join(options)})"
     sequences = ctx.value("return_sequences")
     backwards = ctx.value("go_backwards")
     steps = []
@@ -216,6 +237,7 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
         weights_step=weights_step,
         init_code=init_code,
         transfer_info={"kind": key, "bidirectional": bidirectional},
+        snippets=snippets,
     )
 
 
