@@ -466,7 +466,7 @@ class Analyzer(cst.CSTVisitor):
             elif "batch_input_shape" in given:
                 shape = shape_of(given["batch_input_shape"], self.env)
                 model.input_shape = shape[1:] if shape else None
-            elif "input_dim" in given:
+            elif "input_dim" in given and "input_dim" not in layer.args:  # Keras 2's Dense(input_dim=)
                 model.input_shape = shape_of(cst.Tuple([cst.Element(given["input_dim"])]), self.env)
             elif "input_length" in layer.args and layer.args["input_length"].value is not None:
                 model.input_shape = (layer.args["input_length"].value,)
