@@ -231,12 +231,14 @@ def keras_uses(module: cst.Module, result: Result) -> list[Finding]:
     surplus = Counter()
     if output is not None and output.imports_keras:
         surplus = output.references() - kept
+    unreported = 0
     for node in translatable:
         start = positions[node].start
         text = module.code_for_node(node)
         what = _first_line(text)
         if surplus[_key_text(text)] > 0:
             surplus[_key_text(text)] -= 1
+            unreported += 1
             findings.append(
                 Finding(None, start.line, start.column + 1, "K2T501",
                         f"{what} is left as is by k2t convert (no translation yet)")
@@ -256,7 +258,7 @@ def keras_uses(module: cst.Module, result: Result) -> list[Finding]:
                     Finding(None, start.line, start.column + 1, TRANSLATABLE,
                             f"translatable by k2t convert: {what} (removed)", ERROR, True)
                 )
-            elif not result.errors and not result.untranslated:
+            elif not result.errors and not result.untranslated and not unreported:
                 findings.append(
                     Finding(None, start.line, start.column + 1, KEPT_IMPORT,
                             f"{what}: k2t convert keeps this import; remove it by hand if nothing uses it")
@@ -308,46 +310,9 @@ def _import_nodes(module: cst.Module) -> list[cst.CSTNode]:
     return found
 
 
-_NESTING = ("too many nested parentheses", "too many levels of indentation", "too many statically nested blocks")
-_PYTHON2_HINTS = (
-    "Missing parentheses in call to",
-    "multiple exception types must be parenthesized",
-    "leading zeros in decimal integer literals",
-)
-
-
 def safe_parse(text: str) -> cst.Module:
-    """The engine's parse(), behind CPython's parser as a guard.
-
-    libcst's native parser crashes the process (segmentation fault) on deeply nested input, such as a
-    few thousand nested brackets; CPython's parser refuses those cleanly, so it runs first. Where
-    both refuse the input, CPython's message (clearer, with the right line and column) is reported,
-    unless the engine recognised Python 2.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # invalid escapes etc. warn at parse time
-        try:
-            ast.parse(text)
-            cpython_error = None
-        except SyntaxError as exc:
-            if any(m in str(exc.msg) for m in _NESTING):
-                raise TranslationError(f"{exc.lineno or 1}:{exc.offset or 1}: nested too deeply to translate "
-                                       f"({exc.msg})") from None
-            cpython_error = exc
-        except (RecursionError, MemoryError):
-            raise TranslationError("1:1: nested too deeply to translate") from None
-        except ValueError as exc:  # a NUL byte past the head that read_source sniffs
-            raise TranslationError(f"1:1: not Python source: {exc}") from None
-    try:
-        return parse(text)
-    except TranslationError as exc:
-        if cpython_error is None or "Python 2" in str(exc):
-            raise
-        msg = " ".join(str(cpython_error.msg).split())
-        line, col = cpython_error.lineno or 1, cpython_error.offset or 1
-        if msg.startswith(_PYTHON2_HINTS[:3]):
-            raise TranslationError(f"{line}:{col}: Python 2 code is not supported ({msg})") from None
-        raise TranslationError(f"{line}:{col}: syntax error: {msg}") from None
+    """The engine's parse (kept under this name for callers of check)."""
+    return parse(text)
 
 
 def analyse_source(text: str, options: Options = Options(), locate=None) -> Analysis:

@@ -121,13 +121,25 @@ def convert_file(path: str, options: Options = Options()) -> Outcome:
         return _failed(path, f"{path}: nested too deeply to translate")
     except Exception as exc:  # noqa: BLE001 - report internal errors per file, keep going
         return _failed(path, f"{path}:1:1: K2T901 internal error: {type(exc).__name__}: {exc}", internal=True)
+    diagnostics = findings_from_diagnostics(result.diagnostics, locate)
+    # Keras that the translation left in its output without reporting it (see k2t.check) is left for
+    # a human all the same: listed, and the file is partly translated.
+    reported = {(d.cell, d.line, d.col) for d in diagnostics}
+    unreported = [
+        f for f in analysis.findings
+        if f.severity != WARNING and not f.translatable and f.code not in CHECK_CODES
+        and (f.cell, f.line, f.col) not in reported
+    ]
+    diagnostics = sorted(diagnostics + unreported)
     status = result.status
+    if status == "translated" and unreported:
+        status = "partial"
     if status == "translated" and converted == original:
         status = "unchanged"
     return Outcome(
         path,
         status,
-        diagnostics=findings_from_diagnostics(result.diagnostics, locate),
+        diagnostics=diagnostics,
         findings=analysis.findings,
         original=original,
         converted=converted,

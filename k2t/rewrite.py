@@ -17,6 +17,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 MARKER = "# k2t: "
+_EMPTY = cst.Module([])
 KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
 
 # What generated code may use -> the import it needs (module, object, alias).
@@ -38,6 +39,7 @@ class Edits:
         self.before: dict[cst.CSTNode, list[str]] = {}  # lines inserted before a statement
         self.expressions: dict[cst.CSTNode, str] = {}
         self.markers: dict[cst.CSTNode, list[str]] = {}
+        self.parts: set[cst.CSTNode] = set()  # nodes that replacement templates embed
         self.headers: list[str] = []
         self.generated: list[str] = []  # every piece of new code (to find the imports it needs)
 
@@ -48,8 +50,11 @@ class Edits:
     def remove(self, statement: cst.CSTNode) -> None:
         self.statements[statement] = []
 
-    def replace_expression(self, node: cst.CSTNode, code: str, before=None, lines=()) -> None:
-        self.expressions[node] = code
+    def replace_expression(self, node: cst.CSTNode, code: str, before=None, lines=(), parts=()) -> None:
+        """Replace an expression; {arg0}, {arg1}, ... in code stand for `parts`, original nodes
+        inside it, written as they are after their own rewriting (nested translations survive)."""
+        self.expressions[node] = (code, tuple(parts))
+        self.parts.update(parts)
         self.generated.append(code)
         if before is not None and lines:
             self.before.setdefault(before, []).extend(lines)
@@ -100,11 +105,18 @@ class _Rewriter(cst.CSTTransformer):
     def __init__(self, edits: Edits):
         super().__init__()
         self.edits = edits
+        self.updated: dict[cst.CSTNode, cst.CSTNode] = {}  # template parts after rewriting
 
     def on_leave(self, original_node, updated_node):
         if original_node in self.edits.expressions:
-            return cst.parse_expression(self.edits.expressions[original_node])
-        return super().on_leave(original_node, updated_node)
+            code, parts = self.edits.expressions[original_node]
+            fields = {f"arg{i}": _EMPTY.code_for_node(self.updated.get(p, p)) for i, p in enumerate(parts)}
+            result = cst.parse_expression(code.format(**fields) if parts else code)
+        else:
+            result = super().on_leave(original_node, updated_node)
+        if original_node in self.edits.parts:
+            self.updated[original_node] = result
+        return result
 
     def _body(self, original_body, updated_body) -> list[cst.BaseStatement]:
         out: list[cst.BaseStatement] = []
@@ -220,7 +232,7 @@ def _defined_names(header: list[str]) -> set[str]:
 
 
 def apply(module: cst.Module, edits: Edits, header: list[str]) -> cst.Module:
-    if not (edits.statements or edits.expressions or edits.markers or header):
+    if not (edits.statements or edits.expressions or edits.markers or header or any(_keras_imports(module))):
         return module
     new = module.visit(_Rewriter(edits))
     new = new.visit(_DropShadowedKerasImports(_defined_names(["\n\n".join(header)] if header else [])))

@@ -237,16 +237,16 @@ def lower_usage(
     method = usage.method
     problems: list[Problem] = []
     if method == "summary":
-        return f"print({model_expr})", set(), problems
+        return f"print({model_expr})", set(), problems, []
     if method in ("save", "save_weights", "load_weights"):
         path = code_of(usage.call.args[0].value) if usage.call.args else '"model.pt"'
         path = re.sub(r"\.(weights\.h5|h5|keras|hdf5)(['\"])$", r".pt\2", path)
         if method == "load_weights":
-            return f"{model_expr}.load_state_dict(torch.load({path}))", set(), problems
-        return f"torch.save({model_expr}.state_dict(), {path})", set(), problems
+            return f"{model_expr}.load_state_dict(torch.load({path}))", set(), problems, []
+        return f"torch.save({model_expr}.state_dict(), {path})", set(), problems, []
     if method not in SIGNATURES:
         problems.append(Problem(usage.call, "K2T302", f"model.{method}() has no translation yet"))
-        return None, set(), problems
+        return None, set(), problems, []
     names, supported = SIGNATURES[method]
     args, bad = explicit_arguments(usage.call, names)
     for what in bad:
@@ -265,12 +265,18 @@ def lower_usage(
         problems.append(
             Problem(usage.call, "K2T402", f"{method}() without y (a tf.data dataset or generator?) has no translation yet")
         )
-        return None, set(), problems
+        return None, set(), problems, []
     if method in ("fit", "evaluate") and compiled is None:
         problems.append(Problem(usage.call, "K2T403", f"model.{method}() needs a translated compile() in reach"))
-        return None, set(), problems
+        return None, set(), problems, []
     parts = [model_expr]
-    parts += [code_of(args[n]) for n in ("x", "y") if n in args]
+    embedded: list[cst.CSTNode] = []  # argument nodes, written back after their own rewriting
+
+    def embed(node: cst.CSTNode) -> str:
+        embedded.append(node)
+        return "{arg%d}" % (len(embedded) - 1)
+
+    parts += [embed(args[n]) for n in ("x", "y") if n in args]
     if method == "fit":
         parts += [f"optimizer={compiled.optimizer_name}", f"loss_fn={compiled.loss_name}"]
     if method == "evaluate":
@@ -283,7 +289,7 @@ def lower_usage(
         value = evaluate(args[name], env)
         if value.known and value.value in _IGNORED_WHEN.get(name, ()):
             continue
-        parts.append(f"{name}={code_of(args[name])}")
+        parts.append(f"{name}={embed(args[name])}")
     if method == "predict" and compiled is not None and compiled.loss.fused:
         fused = compiled.loss.fused
         activation = "torch.sigmoid" if fused == "sigmoid" else (
@@ -294,4 +300,4 @@ def lower_usage(
         parts.append("input_dtype=torch.long")
     if lowered.channels_first:
         parts.append("channels_first=True")
-    return f"{method}({', '.join(parts)})", {method}, problems
+    return f"{method}({', '.join(parts)})", {method}, problems, embedded

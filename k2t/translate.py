@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -75,16 +77,45 @@ class Result:
 
 
 _PY2 = re.compile(r"^\s*(print\s+[^\s(=.,)]|exec\s+['\"]|except\s+[\w.]+\s*,\s*\w+\s*:)", re.MULTILINE)
+_PYTHON2_HINTS = (
+    "Missing parentheses in call to",
+    "multiple exception types must be parenthesized",
+    "leading zeros in decimal integer literals",
+)
+_NESTING = ("too many nested parentheses", "too many levels of indentation", "too many statically nested blocks")
 
 
 def parse(source: str) -> cst.Module:
+    """libcst's module, behind CPython's parser as a guard.
+
+    libcst's native parser crashes the process on deeply nested input (thousands of brackets);
+    CPython's parser refuses that cleanly, so it runs first. Where both refuse the input, CPython's
+    message (clearer, with the right line and column) is reported.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes and the like warn at parse time
+        try:
+            ast.parse(source)
+            cpython_error = None
+        except SyntaxError as exc:
+            if any(m in str(exc.msg) for m in _NESTING):
+                raise TranslationError(f"{exc.lineno or 1}:{exc.offset or 1}: nested too deeply to translate") from None
+            cpython_error = exc
+        except (RecursionError, MemoryError):
+            raise TranslationError("1:1: nested too deeply to translate") from None
+        except ValueError as exc:  # a NUL byte
+            raise TranslationError(f"1:1: not Python source: {exc}") from None
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        if _PY2.search(source):
-            raise TranslationError(f"{exc.raw_line}:{exc.raw_column + 1}: Python 2 code is not supported") from None
+        line, col = exc.raw_line, exc.raw_column + 1
         message = str(exc.message).splitlines()[0]
-        raise TranslationError(f"{exc.raw_line}:{exc.raw_column + 1}: syntax error: {message}") from None
+        if cpython_error is not None:
+            line, col = cpython_error.lineno or 1, cpython_error.offset or 1
+            message = " ".join(str(cpython_error.msg).split())
+        if _PY2.search(source) or message.startswith(_PYTHON2_HINTS):
+            raise TranslationError(f"{line}:{col}: Python 2 code is not supported ({message})") from None
+        raise TranslationError(f"{line}:{col}: syntax error: {message}") from None
 
 
 def _imports_keras(module: cst.Module) -> bool:
@@ -267,7 +298,7 @@ class _Translation:
                 self.edits.replace(usage.statement, [f"print({var})"])
                 self.covered.add(usage.statement)
                 continue
-            expression, needed, problems = lower_usage(usage, lowered, compiled, var, env)
+            expression, needed, problems, embedded = lower_usage(usage, lowered, compiled, var, env)
             for problem in problems:
                 self.report(problem)
             if expression is None:
@@ -277,8 +308,11 @@ class _Translation:
             if usage.method in ("fit", "evaluate") and usage.scope not in materialized:
                 prefix = compiled.lines(var)
                 materialized.add(usage.scope)
-            self.edits.replace_expression(usage.call, expression, before=usage.statement, lines=prefix)
-            self.covered.add(usage.call)
+            self.edits.replace_expression(
+                usage.call, expression, before=usage.statement, lines=prefix, parts=embedded
+            )
+            # The arguments live on inside the new call: Keras calls in them are still translated.
+            self.covered.add(usage.call.func if embedded else usage.call)
             if compiled is not None and usage.method in ("fit", "evaluate"):
                 self.snippets |= {m for m in compiled.metrics.values() if m.isidentifier()}
                 if any("binary_accuracy" in m for m in compiled.metrics.values()):
@@ -297,9 +331,13 @@ class _Translation:
                     return
                 if key in FUNCTIONS and not translation.is_covered(node):
                     template, snippet = FUNCTIONS[key]
-                    args = ", ".join(code_of(a).rstrip(", ") for a in node.args)
-                    translation.edits.replace_expression(node, template.format(args=args))
-                    translation.covered.add(node)
+                    args = ", ".join(
+                        ("{arg%d}" % i if a.keyword is None else f"{a.keyword.value}={{arg{i}}}")
+                        for i, a in enumerate(node.args)
+                    )
+                    parts = [a.value for a in node.args]
+                    translation.edits.replace_expression(node, template.format(args=args), parts=parts)
+                    translation.covered.add(node.func)
                     if snippet:
                         translation.snippets.add(snippet)
 

@@ -163,3 +163,44 @@ model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
     assert "torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-07)" in code
     assert "nn.CrossEntropyLoss()" in code
     assert "torch.softmax" not in code.split("def forward")[1].split("\n\n")[0]
+
+
+def test_keras_calls_inside_translated_calls_are_translated_too():
+    source = """import numpy as np
+from tensorflow import keras
+x, y = np.zeros((4, 3)), np.zeros(4)
+model = keras.Sequential([keras.layers.Dense(2, activation="softmax", input_shape=(3,))])
+model.compile(optimizer="sgd", loss="categorical_crossentropy")
+model.fit(x, keras.utils.to_categorical(y, num_classes=2), epochs=1)
+z = keras.utils.to_categorical(keras.ops.sum(x, axis=1) > 1, 2)
+"""
+    result = translate(source)
+    assert "to_categorical(y, num_classes=2)," in result.code
+    assert "keras.utils" not in result.code
+    (left,) = result.errors  # keras.ops.sum inside a translated call is still reported
+    assert left.code == "K2T501" and left.line == 7 and "keras.ops.sum" in left.message
+
+
+def test_an_unused_keras_import_is_removed():
+    result = translate("import tensorflow as tf\nx = 1\n")
+    assert result.code == "x = 1\n" and result.status == "translated"
+
+
+def test_the_converter_needs_neither_numpy_nor_torch_nor_tensorflow():
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    script = (
+        "import sys\n"
+        "for name in ('numpy', 'torch', 'tensorflow', 'keras'):\n"
+        "    sys.modules[name] = None\n"
+        "from k2t import translate\n"
+        "import pathlib\n"
+        "for path in sorted(pathlib.Path(sys.argv[1]).glob('*/*.keras.py')):\n"
+        "    translate(path.read_text())\n"
+        "print('ok')\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script, str(FIXTURES)], capture_output=True, text=True)
+    assert completed.stdout.strip() == "ok", completed.stderr[-2000:]
