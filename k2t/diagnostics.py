@@ -1,6 +1,6 @@
 """Diagnostics: what k2t could not translate (or translated approximately), with a stable code.
 
-Code policy (documented in README.md): K2T1xx layers, K2T2xx custom layers, K2T3xx model graphs,
+Code policy (documented in README.md): K2T0xx `check` findings, K2T1xx layers, K2T2xx custom layers, K2T3xx model graphs,
 K2T4xx training (compile/fit/evaluate/predict), K2T5xx other TensorFlow/Keras APIs, K2T9xx internal.
 Severity "error" means something was left for a human (exit status 1); "warning" means translated with a
 documented difference (exit status unaffected).
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 CODES: dict[str, str] = {
+    "K2T001": "(check) a Keras use that `k2t convert` translates",
+    "K2T002": "(check) a Keras import that `convert` keeps although nothing is left for a human",
     "K2T101": "layer has no translation yet",
     "K2T102": "layer argument has no translation",
     "K2T103": "input shape unknown: lazy module used",
