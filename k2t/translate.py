@@ -289,8 +289,19 @@ class _Translation:
                     self.edits.remove(statement)
                     self.covered.add(statement)
                 self.covered.add(compile_usage.statement)
+        compiles = [u for u in model.usages if u.method == "compile"]
+        recompiled = False
         for usage in model.usages:
             if usage.method == "compile":
+                if usage is not compiles[0]:
+                    recompiled = True
+                    self.report(Problem(usage.call, "K2T401", "a second compile() of the model is not translated yet"))
+                continue
+            if recompiled and usage.method in ("fit", "evaluate", "predict"):
+                # Translating these with the first compile()'s loss and optimizer would be wrong.
+                self.report(
+                    Problem(usage.call, "K2T403", f"model.{usage.method}() after a second compile() is not translated yet")
+                )
                 continue
             var = usage.call.func.value.value
             if usage.method == "summary" and _is_print_of(usage.statement, usage.call):

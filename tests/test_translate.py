@@ -204,3 +204,19 @@ def test_the_converter_needs_neither_numpy_nor_torch_nor_tensorflow():
     )
     completed = subprocess.run([sys.executable, "-c", script, str(FIXTURES)], capture_output=True, text=True)
     assert completed.stdout.strip() == "ok", completed.stderr[-2000:]
+
+
+def test_training_after_a_second_compile_is_left_for_a_human():
+    source = """import numpy as np
+from tensorflow import keras
+x, y = np.zeros((6, 4)), np.zeros(6)
+model = keras.Sequential([keras.layers.Dense(3, activation="softmax", input_shape=(4,))])
+model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+model.fit(x, y)
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+model.fit(x, keras.utils.to_categorical(y, 3))
+"""
+    result = translate(source)
+    assert [(d.code, d.line) for d in result.errors] == [("K2T401", 7), ("K2T403", 8)]
+    assert "model.fit(x, keras.utils.to_categorical(y, 3))" in result.code
+    assert "fit(\n    model, x, y" in result.code or "fit(model, x, y" in result.code

@@ -104,3 +104,13 @@ model = keras.Sequential([keras.layers.Dense(4, input_shape=x_train.shape[1:])])
     (verdict,) = verify_sources(keras, "import torch\n")
     assert verdict.status == "unverifiable"
     assert verdict.reason
+
+
+def test_a_keras_model_that_fails_to_build_is_unverifiable_not_a_crash():
+    keras = """
+from tensorflow import keras
+model = keras.Sequential([keras.layers.Conv2D(2, 3, input_shape=(8, 8, 1)), keras.layers.AveragePooling2D()])
+"""
+    (verdict,) = verify_sources(keras, translate(keras).code)
+    assert verdict.status == "unverifiable"
+    assert "building the model failed" in verdict.reason

@@ -139,3 +139,5 @@ def execute(code: str, namespace: dict, what: str) -> None:
         ) from None
     except ImportError as exc:
         raise Unverifiable(f"import failed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the model's own construction failed
+        raise Unverifiable(f"building the model failed: {type(exc).__name__}: {exc}") from None

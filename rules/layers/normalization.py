@@ -31,6 +31,10 @@ def _batch_norm(ctx) -> Lowering:
         comment = "Keras defaults: epsilon=1e-3, momentum=0.99 (torch counts momentum the other way)."
     else:
         comment = f"Keras momentum={ctx.code('momentum')}: torch counts momentum the other way (1 - it)."
+    ctx.note(
+        "BatchNormalization: torch updates running_var with the unbiased batch variance (Keras: the "
+        "biased one), so the moving variance learned in training differs by n/(n-1) per batch"
+    )
     return Lowering(
         steps=[Step("{m}({x})", f"nn.BatchNorm{n}d({', '.join(options)})", attr="bn", comment=comment)],
         out_shape=ctx.in_shape,

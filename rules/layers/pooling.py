@@ -38,7 +38,7 @@ def _pool(kind: str, n: int):
             elif kind == "Max":
                 steps.append(Step("{m}({x})", pad_module(pads, 'float("-inf")'), attr="pad"))
             else:
-                raise Unsupported(f"{ctx.key}(padding='same') with this size pads on both sides unevenly")
+                raise Unsupported(f"{ctx.key}(padding='same') with these sizes has no exact torch equivalent yet")
             if kind == "Avg" and any(b or a for b, a in pads):
                 options.append("count_include_pad=False")  # Keras leaves the padding out of the mean
         args = ", ".join([str(compact(size)), *options])
