@@ -21,6 +21,18 @@ class Param:
     aliases: tuple[str, ...] = ()  # older Keras spellings (lr, alpha, ...)
 
 
+# The trailing parameters of every Keras layer with a kernel and a bias, in signature order.
+KERNEL_PARAMS = (
+    ("kernel_initializer", "glorot_uniform"),
+    ("bias_initializer", "zeros"),
+    ("kernel_regularizer", None),
+    ("bias_regularizer", None),
+    ("activity_regularizer", None),
+    ("kernel_constraint", None),
+    ("bias_constraint", None),
+)
+
+
 def params(*specs: Any) -> tuple[Param, ...]:
     """params("units", ("activation", None), ...): a signature from short tuples."""
     out = []

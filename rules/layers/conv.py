@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from k2t.rules.spec import FIRST, LayerRule, Lowering, Step, Unsupported, compact, params, tuple_of
+from k2t.rules.spec import KERNEL_PARAMS, FIRST, LayerRule, Lowering, Step, Unsupported, compact, params, tuple_of
 from k2t.values import NamedInt, Value, dim_code
 
 
@@ -125,13 +125,7 @@ def _conv_params(n: int):
         ("groups", 1),
         ("activation", None),
         ("use_bias", True),
-        ("kernel_initializer", "glorot_uniform"),
-        ("bias_initializer", "zeros"),
-        ("kernel_regularizer", None),
-        ("bias_regularizer", None),
-        ("activity_regularizer", None),
-        ("kernel_constraint", None),
-        ("bias_constraint", None),
+        *KERNEL_PARAMS,
     )
 
 
@@ -253,13 +247,7 @@ RULES = [
             ("dilation_rate", (1, 1)),
             ("activation", None),
             ("use_bias", True),
-            ("kernel_initializer", "glorot_uniform"),
-            ("bias_initializer", "zeros"),
-            ("kernel_regularizer", None),
-            ("bias_regularizer", None),
-            ("activity_regularizer", None),
-            ("kernel_constraint", None),
-            ("bias_constraint", None),
+            *KERNEL_PARAMS,
         ),
         _conv_transpose,
         wants=FIRST,

@@ -14,6 +14,7 @@ import math
 
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.spec import (
+    KERNEL_PARAMS,
     FIRST,
     LAST,
     LayerRule,
@@ -198,13 +199,7 @@ RULES = [
             "units",
             ("activation", None),
             ("use_bias", True),
-            ("kernel_initializer", "glorot_uniform"),
-            ("bias_initializer", "zeros"),
-            ("kernel_regularizer", None),
-            ("bias_regularizer", None),
-            ("activity_regularizer", None),
-            ("kernel_constraint", None),
-            ("bias_constraint", None),
+            *KERNEL_PARAMS,
         ),
         _dense,
         wants=LAST,
