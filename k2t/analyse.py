@@ -49,6 +49,7 @@ class LayerCall:
     name: str | None = None  # the Keras name= argument
     inputs: list[str] = field(default_factory=lambda: ["x"])  # tensors it is applied to
     output: str = "x"  # the tensor it produces
+    extra: dict[str, Value] = field(default_factory=dict)  # inert keywords (input_shape=, name=)
 
 
 @dataclass
@@ -442,9 +443,7 @@ class Analyzer(cst.CSTVisitor):
                 if inner is not None:
                     args[name] = Value(args[name].code, inner, args[name].local_names)
         name = extra.get("name")
-        layer = LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None)
-        layer.extra = extra
-        return layer
+        return LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None, extra=extra)
 
     def _layer(self, model: ModelIR, node: cst.BaseExpression) -> None:
         if not isinstance(node, cst.Call):

@@ -286,7 +286,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         tensors[layer.output] = _Tensor(layer.output, tuple(lowering.out_shape), lowering.out_layout, out_flat_from)
 
     if problems:
-        raise _Failed(problems)
+        raise Failed(problems)
 
     names = _name_modules(modules, model)
     for lm in layer_maps:
@@ -330,13 +330,12 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
     )
 
 
-class _Failed(Exception):
+class Failed(Exception):
+    """A model with problems: it is left as it is, and each problem reported."""
+
     def __init__(self, problems: list[Problem]):
         super().__init__(problems[0].message)
         self.problems = problems
-
-
-Failed = _Failed
 
 
 def _identifier(name: str) -> str:

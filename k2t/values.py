@@ -49,7 +49,9 @@ class Symbol:
 
 def dim_code(dim: Any) -> str:
     """Source text for a dimension: its name when it has one, else the number."""
-    return getattr(dim, "code", None) or repr(int(dim)) if dim is not None else "None"
+    if dim is None:
+        return "None"
+    return getattr(dim, "code", None) or repr(int(dim))
 
 
 _EMPTY = cst.Module([])

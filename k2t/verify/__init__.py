@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from k2t.translate import ModelReport, translate_module
-from k2t.verify.build import Source, Unverifiable, execute, scope_constants
+from k2t.verify.build import Plan, Source, Unverifiable, execute, scope_constants
 
 ATOL = 1e-5
 RTOL = 1e-4
@@ -110,8 +110,6 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
 
 
 def _describe(lines) -> str:
-    from k2t.verify.build import Plan
-
     return Plan(lines=lines).describe()
 
 
