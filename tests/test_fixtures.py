@@ -68,7 +68,9 @@ def test_verifies_against_keras(keras_path):
 def test_trains_on_torch_alone(keras_path, tmp_path):
     torch_path = expected_path(keras_path)
     if translate(keras_path.read_text(encoding="utf-8")).errors:
-        pytest.skip("partly translated on purpose: its diagnostics are checked by the conversion test")
+        # Partly translated on purpose: what is left is marked for a human, not run here.
+        assert "# k2t: K2T" in torch_path.read_text(encoding="utf-8")
+        return
     completed = run_torch_only(torch_path, tmp_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
     line = next(l for l in completed.stdout.splitlines() if l.startswith("K2T-LOSSES "))
