@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from k2t.translate import ModelReport, translate_module
-from k2t.verify.build import Plan, Source, Unverifiable, execute, scope_constants
+from k2t.verify.build import Plan, Source, Unverifiable, execute, keep_needed_imports, scope_constants
 
 ATOL = 1e-5
 RTOL = 1e-4
@@ -63,7 +63,7 @@ def verify_sources(
         reason = "k2t could not translate this model (see the convert diagnostics)"
         verdicts.append(Verdict(model.var, "unverifiable", reason=reason))
     if not result.models and not result.untranslated:
-        verdicts.append(Verdict("<file>", "unverifiable", reason="no Keras Sequential model found"))
+        verdicts.append(Verdict("<file>", "unverifiable", reason="no Keras model (Sequential or functional) found"))
     for model in result.models:
         verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed))
     return verdicts
@@ -75,12 +75,15 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
     ir = model.ir
     name = model.var if model.builder is None else f"{model.builder}()"
     try:
-        keras_plan = keras_source.prelude()
         local = scope_constants(keras_source, ir.scope, ir.creation)
         statements = sorted([ir.creation, *ir.build_statements], key=lambda s: keras_source.span(s))
-        code = keras_source.code(keras_plan.statements + local.statements) + "".join(
+        construction = keras_source.code(local.statements) + "".join(
             keras_source.module.code_for_node(s.with_changes(leading_lines=[])) for s in statements
         )
+        keras_plan = keep_needed_imports(
+            keras_source, keras_source.prelude(), construction + " ".join(model.ctor_args)
+        )
+        code = keras_source.code(keras_plan.statements) + construction
         lines = keras_plan.lines + local.lines
         lines += [(*keras_source.span(s), "model construction") for s in statements]
         executed = f"{keras_source.path}: " + _describe(lines)
@@ -88,7 +91,7 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         execute(code, namespace, keras_source.path)
         keras_model = namespace[ir.var]
 
-        torch_plan = torch_source.prelude(with_definitions=True)
+        torch_plan = keep_needed_imports(torch_source, torch_source.prelude(with_definitions=True))
         executed += f"; {torch_source.path}: " + torch_plan.describe()
         torch_ns: dict = {"__name__": "k2t_verify_torch"}
         execute(torch_source.code(torch_plan.statements), torch_ns, torch_source.path)

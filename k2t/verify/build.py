@@ -9,6 +9,7 @@ name computed at run time (x_train.shape[1:]) is unverifiable, with that reason.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -103,6 +104,35 @@ class Source:
 
     def code(self, statements: list[cst.CSTNode]) -> str:
         return "".join(self.module.code_for_node(s) for s in statements)
+
+
+def _bound_names(statement: cst.SimpleStatementLine) -> set[str] | None:
+    """Names an import statement binds (None for `from m import *`)."""
+    names: set[str] = set()
+    for small in statement.body:
+        if isinstance(small.names, cst.ImportStar):
+            return None
+        for alias in small.names:
+            if alias.asname is not None:
+                names.add(alias.asname.name.value)
+            else:
+                names.add(cst.Module([]).code_for_node(alias.name).split(".")[0])
+    return names
+
+
+def keep_needed_imports(source: "Source", plan: Plan, more_code: str = "") -> Plan:
+    """Only the imports the executed code reads: matplotlib or sklearn need not be installed."""
+    used_code = source.code([s for s in plan.statements if not _is_import(s)]) + more_code
+    words = set(re.findall(r"[A-Za-z_]\w*", used_code))
+    kept = Plan()
+    for statement, line in zip(plan.statements, plan.lines):
+        if _is_import(statement):
+            names = _bound_names(statement)
+            if names is not None and not names & words:
+                continue
+        kept.statements.append(statement)
+        kept.lines.append(line)
+    return kept
 
 
 def scope_constants(source: Source, scope: cst.CSTNode, before: cst.CSTNode) -> Plan:
