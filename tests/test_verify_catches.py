@@ -114,3 +114,16 @@ model = keras.Sequential([keras.layers.Conv2D(2, 3, input_shape=(8, 8, 1)), kera
     (verdict,) = verify_sources(keras, translate(keras).code)
     assert verdict.status == "unverifiable"
     assert "building the model failed" in verdict.reason
+
+
+def test_imports_the_model_does_not_read_are_not_executed():
+    keras = """
+import numpy as np
+import a_module_that_is_not_installed
+from tensorflow import keras
+data = a_module_that_is_not_installed.load()
+model = keras.Sequential([keras.layers.Dense(3, input_shape=(4,))])
+"""
+    (verdict,) = verify_sources(keras, translate(keras).code)
+    assert verdict.status == "equivalent", verdict
+    assert "imports (lines 2, 4);" in verdict.executed  # not line 3
