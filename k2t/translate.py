@@ -263,13 +263,10 @@ class _Translation:
         env = self.analysis.module_env
         materialized: set[cst.CSTNode] = set()
         compile_usage = model.compile
+        for problem in compile_problems:
+            self.report(problem)
         if compile_usage is not None:
-            if compiled is None:
-                for problem in compile_problems:
-                    self.report(problem)
-            else:
-                for problem in compile_problems:
-                    self.report(problem)
+            if compiled is not None:
                 for note in compiled.notes:
                     self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
                 if compiled.loss.snippet:
