@@ -30,7 +30,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider
 
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.names import resolver_for
-from k2t.translate import Options, Result, TranslationError, parse, translate_module
+from k2t.translate import Options, Result, TranslationError, parse, statement_of, translate_module
 
 __all__ = [
     "CHECK_CODES",
@@ -162,12 +162,6 @@ class _Collector(cst.CSTVisitor):
         return self._reference(node)
 
 
-def _statement_of(node: cst.CSTNode, parents) -> cst.CSTNode | None:
-    while node is not None and not isinstance(node, _STATEMENT):
-        node = parents.get(node)
-    return node
-
-
 def _innermost_statement_at(line: int, col: int, spans) -> cst.CSTNode | None:
     """The smallest statement whose span holds (line, 1-based col)."""
     best, best_size = None, None
@@ -219,7 +213,7 @@ def keras_uses(module: cst.Module, result: Result) -> list[Finding]:
 
     translatable, kept = [], Counter()
     for node in collector.references:
-        if _statement_of(node, parents) in human:
+        if statement_of(node, parents) in human:
             kept[_key_text(module.code_for_node(node))] += 1
         else:
             translatable.append(node)

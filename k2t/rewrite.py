@@ -77,7 +77,7 @@ def import_statements(module: cst.Module):
                     yield small
 
 
-def _is_import_line(statement: cst.CSTNode) -> bool:
+def is_import_line(statement: cst.CSTNode) -> bool:
     return isinstance(statement, cst.SimpleStatementLine) and all(
         isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
     )
@@ -171,7 +171,7 @@ def _insert_header(module: cst.Module, header: list[str]) -> cst.Module:
             and isinstance(statement.body[0], cst.Expr)
             and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
         )
-        if is_docstring or _is_import_line(statement):
+        if is_docstring or is_import_line(statement):
             index = i + 1
         else:
             break

@@ -211,6 +211,11 @@ def lower_compile(
     return compiled, problems
 
 
+def torch_weights_path(code: str) -> str:
+    """A string literal naming a Keras weights file ('.h5', '.keras', ...) -> the same with '.pt'."""
+    return re.sub(r"\.(weights\.h5|h5|keras|hdf5)(['\"])$", r".pt\2", code)
+
+
 def explicit_arguments(call: cst.Call, names: list[str]) -> tuple[dict[str, cst.BaseExpression], list[str]]:
     """Arguments as written, keyed by Keras parameter name (no defaults filled)."""
     out: dict[str, cst.BaseExpression] = {}
@@ -240,7 +245,7 @@ def lower_usage(
         return f"print({model_expr})", set(), problems, []
     if method in ("save", "save_weights", "load_weights"):
         path = code_of(usage.call.args[0].value) if usage.call.args else '"model.pt"'
-        path = re.sub(r"\.(weights\.h5|h5|keras|hdf5)(['\"])$", r".pt\2", path)
+        path = torch_weights_path(path)
         if method == "load_weights":
             return f"{model_expr}.load_state_dict(torch.load({path}))", set(), problems, []
         return f"torch.save({model_expr}.state_dict(), {path})", set(), problems, []

@@ -24,7 +24,7 @@ from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
 from k2t.rules.callbacks import CALLBACKS
 from k2t.rules.functions import FUNCTIONS
 from k2t.rules.spec import Unsupported
-from k2t.training import Compiled, last_activation, lower_compile, lower_usage
+from k2t.training import Compiled, last_activation, lower_compile, lower_usage, torch_weights_path
 from k2t.values import code_of
 
 DEVICE_LINE = (
@@ -132,6 +132,13 @@ def _imports_keras(module: cst.Module) -> bool:
     return False
 
 
+def statement_of(node: cst.CSTNode, parents) -> cst.CSTNode | None:
+    """The innermost statement (simple or compound) holding a node."""
+    while node is not None and not isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        node = parents.get(node)
+    return node
+
+
 def _is_print_of(statement: cst.SimpleStatementLine, call: cst.Call) -> bool:
     small = statement.body[0] if len(statement.body) == 1 else None
     return (
@@ -187,9 +194,7 @@ class _Translation:
                 self.edits.mark(statement, f"{problem.code} {problem.message}")
 
     def statement_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        while node is not None and not isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-            node = self.parents.get(node)
-        return node
+        return statement_of(node, self.parents)
 
     def is_covered(self, node: cst.CSTNode) -> bool:
         while node is not None:
@@ -382,7 +387,7 @@ class _Translation:
                 return
             code = code_of(arg.value)
             if keyword == "filepath":
-                code = re.sub(r"\.(weights\.h5|h5|keras|hdf5)(['\"])$", r".pt\2", code)
+                code = torch_weights_path(code)
             args.append(f"{arg.keyword.value}={code}" if arg.keyword else code)
         self.edits.replace_expression(node, f"{name}({', '.join(args)})")
         self.covered.add(node)

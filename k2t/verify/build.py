@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from k2t.rewrite import is_import_line
 from k2t.values import Env, evaluate
 
 
@@ -42,12 +43,6 @@ class Plan:
             f"{what} (lines {', '.join(str(a) if a == b else f'{a}-{b}' for a, b in spans)})"
             for what, spans in groups.items()
         )
-
-
-def _is_import(statement: cst.CSTNode) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and all(
-        isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
-    )
 
 
 def _constant_assignment(statement: cst.CSTNode, env: Env) -> bool:
@@ -90,7 +85,7 @@ class Source:
         plan = Plan()
         env = Env()
         for statement in self.module.body:
-            if _is_import(statement):
+            if is_import_line(statement):
                 what = "imports"
             elif _constant_assignment(statement, env):
                 what = "literal assignments"
@@ -122,11 +117,11 @@ def _bound_names(statement: cst.SimpleStatementLine) -> set[str] | None:
 
 def keep_needed_imports(source: "Source", plan: Plan, more_code: str = "") -> Plan:
     """Only the imports the executed code reads: matplotlib or sklearn need not be installed."""
-    used_code = source.code([s for s in plan.statements if not _is_import(s)]) + more_code
+    used_code = source.code([s for s in plan.statements if not is_import_line(s)]) + more_code
     words = set(re.findall(r"[A-Za-z_]\w*", used_code))
     kept = Plan()
     for statement, line in zip(plan.statements, plan.lines):
-        if _is_import(statement):
+        if is_import_line(statement):
             names = _bound_names(statement)
             if names is not None and not names & words:
                 continue
