@@ -58,6 +58,7 @@ class FunctionalInput:
     shape: tuple | None
     statement: cst.SimpleStatementLine
     call: cst.Call
+    name: str | None = None  # keras.Input(name=...)
 
 
 @dataclass
@@ -103,6 +104,7 @@ class ModelIR:
     kind: str = "sequential"  # or "functional"
     inputs: list[tuple[str, tuple | None]] = field(default_factory=list)  # functional: (var, shape)
     outputs: list[str] = field(default_factory=list)  # functional: output tensors
+    input_names: dict[str, str] = field(default_factory=dict)  # input var -> keras.Input(name=...)
 
     # The model as a graph; a Sequential model is the chain x -> layer -> x -> ...
     @property
@@ -473,7 +475,7 @@ class Analyzer(cst.CSTVisitor):
 
     # -- functional API -------------------------------------------------------------------
     def _functional_input(self, line, call: cst.Call, var: str) -> None:
-        shape = None
+        shape = name = None
         for i, arg in enumerate(call.args):
             keyword = arg.keyword.value if arg.keyword else None
             if keyword in ("shape", "input_shape") or (keyword is None and i == 0):
@@ -481,7 +483,9 @@ class Analyzer(cst.CSTVisitor):
             elif keyword in ("batch_shape", "batch_input_shape"):
                 shape = shape_of(arg.value, self.env)
                 shape = shape[1:] if shape else None
-        self.tensors[-1][var] = FunctionalInput(var, shape, line, call)
+            elif keyword == "name":
+                name = evaluate(arg.value, self.env).value
+        self.tensors[-1][var] = FunctionalInput(var, shape, line, call, name if isinstance(name, str) else None)
 
     def _apply(self, line, call: cst.Call, target: str, problems: list[Problem]):
         """Layer application `Layer(...)(tensors)`, `layer_object(tensors)` or `layers.add([a, b])`.
@@ -601,6 +605,7 @@ class Analyzer(cst.CSTVisitor):
             if node.layer is not None:
                 model.layers.append(node.layer)
         model.inputs = [(t.var, t.shape) for t in declared]
+        model.input_names = {t.var: t.name for t in declared if t.name}
         model.outputs = [out.var]
         unique = []
         for statement in statements:

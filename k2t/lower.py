@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import keyword
 import re
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
 from k2t.analyse import ModelIR, Problem
 from k2t.rules.activations import ACTIVATIONS, render
-from k2t.rules.initializers import initializer_code
-from k2t.rules.spec import FIRST, LAST, LayerContext, Step, Unsupported, to_first, to_last
+from k2t.rules.initializers import initializer_code, keras_fans
+from k2t.rules.spec import FIRST, LAST, LayerContext, Lowering, Step, Unsupported, to_first, to_last
 from k2t.values import Symbol, dim_code
 
 
@@ -43,6 +44,17 @@ class LayerMap:
         return f"{self.key} ({own}layer {self.index})"
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of the torch model, as the data path must prepare it."""
+
+    var: str  # the forward() argument
+    name: str | None  # keras.Input(name=...): the key of a dict of inputs
+    dtype: str  # "float32", or "int64" for indices into an Embedding
+    rank: int  # dimensions without the batch
+    channels_first: bool  # the model takes (N, C, ...) where Keras took (N, ..., C)
+
+
 @dataclass
 class LoweredModel:
     class_name: str
@@ -58,6 +70,8 @@ class LoweredModel:
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
     snippets: set[str] = field(default_factory=set)
+    inputs: list[InputSpec] = field(default_factory=list)
+    output_shape: tuple = ()  # Keras's output shape without the batch (the torch output's too)
 
 
 _REGULARIZED = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "embeddings_regularizer")
@@ -157,7 +171,8 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
     problems: list[Problem] = []
     modules: list[tuple[Step, int]] = []  # (step, layer index) in order, named below
     per_layer_steps: list[tuple[list[Step], str, list[str]]] = []
-    init_requests: list[tuple[Step, tuple]] = []
+    init_requests: list[tuple[Step, Lowering, object]] = []
+    comments: dict[int, list[str]] = {}  # id(step) -> notes written above its line
     init_code: list[tuple[Step, list[str]]] = []  # a rule's own reset_parameters() lines
     output_var = model.graph_outputs[0]
     failed: set[str] = set()  # tensors of layers that could not be translated
@@ -222,8 +237,8 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             )
             failed.add(layer.output)
             continue
-        for code, message in ctx.notes:
-            notes.append(Problem(layer.node, code, message))
+        layer_notes = [Problem(layer.node, note[0], note[1]) for note in ctx.notes]
+        notes.extend(layer_notes)
         activation = lowering.activation
         if activation is not None and activation not in ACTIVATIONS:
             problems.append(
@@ -240,7 +255,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
             if step.module is not None:
                 modules.append((step, index))
         if lowering.init is not None and lowering.weights_step is not None:
-            init_requests.append((lowering.steps[lowering.weights_step], lowering.init, layer))
+            init_requests.append((lowering.steps[lowering.weights_step], lowering, layer))
         if lowering.init_code and lowering.weights_step is not None:
             init_code.append((lowering.steps[lowering.weights_step], lowering.init_code))
         out_rank = len(lowering.out_shape)
@@ -257,6 +272,9 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
                 steps.append(Step(render(activation, "{x}", dim)))
         if not steps:  # an identity (e.g. Activation('linear')): keep the variable flowing
             steps.append(Step("{x}"))
+        # A documented difference is a comment at the layer's line, not a marker for a human.
+        for note, problem in zip(ctx.notes, layer_notes):
+            _add_comment(comments, _layer_step(lowering, steps), layer.key, problem.message, *note[2:])
         per_layer_steps.append((steps, layer.output, inputs[0].var, [expr for expr, _ in input_exprs]))
         last = lowering.steps[-1] if lowering.steps else None
         last_module_step = last if last is not None and last.module else None
@@ -291,22 +309,24 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
     names = _name_modules(modules, model)
     for lm in layer_maps:
         lm.module = names.get(lm.module) if lm.module is not None else None
+    reset = _reset_parameters(init_requests, names, notes, comments)
     for step, _ in modules:
         if step.comment:
             init_lines.append(f"# {step.comment}")
+        init_lines += comments.pop(id(step), [])
         init_lines.append(f"self.{names[id(step)]} = {step.module}")
     for steps, out, current, input_exprs in per_layer_steps:
         for step in steps:
             fields = {f"x{i}": e for i, e in enumerate(input_exprs)}
             fields["xs"] = "[" + ", ".join(input_exprs) + "]"
             expression = step.forward.format(x=current, m=f"self.{names[id(step)]}" if step.module else "", **fields)
+            forward += comments.pop(id(step), [])
             forward.append(f"{out} = {expression}")
             current = out
     out_tensor = tensors[output_var]
     if out_tensor.layout == FIRST and len(out_tensor.shape) >= 2:
         # Keras returns channels-last: the model's output keeps Keras's layout.
         forward.append(f"{output_var} = {to_last(len(out_tensor.shape)).format(x=output_var)}")
-    reset = _reset_parameters(init_requests, names, notes)
     reset += [line.format(m=f"self.{names[id(step)]}") for step, lines in init_code for line in lines]
     output_units = out_tensor.shape[-1] if out_tensor.shape else None
     input_vars = [var for var, _ in model.graph_inputs]
@@ -327,6 +347,17 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         ctor_args=ctor_args,
         notes=notes,
         snippets=snippets,
+        inputs=[
+            InputSpec(
+                var,
+                model.input_names.get(var),
+                "int64" if var in embedding_inputs else "float32",
+                len(shape),
+                input_layouts[var] == FIRST and len(shape) >= 2,
+            )
+            for (var, _), shape in zip(model.graph_inputs, input_shapes)
+        ],
+        output_shape=tuple(out_tensor.shape),
     )
 
 
@@ -369,21 +400,37 @@ def _name_modules(modules, model: ModelIR) -> dict[int, str]:
     return names
 
 
-def _reset_parameters(requests, names, notes) -> list[str]:
+def _layer_step(lowering: Lowering, steps: list[Step]) -> Step:
+    """The step whose line stands for a layer: its weights' module, else its first module or line."""
+    if lowering.weights_step is not None:
+        return lowering.steps[lowering.weights_step]
+    return next((step for step in steps if step.module), steps[0])
+
+
+def _add_comment(comments, step: Step, key: str, message: str, comment: str | None = None) -> None:
+    """A note as a short comment above the step's line (a rule may give a shorter text)."""
+    text = comment or message.removeprefix(f"{key}: ")
+    text = text[:1].upper() + text[1:]
+    comments.setdefault(id(step), []).extend(f"# {line}" for line in textwrap.wrap(text, 76))
+
+
+def _reset_parameters(requests, names, notes, comments) -> list[str]:
     """Lines of reset_parameters(): Keras initialisers, grouped by (kernel, bias) initialiser."""
     groups: dict[tuple, list[str]] = {}
-    for step, (kernel, bias), layer in requests:
-        kernel_code = initializer_code(kernel, "module.weight")
+    for step, lowering, layer in requests:
+        kernel, bias = lowering.init
+        fans = keras_fans(lowering.kernel_shape)
+        kernel_code = initializer_code(kernel, "module.weight", fans, lowering.torch_fans)
         bias_code = initializer_code(bias, "module.bias") if bias is not None else None
         if kernel_code is None or (bias is not None and bias_code is None):
-            notes.append(
-                Problem(
-                    layer.node,
-                    "K2T104",
-                    f"{layer.key}: initializer {kernel if kernel_code is None else bias!r} has no translation; "
-                    "torch's default initialisation is used",
-                )
+            note = Problem(
+                layer.node,
+                "K2T104",
+                f"{layer.key}: initializer {kernel if kernel_code is None else bias!r} has no translation; "
+                "torch's default initialisation is used",
             )
+            notes.append(note)
+            _add_comment(comments, step, layer.key, note.message)
             continue
         groups.setdefault((kernel_code, bias_code), []).append(names[id(step)])
     lines = []

@@ -38,13 +38,18 @@ class Edits:
         self.statements: dict[cst.CSTNode, list[str]] = {}  # original statement -> new lines
         self.before: dict[cst.CSTNode, list[str]] = {}  # lines inserted before a statement
         self.expressions: dict[cst.CSTNode, str] = {}
+        self.statement_parts: dict[cst.CSTNode, tuple] = {}  # parts embedded in replacement lines
         self.markers: dict[cst.CSTNode, list[str]] = {}
         self.parts: set[cst.CSTNode] = set()  # nodes that replacement templates embed
         self.headers: list[str] = []
         self.generated: list[str] = []  # every piece of new code (to find the imports it needs)
 
-    def replace(self, statement: cst.CSTNode, lines: list[str]) -> None:
+    def replace(self, statement: cst.CSTNode, lines: list[str], parts=()) -> None:
+        """Replace a statement by lines; {arg0}, ... in them stand for `parts` (see replace_expression)."""
         self.statements[statement] = lines
+        if parts:
+            self.statement_parts[statement] = tuple(parts)
+            self.parts.update(parts)
         self.generated.extend(lines)
 
     def remove(self, statement: cst.CSTNode) -> None:
@@ -124,7 +129,13 @@ class _Rewriter(cst.CSTTransformer):
         for original, updated in zip(original_body, updated_body):
             new = [updated]
             if original in self.edits.statements:
-                new = _parse_lines(self.edits.statements[original])
+                lines = self.edits.statements[original]
+                parts = self.edits.statement_parts.get(original)
+                for i, part in enumerate(parts or ()):
+                    # Plain replacement, not str.format: the lines hold dicts and f-strings.
+                    code = _EMPTY.code_for_node(self.updated.get(part, part))
+                    lines = [line.replace("{arg%d}" % i, code) for line in lines]
+                new = _parse_lines(lines)
                 if new:
                     new[0] = new[0].with_changes(
                         leading_lines=[*updated.leading_lines, *new[0].leading_lines]

@@ -1,4 +1,4 @@
-"""Copy helper definitions from rules/snippets.py into an output, with the helpers they use."""
+"""Copy helper definitions from the rules' snippet files into an output, with the helpers they use."""
 
 from __future__ import annotations
 
@@ -9,15 +9,22 @@ from pathlib import Path
 import libcst as cst
 
 
+# Real Python files whose top-level definitions outputs copy; their order is the output's order.
+SNIPPET_MODULES = ("k2t.rules.snippets", "k2t.rules.keras_optimizers")
+
+
 @functools.cache
 def _definitions() -> dict[str, str]:
     # Read, never import: the snippets import torch, which the converter must not need.
-    path = Path(importlib.util.find_spec("k2t.rules.snippets").origin)
-    module = cst.parse_module(path.read_text(encoding="utf-8"))
     out = {}
-    for statement in module.body:
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            out[statement.name.value] = module.code_for_node(statement.with_changes(leading_lines=[]))
+    for name in SNIPPET_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        module = cst.parse_module(Path(spec.origin).read_text(encoding="utf-8"))
+        for statement in module.body:
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                out[statement.name.value] = module.code_for_node(statement.with_changes(leading_lines=[]))
     return out
 
 
@@ -39,7 +46,7 @@ def _walk_names(tree: cst.CSTNode):
 
 
 def closure(names: set[str]) -> list[str]:
-    """The helpers named and those they use, in the order of rules/snippets.py."""
+    """The helpers named and those they use, in the order of the snippet files."""
     wanted = set()
     todo = list(names)
     while todo:

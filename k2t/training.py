@@ -1,7 +1,8 @@
 """Lower compile/fit/evaluate/predict (and summary/save/load) into explicit torch statements.
 
-compile() becomes an optimizer, a loss and a metrics dict; fit/evaluate/predict become calls of the
-readable helpers copied from rules/snippets.py, with Keras's argument names and defaults.
+compile() becomes an optimizer and a loss where it stood, and the metrics it names; fit() becomes
+the epoch loop at its line, evaluate() and predict() calls of functions written for the model
+(k2t/loops.py writes both, specialised to what the program uses).
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from k2t.analyse import Analysis, ModelIR, Problem, Usage, bind_arguments
-from k2t.lower import LoweredModel
 from k2t.names import Resolver
-from k2t.rules.activations import OUTPUT_ACTIVATIONS
 from k2t.rules.losses import LossLowering, loss_rule, lower_loss
-from k2t.rules.metrics import ACCURACY, METRICS, resolve_accuracy
+from k2t.loops import ACCURACY, METRIC_CLASSES, METRIC_KINDS, FitCall, LossSpec, Metric, ModelLoops, resolve_accuracy
 from k2t.rules.optimizers import lower_optimizer, optimizer_rule
 from k2t.rules.spec import Unsupported, params
 from k2t.values import Env, code_of, evaluate
@@ -41,13 +40,13 @@ SIGNATURES = {
         "class_weight sample_weight initial_epoch steps_per_epoch validation_steps "
         "validation_batch_size validation_freq".split(),
         {"x", "y", "batch_size", "epochs", "verbose", "validation_split", "validation_data", "shuffle",
-         "initial_epoch", "callbacks"},
+         "initial_epoch", "callbacks", "class_weight", "sample_weight", "validation_freq", "steps_per_epoch"},
     ),
     "evaluate": (
         "x y batch_size verbose sample_weight steps callbacks return_dict".split(),
-        {"x", "y", "batch_size", "verbose"},
+        {"x", "y", "batch_size", "verbose", "sample_weight", "return_dict"},
     ),
-    "predict": ("x batch_size verbose steps callbacks".split(), {"x", "batch_size"}),
+    "predict": ("x batch_size verbose steps callbacks".split(), {"x", "batch_size", "verbose"}),
 }
 _IGNORED_WHEN = {"verbose": ("auto",), "batch_size": (None,), "callbacks": (None, [], ())}
 
@@ -58,10 +57,10 @@ class Compiled:
 
     optimizer_code: str
     loss: LossLowering
-    metrics: dict[str, str]  # Keras name -> metric expression
+    metrics: list[Metric]
+    loss_key: str = ""  # the Keras loss (its rule's name)
     optimizer_name: str = "optimizer"
     loss_name: str = "loss_fn"
-    metrics_name: str = "metrics"
     notes: list[str] = field(default_factory=list)
     consumed: list[cst.SimpleStatementLine] = field(default_factory=list)
 
@@ -72,10 +71,10 @@ class Compiled:
         if self.loss.fused:
             lines.append(f"# The model returns logits: its final {self.loss.fused} is part of the loss.")
         lines.append(f"{self.loss_name} = {self.loss.code}")
-        if self.metrics:
-            items = ", ".join(f"{name!r}: {expr}" for name, expr in self.metrics.items())
-            lines.append(f"{self.metrics_name} = {{{items}}}")
         return lines
+
+    def loss_spec(self) -> LossSpec:
+        return LossSpec(self.loss_name, self.loss_key, self.loss.fused, self.loss.logits)
 
 
 def last_activation(model: ModelIR) -> str | None:
@@ -155,6 +154,7 @@ def lower_compile(
     # loss
     loss_node = raw.get("loss")
     loss = None
+    loss_rule_name = ""
     if loss_node is None:
         problems.append(Problem(usage.call, "K2T401", "compile() without a loss cannot train"))
     else:
@@ -172,43 +172,71 @@ def lower_compile(
             else:
                 loss_args, _, _ = bind_arguments(cst.Call(cst.Name("x")), rule.params, env, resolver, rule.name)
             values = {k: v.value for k, v in loss_args.items()}
+            loss_rule_name = rule.name
             try:
                 loss = lower_loss(rule, values, last_activation(model))
             except Unsupported as exc:
                 problems.append(Problem(usage.call, exc.code, str(exc)))
             if stmt is not None:
                 consumed.append(stmt)
-    # metrics
-    metrics: dict[str, str] = {}
+    # metrics: each one is translated or reported on its own
+    metrics: list[Metric] = []
     metrics_node = raw.get("metrics")
     if metrics_node is not None and loss is not None:
-        value = evaluate(metrics_node, env).value
-        if isinstance(value, str):  # metrics="accuracy": Keras 2 took a single name
-            value = [value]
-        if not isinstance(value, (list, tuple)) or not all(isinstance(m, str) for m in value):
-            problems.append(Problem(usage.call, "K2T401", "metrics other than a list of names have no translation yet"))
-        else:
-            for name in value:
-                if name in ACCURACY:
-                    function = resolve_accuracy(rule.accuracy, output_units)
-                else:
-                    function = METRICS.get(name)
-                if function is None:
-                    problems.append(Problem(usage.call, "K2T401", f"metric {name!r} has no translation yet"))
-                    continue
-                if function == "binary_accuracy" and loss.logits:
-                    # logits > 0 is probability > 0.5
-                    metrics[name] = "lambda output, target: binary_accuracy(output, target, threshold=0.0)"
-                else:
-                    metrics[name] = function
+        metrics, metric_problems = lower_metrics(metrics_node, loss_rule_name, output_units, resolver, env)
+        problems.extend(metric_problems)
     if optimizer_code is None or loss is None:
         return None, problems
-    compiled = Compiled(optimizer_code, loss, metrics, notes=notes, consumed=consumed)
+    compiled = Compiled(optimizer_code, loss, metrics, loss_rule_name, notes=notes, consumed=consumed)
     if model.var != "model":  # one set of names per model: two models must not share an optimizer
         compiled.optimizer_name = f"{model.var}_optimizer"
         compiled.loss_name = f"{model.var}_loss_fn"
-        compiled.metrics_name = f"{model.var}_metrics"
     return compiled, problems
+
+
+def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: Env) -> tuple[list[Metric], list[Problem]]:
+    """compile(metrics=...): names, metric functions and metric objects; one problem per metric
+    without a translation, the others kept."""
+    problems: list[Problem] = []
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):  # Keras 2 took a single name
+        elements = [node]
+    elif isinstance(node, (cst.List, cst.Tuple)):
+        elements = [e.value for e in node.elements]
+    else:
+        return [], [Problem(node, "K2T401", f"metrics={code_of(node)}: only a list of metrics can be translated")]
+    metrics: list[Metric] = []
+    for element in elements:
+        value = evaluate(element, env)
+        name = kind = None
+        threshold = 0.5
+        if isinstance(value.value, str):
+            name = value.value
+            if name in ACCURACY:
+                kind = resolve_accuracy(loss_key == "sparse_categorical_crossentropy", output_units)
+            else:
+                kind = METRIC_KINDS.get(name)
+        else:
+            call = element if isinstance(element, cst.Call) else None
+            key = resolver.key(call.func if call is not None else element) or ""
+            short = key.removeprefix("metrics.")
+            if key.startswith("metrics.") and short in METRIC_CLASSES and call is not None:
+                kind, name = METRIC_CLASSES[short]
+                for arg in call.args:
+                    keyword = arg.keyword.value if arg.keyword else None
+                    given = evaluate(arg.value, env)
+                    if keyword == "name" and isinstance(given.value, str):
+                        name = given.value
+                    elif keyword == "threshold" and isinstance(given.value, (int, float)):
+                        threshold = float(given.value)
+                    elif keyword not in ("dtype",):
+                        kind = None
+            elif key.startswith("metrics.") and short in METRIC_KINDS:
+                kind, name = METRIC_KINDS[short], short
+        if kind is None:
+            problems.append(Problem(element, "K2T401", f"metric {code_of(element)} has no translation yet; the other metrics are kept"))
+            continue
+        metrics.append(Metric(name, kind, threshold))
+    return metrics, problems
 
 
 def torch_weights_path(code: str) -> str:
@@ -236,9 +264,10 @@ def explicit_arguments(call: cst.Call, names: list[str]) -> tuple[dict[str, cst.
 
 
 def lower_usage(
-    usage: Usage, lowered: LoweredModel, compiled: Compiled | None, model_expr: str, env: Env
-) -> tuple[str | None, set[str], list[Problem]]:
-    """The replacement expression for a model method call, the snippets it needs, and problems."""
+    usage: Usage, compiled: Compiled | None, model_expr: str, env: Env, loops: ModelLoops, fresh
+) -> tuple[str | list[str] | None, set[str], list[Problem], list[cst.CSTNode]]:
+    """A model method call -> (its replacement: an expression, or for fit() the statements that
+    replace its line; the snippets it needs; problems; the argument nodes embedded as {argN})."""
     method = usage.method
     problems: list[Problem] = []
     if method == "summary":
@@ -265,44 +294,61 @@ def lower_usage(
         if name not in names:
             problems.append(Problem(node, "K2T402", f"{method}({name}=...) is not a Keras argument"))
         else:
-            problems.append(Problem(node, "K2T402", f"{method}({name}=...) has no translation yet; it was left out"))
+            problems.append(Problem(node, "K2T402", f"{method}({name}=...) has no translation yet"))
     if method in ("fit", "evaluate") and "y" not in args:
         problems.append(
             Problem(usage.call, "K2T402", f"{method}() without y (a tf.data dataset or generator?) has no translation yet")
         )
-        return None, set(), problems, []
     if method in ("fit", "evaluate") and compiled is None:
         problems.append(Problem(usage.call, "K2T403", f"model.{method}() needs a translated compile() in reach"))
+    if problems:
         return None, set(), problems, []
-    parts = [model_expr]
     embedded: list[cst.CSTNode] = []  # argument nodes, written back after their own rewriting
 
     def embed(node: cst.CSTNode) -> str:
         embedded.append(node)
         return "{arg%d}" % (len(embedded) - 1)
 
-    parts += [embed(args[n]) for n in ("x", "y") if n in args]
-    if method == "fit":
-        parts += [f"optimizer={compiled.optimizer_name}", f"loss_fn={compiled.loss_name}"]
-    if method == "evaluate":
-        parts.append(f"loss_fn={compiled.loss_name}")
-    if method in ("fit", "evaluate") and compiled.metrics:
-        parts.append(f"metrics={compiled.metrics_name}")
-    for name in names:
-        if name in ("x", "y") or name not in args or name not in supported:
-            continue
-        value = evaluate(args[name], env)
+    def given(name: str) -> str | None:
+        """The argument as code, or None where it is absent or a value Keras ignores."""
+        if name not in args:
+            return None
+        node = args[name]
+        value = evaluate(node, env)
         if value.known and value.value in _IGNORED_WHEN.get(name, ()):
-            continue
-        parts.append(f"{name}={embed(args[name])}")
-    if method == "predict" and compiled is not None and compiled.loss.fused:
-        fused = compiled.loss.fused
-        activation = "torch.sigmoid" if fused == "sigmoid" else (
-            "lambda logits: " + OUTPUT_ACTIVATIONS[fused].format(x="logits")
+            return None
+        if isinstance(node, (cst.Integer, cst.Float)) or (isinstance(node, cst.Name) and node.value in ("True", "False")):
+            return code_of(node)  # a literal: the loop is specialised to its value
+        return embed(node)
+
+    if method == "predict":
+        return loops.predict_expression(model_expr, embed(args["x"]), given("batch_size")), set(), problems, embedded
+    if method == "evaluate":
+        return_dict = "return_dict" in args and evaluate(args["return_dict"], env).value is True
+        code = loops.evaluate_expression(
+            model_expr, embed(args["x"]), embed(args["y"]), given("batch_size"), given("sample_weight"), return_dict
         )
-        parts.append(f"output_activation={activation}")
-    if lowered.input_dtype == "int64":
-        parts.append("input_dtype=torch.long")
-    if lowered.channels_first:
-        parts.append("channels_first=True")
-    return f"{method}({', '.join(parts)})", {method}, problems, embedded
+        return code, set(), problems, embedded
+    # fit(): the epoch loop replaces the statement
+    statement = usage.statement.body[0] if len(usage.statement.body) == 1 else None
+    target = None
+    if isinstance(statement, cst.Assign) and statement.value is usage.call and len(statement.targets) == 1:
+        target = code_of(statement.targets[0].target)
+    elif not (isinstance(statement, cst.Expr) and statement.value is usage.call):
+        problems.append(Problem(usage.call, "K2T402", "fit() inside an expression has no translation yet; call it on its own line"))
+        return None, set(), problems, []
+    call = FitCall(x=embed(args["x"]), y=embed(args["y"]), target=target)
+    for name in ("batch_size", "epochs", "verbose", "validation_split", "shuffle", "initial_epoch", "callbacks",
+                 "class_weight", "sample_weight", "validation_freq", "steps_per_epoch"):
+        code = given(name)
+        if code is not None:
+            setattr(call, name, code)
+    if "validation_data" in args:
+        node = args["validation_data"]
+        if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) in (2, 3):
+            call.validation_data = tuple(embed(e.value) for e in node.elements)
+        elif evaluate(node, env).value is not None:
+            call.validation_data_expr = embed(node)
+    if call.batch_size == "None":
+        call.batch_size = "32"
+    return loops.fit_lines(model_expr, call, fresh), ({"History"} if target else set()), problems, embedded

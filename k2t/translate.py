@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
 from k2t.rules.callbacks import CALLBACKS
 from k2t.rules.functions import FUNCTIONS
 from k2t.rules.spec import Unsupported
+from k2t.loops import ModelLoops
 from k2t.training import Compiled, last_activation, lower_compile, lower_usage, torch_weights_path
 from k2t.values import code_of
 
@@ -151,6 +153,12 @@ def _is_print_of(statement: cst.SimpleStatementLine, call: cst.Call) -> bool:
     )
 
 
+def _with_keyword(call: str, keyword: str) -> str:
+    """nn.MSELoss() -> nn.MSELoss(reduction="none"); nn.HuberLoss(delta=2.0) -> ...(delta=2.0, reduction=...)."""
+    head, _, tail = call.rpartition(")")
+    return f"{head}{', ' if not head.endswith('(') else ''}{keyword}){tail}"
+
+
 def _class_name(model: ModelIR, taken: set[str]) -> str:
     base = model.builder.name.value if model.builder is not None else model.var
     base = re.sub(r"^(build|create|make|get|define|construct)_", "", base)
@@ -181,6 +189,8 @@ class _Translation:
         self.reports: list[ModelReport] = []
         self.model_names: set[str] = set()  # variables bound to translated models
         self.untranslated: list[ModelIR] = []
+        self.loops: list[ModelLoops] = []  # per translated model, in order
+        self.loops_by_var: dict[str, tuple[ModelLoops, cst.CSTNode]] = {}  # model var -> (loops, scope)
 
     # -- reporting ------------------------------------------------------------------------
     def report(self, problem: Problem, severity: str = ERROR, mark: bool = True) -> None:
@@ -276,7 +286,6 @@ class _Translation:
                     self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
                 if compiled.loss.snippet:
                     self.snippets.add(compiled.loss.snippet)
-                compiled.notes = [f"k2t: {note}" for note in compiled.notes]
                 trainings = [u for u in model.usages if u.method in ("fit", "evaluate")]
                 # Write the optimizer where compile() was, unless only other scopes train the
                 # model (compile() inside a builder function): then it is made where it is used.
@@ -291,6 +300,7 @@ class _Translation:
                     self.edits.remove(statement)
                     self.covered.add(statement)
                 self.covered.add(compile_usage.statement)
+        loops = self.loops_for(model, lowered, compiled)
         compiles = [u for u in model.usages if u.method == "compile"]
         recompiled = False
         for usage in model.usages:
@@ -311,25 +321,66 @@ class _Translation:
                 self.edits.replace(usage.statement, [f"print({var})"])
                 self.covered.add(usage.statement)
                 continue
-            expression, needed, problems, embedded = lower_usage(usage, lowered, compiled, var, env)
+            code, needed, problems, embedded = lower_usage(usage, compiled, var, env, loops, self.fresh)
             for problem in problems:
                 self.report(problem)
-            if expression is None:
+            if code is None:
                 continue
             self.snippets |= needed
             prefix = []
             if usage.method in ("fit", "evaluate") and usage.scope not in materialized:
                 prefix = compiled.lines(var)
                 materialized.add(usage.scope)
+            if isinstance(code, list):  # fit(): the loop replaces the statement
+                self.edits.replace(usage.statement, prefix + code, parts=embedded)
+                self.covered.add(usage.call.func)
+                continue
             self.edits.replace_expression(
-                usage.call, expression, before=usage.statement, lines=prefix, parts=embedded
+                usage.call, code, before=usage.statement, lines=prefix, parts=embedded
             )
             # The arguments live on inside the new call: Keras calls in them are still translated.
             self.covered.add(usage.call.func if embedded else usage.call)
-            if compiled is not None and usage.method in ("fit", "evaluate"):
-                self.snippets |= {m for m in compiled.metrics.values() if m.isidentifier()}
-                if any("binary_accuracy" in m for m in compiled.metrics.values()):
-                    self.snippets.add("binary_accuracy")
+
+    def loops_for(self, model: ModelIR, lowered: LoweredModel, compiled: Compiled | None) -> ModelLoops:
+        """The model's specialised loop code; its functions are written after all call sites."""
+        keywords = {
+            arg.keyword.value
+            for usage in model.usages
+            if usage.method in ("fit", "evaluate")
+            for arg in usage.call.args
+            if arg.keyword is not None
+        }
+        triples = any(
+            isinstance(arg.value, (cst.Tuple, cst.List)) and len(arg.value.elements) == 3
+            for usage in model.usages
+            if usage.method == "fit"
+            for arg in usage.call.args
+            if arg.keyword is not None and arg.keyword.value == "validation_data"
+        )
+        loops = ModelLoops(
+            var=model.var,
+            lowered=lowered,
+            loss=compiled.loss_spec() if compiled else None,
+            optimizer=compiled.optimizer_name if compiled else None,
+            metrics=list(compiled.metrics) if compiled else [],
+            suffix=f"_{model.var}" if len(self.analysis.models) > 1 else "",
+            weighted=bool(keywords & {"sample_weight", "class_weight"}) or triples,
+            shuffle_param="shuffle" in keywords,
+            steps_param="steps_per_epoch" in keywords,
+        )
+        if compiled is not None and loops.weighted:
+            # Per-sample losses: the loop weighs them as Keras does.
+            compiled.loss = dataclasses.replace(compiled.loss, code=_with_keyword(compiled.loss.code, 'reduction="none"'))
+        self.loops.append(loops)
+        self.loops_by_var[model.var] = (loops, model.scope)
+        return loops
+
+    def fresh(self, name: str) -> str:
+        """A name for generated code that no user name shadows."""
+        candidate = name
+        while candidate in self.analysis.names_in_use:
+            candidate += "_"
+        return candidate
 
     # -- functions and leftovers ----------------------------------------------------------
     def functions_and_leftovers(self) -> None:
@@ -439,6 +490,9 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
         state.report(problem)
     state.models()
     state.functions_and_leftovers()
+    for loops in state.loops:
+        if loops.used:
+            state.edits.add_header("\n\n\n".join(loops.functions()))
     header = []
     if state.reports:
         header.append(DEVICE_LINE)

@@ -1,0 +1,532 @@
+"""Write the training, evaluation and prediction code of one compiled model, specialised to it.
+
+k2t knows at conversion time what a generic fit() would have to guess at run time: each input's
+dtype and layout, the labels the loss takes, the rank of the output, the metrics, validation and
+callbacks the program asks for. This module writes that knowledge out: small functions written
+for this model (prepare_inputs, prepare_targets, train_one_epoch, evaluate, predict, call_model),
+emitted only when the program uses them, and the epoch loop itself at each fit() call.
+
+Keras semantics kept here: inputs float32 except indices into an Embedding (int64), channels-last
+arrays permuted once; class indices for sparse crossentropy, the class axis moved to dim 1 for
+sequence outputs; the loss averaged over samples (sample and class weights divided by the batch
+size, not by their sum), each metric averaged over all its values (per token for sequences);
+validation_split takes the last fraction before shuffling; fit shuffles every epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from k2t.lower import LoweredModel
+from k2t.rules.activations import OUTPUT_ACTIVATIONS
+from k2t.values import dim_code
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A compiled metric: its History key and how it is computed."""
+
+    name: str
+    kind: str  # categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mae, mse, rmse
+    threshold: float = 0.5
+
+
+# Keras metric names and classes -> (kind, default name of a metric object)
+METRIC_KINDS = {
+    "categorical_accuracy": "categorical_accuracy",
+    "sparse_categorical_accuracy": "sparse_categorical_accuracy",
+    "binary_accuracy": "binary_accuracy",
+    "mae": "mae",
+    "mean_absolute_error": "mae",
+    "mse": "mse",
+    "mean_squared_error": "mse",
+}
+METRIC_CLASSES = {
+    "CategoricalAccuracy": ("categorical_accuracy", "categorical_accuracy"),
+    "SparseCategoricalAccuracy": ("sparse_categorical_accuracy", "sparse_categorical_accuracy"),
+    "BinaryAccuracy": ("binary_accuracy", "binary_accuracy"),
+    "MeanAbsoluteError": ("mae", "mean_absolute_error"),
+    "MeanSquaredError": ("mse", "mean_squared_error"),
+    "RootMeanSquaredError": ("rmse", "root_mean_squared_error"),
+}
+ACCURACY = {"accuracy", "acc"}
+
+
+def resolve_accuracy(sparse_loss: bool, output_units) -> str:
+    """'accuracy' as Keras 3 resolves it, from the shapes of labels and outputs: a one-unit output
+    gets binary accuracy, labels of lower rank (sparse crossentropy) sparse categorical accuracy,
+    anything else categorical accuracy (so does a multi-label sigmoid output)."""
+    if output_units == 1:
+        return "binary_accuracy"
+    return "sparse_categorical_accuracy" if sparse_loss else "categorical_accuracy"
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What the loop needs to know about the compiled loss."""
+
+    name: str  # the loss variable, e.g. loss_fn
+    keras: str  # the Keras loss (rule name)
+    fused: str | None  # the output activation the loss took over (applied again for predictions)
+    logits: bool  # the model's output is logits
+
+    @property
+    def sparse(self) -> bool:
+        return self.keras == "sparse_categorical_crossentropy"
+
+    @property
+    def classes_axis(self) -> bool:
+        """The loss reads classes from the last axis (crossentropy over a softmax)."""
+        return self.keras in ("sparse_categorical_crossentropy", "categorical_crossentropy")
+
+
+@dataclass
+class FitCall:
+    """The arguments of one fit() as code (with {argN} for embedded user expressions)."""
+
+    x: str
+    y: str
+    batch_size: str = "32"
+    epochs: str = "1"
+    verbose: str = "1"
+    validation_split: str | None = None
+    validation_data: tuple[str, ...] | None = None  # (x, y) or (x, y, sample_weight)
+    validation_data_expr: str | None = None  # a name holding the pair
+    shuffle: str = "True"
+    initial_epoch: str = "0"
+    callbacks: str | None = None
+    class_weight: str | None = None
+    sample_weight: str | None = None
+    validation_freq: str = "1"
+    steps_per_epoch: str | None = None
+    target: str | None = None  # the variable the History is assigned to
+
+
+def _literal(code: str):
+    try:
+        import ast
+
+        return ast.literal_eval(code)
+    except (ValueError, SyntaxError):
+        return _UNKNOWN
+
+
+_UNKNOWN = object()
+
+
+@dataclass
+class ModelLoops:
+    """The loop code for one compiled model; functions are emitted only when used."""
+
+    var: str
+    lowered: LoweredModel
+    loss: LossSpec | None
+    optimizer: str | None
+    metrics: list[Metric] = field(default_factory=list)
+    suffix: str = ""  # "" for one model; "_<var>" when several models share the file
+    weighted: bool = False  # some fit/evaluate weights its samples: the loss is per sample
+    shuffle_param: bool = False  # some fit passes shuffle=
+    steps_param: bool = False  # some fit passes steps_per_epoch=
+    used: set[str] = field(default_factory=set)
+
+    # -- names ----------------------------------------------------------------------------
+    def fn(self, base: str) -> str:
+        self.used.add(base)
+        return base + self.suffix
+
+    @property
+    def inputs(self):
+        return self.lowered.inputs
+
+    @property
+    def several_inputs(self) -> bool:
+        return len(self.inputs) > 1
+
+    # -- pieces of code shared by the functions -------------------------------------------
+    def _batch(self, inputs: str, index: str) -> str:
+        """The model called on one batch of `inputs` (a tensor, or a tuple for several inputs)."""
+        if self.several_inputs:
+            return f"model(*(x[{index}] for x in {inputs}))"
+        return f"model({inputs}[{index}])"
+
+    def _prediction(self, outputs: str) -> str:
+        """What Keras's model returns: the fused activation applied to the logits."""
+        if self.loss is None or self.loss.fused is None:
+            return outputs
+        return OUTPUT_ACTIVATIONS[self.loss.fused].format(x=outputs)
+
+    def _loss_call(self, outputs: str, targets: str) -> str:
+        rank = len(self.lowered.output_shape) + 1
+        if self.loss.classes_axis and rank > 2:
+            # CrossEntropyLoss wants the classes at dim 1: (N, T, C) -> (N, C, T).
+            outputs = f"{outputs}.movedim(-1, 1)"
+            if not self.loss.sparse:
+                targets = f"{targets}.movedim(-1, 1)"
+        return f"{self.loss.name}({outputs}, {targets})"
+
+    def _per_sample_rank(self) -> int:
+        """Rank of the unreduced loss: crossentropy drops the class axis, the others keep it."""
+        rank = len(self.lowered.output_shape) + 1
+        return rank - 1 if self.loss.classes_axis else rank
+
+    def _weighted(self, per_sample: str, weights: str) -> str:
+        extra = self._per_sample_rank() - 1
+        view = f"{weights}[:{', None' * extra}]" if extra else weights
+        # Keras divides the weighted sum by the number of values, not by the sum of the weights.
+        return f"({per_sample} * {view}).mean()"
+
+    def _metric_lines(self, outputs: str, targets: str) -> list[str]:
+        lines = []
+        needs_probabilities = any(m.kind in ("mae", "mse", "rmse") for m in self.metrics) and self.loss.fused
+        if needs_probabilities:
+            lines.append(f"probabilities = {self._prediction(outputs)}")
+        values_of = {
+            "categorical_accuracy": f"{outputs}.argmax(-1) == {targets}.argmax(-1)",
+            "sparse_categorical_accuracy": f"{outputs}.argmax(-1) == {targets}",
+            "mae": f"({'probabilities' if needs_probabilities else outputs} - {targets}).abs()",
+            "mse": f"({'probabilities' if needs_probabilities else outputs} - {targets}).square()",
+            "rmse": f"({'probabilities' if needs_probabilities else outputs} - {targets}).square()",
+        }
+        for metric in self.metrics:
+            var = _identifier(metric.name)
+            if metric.kind == "binary_accuracy":
+                if self.loss.logits and self.loss.fused == "sigmoid" and metric.threshold == 0.5:
+                    values = f"({outputs} > 0) == ({targets} > 0.5)  # logit > 0 is probability > 0.5"
+                else:
+                    probabilities = self._prediction(outputs) if self.loss.fused else outputs
+                    values = f"({probabilities} > {metric.threshold!r}) == ({targets} > 0.5)"
+            else:
+                values = values_of[metric.kind]
+            lines.append(f"{var}_values = {values}")
+            lines.append(f"{var}_sum += {var}_values.sum()")
+            lines.append(f"{var}_count += {var}_values.numel()")
+        return lines
+
+    def _logs(self, samples: str) -> str:
+        items = [f'"loss": loss_sum.item() / {samples}']
+        for metric in self.metrics:
+            var = _identifier(metric.name)
+            value = f"{var}_sum.item() / {var}_count"
+            if metric.kind == "rmse":
+                value = f"({value}) ** 0.5"
+            items.append(f"{metric.name!r}: {value}")
+        return "{" + ", ".join(items) + "}"
+
+    def _sums(self) -> list[str]:
+        lines = ["loss_sum = torch.zeros((), device=device)"]
+        for metric in self.metrics:
+            var = _identifier(metric.name)
+            lines.append(f"{var}_sum, {var}_count = torch.zeros((), device=device), 0")
+        return lines
+
+    def _weights_param(self) -> str:
+        return ", weights=None" if self.weighted else ""
+
+    def _loss_of_batch(self, outputs: str, targets: str, weights_index: str) -> list[str]:
+        call = self._loss_call(outputs, targets)
+        if not self.weighted:
+            return [f"loss = {call}"]
+        return [
+            f"per_sample = {call}",
+            "if weights is None:",
+            "    loss = per_sample.mean()",
+            "else:",
+            f"    loss = {self._weighted('per_sample', f'weights[{weights_index}]')}",
+        ]
+
+    # -- the functions --------------------------------------------------------------------
+    def prepare_inputs(self) -> str:
+        def convert(spec, source: str) -> str:
+            code = f'torch.from_numpy(np.asarray({source}, dtype="{spec.dtype}"))'
+            if spec.channels_first:
+                rank = spec.rank + 1
+                order = ", ".join(str(i) for i in (0, rank - 1, *range(1, rank - 1)))
+                code += f".permute({order})"
+            return code + ".to(device)"
+
+        def describe(spec) -> str:
+            what = "int64 indices (it feeds an Embedding)" if spec.dtype == "int64" else "float32"
+            if spec.channels_first:
+                what += ", channels first"
+            return what
+
+        if not self.several_inputs:
+            spec = self.inputs[0]
+            doc = f"Keras's input array as the model's tensor: {describe(spec)}, on the device."
+            lines = [f'"""{doc}"""', f"return {convert(spec, 'x')}"]
+            if spec.channels_first:
+                lines.insert(1, "# Keras arrays are channels-last; the model takes (N, C, ...).")
+            return _function(self.fn("prepare_inputs"), "x", lines)
+        names = [spec.var for spec in self.inputs]
+        doc = "Keras's input arrays as the model's tensors, on the device: " + "; ".join(
+            f"{spec.var} {describe(spec)}" for spec in self.inputs
+        ) + "."
+        lines = [f'"""{doc}"""']
+        if all(spec.name for spec in self.inputs):
+            keys = ", ".join(f'x["{spec.name}"]' for spec in self.inputs)
+            lines += ["if isinstance(x, dict):  # inputs fed by their keras.Input(name=...)", f"    x = [{keys}]"]
+        lines.append(f"{', '.join(names)} = x")
+        lines.append("return (")
+        lines += [f"    {convert(spec, spec.var)}," for spec in self.inputs]
+        lines.append(")")
+        return _function(self.fn("prepare_inputs"), "x", lines)
+
+    def prepare_targets(self) -> str:
+        shape = self.lowered.output_shape
+        static = all(isinstance(d, int) for d in shape)
+        if self.loss.sparse:
+            dims = ", ".join(dim_code(d) for d in shape[:-1]) if static else ""
+            reshape = f".reshape(-1{', ' + dims if dims else ''})" if static else ""
+            doc = "Keras's integer labels as class indices, as CrossEntropyLoss takes them."
+            code = f'torch.from_numpy(np.asarray(y, dtype="int64")){reshape}.to(device)'
+        else:
+            # Keras brings labels to the output's rank: (N,) labels for (N, 1) outputs become (N, 1).
+            reshape = f".reshape(-1, {', '.join(dim_code(d) for d in shape)})" if static and shape else ""
+            if self.loss.classes_axis:
+                reshape = ""
+                doc = "Keras's one-hot labels as float32 class probabilities, as CrossEntropyLoss takes them."
+            else:
+                doc = "Keras's labels as float32 in the shape of the model's output."
+            code = f'torch.from_numpy(np.asarray(y, dtype="float32")){reshape}.to(device)'
+        return _function(self.fn("prepare_targets"), "y", [f'"""{doc}"""', f"return {code}"])
+
+    def train_one_epoch(self) -> str:
+        params = "model, optimizer, loss_fn, inputs, targets, batch_size" + self._weights_param()
+        if self.shuffle_param:
+            params += ", shuffle=True"
+        if self.steps_param:
+            params += ", steps=None"
+        lines = [
+            '"""One epoch of Keras\'s fit(): shuffled batches; returns the epoch\'s mean loss and metrics."""',
+            "model.train()",
+            *self._sums(),
+            "samples = len(targets)",
+        ]
+        if self.shuffle_param:
+            lines += [
+                "if shuffle:",
+                "    order = torch.randperm(samples, device=targets.device)",
+                "else:",
+                "    order = torch.arange(samples, device=targets.device)",
+            ]
+        else:
+            lines.append("order = torch.randperm(samples, device=targets.device)")
+        if self.steps_param:
+            lines += ["if steps is not None:", "    order = order[: steps * batch_size]"]
+        lines += [
+            "for start in range(0, len(order), batch_size):",
+            "    batch = order[start : start + batch_size]",
+            "    batch_targets = targets[batch]",
+            f"    outputs = {self._batch('inputs', 'batch')}",
+            *("    " + line for line in self._loss_of_batch("outputs", "batch_targets", "batch")),
+            "    optimizer.zero_grad()",
+            "    loss.backward()",
+            "    optimizer.step()",
+            "    # Keras averages over samples; the sums stay on the device (no sync per batch).",
+            "    loss_sum += loss.detach() * len(batch)",
+        ]
+        metric_lines = self._metric_lines("outputs", "batch_targets")
+        if metric_lines:
+            lines += ["    with torch.no_grad():", *("        " + line for line in metric_lines)]
+        lines.append(f"return {self._logs('len(order)')}")
+        return _function(self.fn("train_one_epoch"), params, lines)
+
+    def evaluate(self) -> str:
+        params = "model, loss_fn, inputs, targets, batch_size=32" + self._weights_param()
+        lines = [
+            '"""Keras\'s evaluate(): the mean loss and metrics, in inference mode."""',
+            "model.eval()",
+            *self._sums(),
+            "samples = len(targets)",
+            "for start in range(0, samples, batch_size):",
+            "    batch = slice(start, start + batch_size)",
+            "    batch_targets = targets[batch]",
+            f"    outputs = {self._batch('inputs', 'batch')}",
+            *("    " + line for line in self._loss_of_batch("outputs", "batch_targets", "batch")),
+            "    loss_sum += loss * len(batch_targets)",
+            *("    " + line for line in self._metric_lines("outputs", "batch_targets")),
+            f"return {self._logs('samples')}",
+        ]
+        return "@torch.no_grad()\n" + _function(self.fn("evaluate"), params, lines)
+
+    def predict(self) -> str:
+        what = self.loss.fused if self.loss is not None and self.loss.fused else None
+        doc = "Keras's predict(): the outputs as numpy, in inference mode, in batches."
+        if what:
+            doc = f"Keras's predict(): {what} probabilities as numpy, in inference mode, in batches."
+        samples = "len(inputs[0])" if self.several_inputs else "len(inputs)"
+        lines = [
+            f'"""{doc}"""',
+            "model.eval()",
+            "outputs = [",
+            f"    {self._prediction(self._batch('inputs', 'start : start + batch_size'))}",
+            f"    for start in range(0, {samples}, batch_size)",
+            "]",
+            "return torch.cat(outputs).cpu().numpy()",
+        ]
+        return "@torch.no_grad()\n" + _function(self.fn("predict"), "model, inputs, batch_size=32", lines)
+
+    def call_model(self) -> str:
+        what = self.loss.fused if self.loss is not None and self.loss.fused else None
+        doc = "model(x) as Keras runs it outside fit(): inference mode (training=False)"
+        doc += f", {what} applied." if what else "."
+        inputs = self.fn("prepare_inputs") + "(x)"
+        call = f"model(*{inputs})" if self.several_inputs else f"model({inputs})"
+        lines = [f'"""{doc}"""', "model.eval()", f"return {self._prediction(call)}.cpu()"]
+        return "@torch.no_grad()\n" + _function(self.fn("call_model"), "model, x", lines)
+
+    def functions(self) -> list[str]:
+        """The functions the program uses, in reading order."""
+        order = ["prepare_inputs", "prepare_targets", "train_one_epoch", "evaluate", "predict", "call_model"]
+        out = []
+        for base in order:
+            if base in self.used:
+                out.append(getattr(self, base)())
+        return out
+
+    # -- call sites -----------------------------------------------------------------------
+    def fit_lines(self, m: str, call: FitCall, fresh) -> list[str]:
+        """The statements that replace `[target =] m.fit(...)`; fresh(name) avoids the user's names."""
+        inputs, targets = fresh("train_inputs"), fresh("train_targets")
+        prepare_inputs, prepare_targets = self.fn("prepare_inputs"), self.fn("prepare_targets")
+        lines = [
+            f"{inputs} = {prepare_inputs}({call.x})",
+            f"{targets} = {prepare_targets}({call.y})",
+        ]
+        weights = None
+        if call.sample_weight is not None:
+            weights = fresh("train_weights")
+            lines.append(f'{weights} = torch.from_numpy(np.asarray({call.sample_weight}, dtype="float32")).to(device)')
+        if call.class_weight is not None:
+            weights = weights or fresh("train_weights")
+            labels = targets if self.loss.sparse else f"{targets}.argmax(-1)"
+            if not self.loss.classes_axis:
+                labels = f"{targets}.reshape(len({targets}), -1)[:, 0].round().long()"
+            class_weights = fresh("class_weights")
+            lines += [
+                "# Keras weighs each sample by its class (1.0 for classes class_weight leaves out).",
+                f"{class_weights} = {call.class_weight}",
+                f"{class_weights} = torch.tensor([{class_weights}.get(c, 1.0) for c in range(max({class_weights}) + 1)], device=device)",
+            ]
+            weight_of_class = f"{class_weights}[{labels}]"
+            if call.sample_weight is not None:
+                lines.append(f"{weights} = {weights} * {weight_of_class}")
+            else:
+                lines.append(f"{weights} = {weight_of_class}")
+        val_inputs = val_targets = val_weights = None
+        if call.validation_data is not None or call.validation_data_expr is not None:
+            val_inputs, val_targets = fresh("val_inputs"), fresh("val_targets")
+            data = call.validation_data or (f"{call.validation_data_expr}[0]", f"{call.validation_data_expr}[1]")
+            lines += [f"{val_inputs} = {prepare_inputs}({data[0]})", f"{val_targets} = {prepare_targets}({data[1]})"]
+            if len(data) == 3:
+                val_weights = fresh("val_weights")
+                lines.append(f'{val_weights} = torch.from_numpy(np.asarray({data[2]}, dtype="float32")).to(device)')
+        elif call.validation_split is not None and _literal(call.validation_split) not in (0, 0.0, None):
+            val_inputs, val_targets = fresh("val_inputs"), fresh("val_targets")
+            split = fresh("split")
+            percent = _literal(call.validation_split)
+            share = f"the last {percent:.0%}" if isinstance(percent, float) else "the last fraction"
+            lines += [
+                f"# Keras validates on {share} of the samples, split off before shuffling.",
+                f"{split} = int({targets}.shape[0] * (1 - {call.validation_split}))",
+            ]
+            if self.several_inputs:
+                lines += [
+                    f"{val_inputs} = tuple(x[{split}:] for x in {inputs})",
+                    f"{inputs} = tuple(x[:{split}] for x in {inputs})",
+                ]
+            else:
+                lines.append(f"{inputs}, {val_inputs} = {inputs}[:{split}], {inputs}[{split}:]")
+            lines.append(f"{targets}, {val_targets} = {targets}[:{split}], {targets}[{split}:]")
+            if weights is not None:
+                val_weights = fresh("val_weights")
+                lines.append(f"{weights}, {val_weights} = {weights}[:{split}], {weights}[{split}:]")
+        epochs = call.epochs
+        epoch, logs = fresh("epoch"), fresh("logs")
+        history = call.target
+        if history is not None:
+            lines.append(f"{history} = History()")
+        callbacks = None
+        if call.callbacks is not None:
+            callbacks = fresh("callbacks")
+            lines += [
+                f"{callbacks} = {call.callbacks}",
+                f"for callback in {callbacks}:",
+                f"    callback.model, callback.optimizer = {m}, {self.optimizer}",
+                "    callback.on_train_begin()",
+            ]
+        start = "" if call.initial_epoch == "0" else f"{call.initial_epoch}, "
+        loop = [f"for {epoch} in range({start}{epochs}):"]
+        body = []
+        if callbacks:
+            body += [f"for callback in {callbacks}:", f"    callback.on_epoch_begin({epoch})"]
+        train_args = [m, self.optimizer, self.loss.name, inputs, targets, call.batch_size]
+        if weights is not None:
+            train_args.append(f"weights={weights}")
+        if call.shuffle != "True":
+            train_args.append(f"shuffle={call.shuffle}")
+        if call.steps_per_epoch is not None:
+            train_args.append(f"steps={call.steps_per_epoch}")
+        body.append(f"{logs} = {self.fn('train_one_epoch')}({', '.join(train_args)})")
+        if val_inputs is not None:
+            eval_args = [m, self.loss.name, val_inputs, val_targets, call.batch_size]
+            if val_weights is not None:
+                eval_args.append(f"weights={val_weights}")
+            validate = [
+                f"val_logs = {self.fn('evaluate')}({', '.join(eval_args)})",
+                f'{logs}.update({{f"val_{{name}}": value for name, value in val_logs.items()}})',
+            ]
+            if call.validation_freq != "1":
+                body += [f"if ({epoch} + 1) % {call.validation_freq} == 0:", *("    " + v for v in validate)]
+            else:
+                body += validate
+        progress = (
+            f'print(f"Epoch {{{epoch} + 1}}/{{{epochs}}} - " '
+            f'+ " - ".join(f"{{name}}: {{value:.4f}}" for name, value in {logs}.items()))'
+        )
+        verbose = _literal(call.verbose)
+        if verbose is _UNKNOWN:
+            body += [f"if {call.verbose}:", "    " + progress]
+        elif verbose:
+            body.append(progress)
+        stop = None
+        if callbacks:
+            stop = fresh("stop")
+            body.append(f"{stop} = [callback.on_epoch_end({epoch}, {logs}) for callback in {callbacks}]")
+        if history is not None:
+            body.append(f"{history}.append({epoch}, {logs})")
+        if stop:
+            body += [f"if any({stop}):", "    break"]
+        lines += loop + ["    " + line for line in body]
+        if callbacks:
+            lines += [f"for callback in {callbacks}:", "    callback.on_train_end()"]
+        return lines
+
+    def evaluate_expression(self, m: str, x: str, y: str, batch_size: str | None, sample_weight: str | None,
+                            return_dict: bool) -> str:
+        args = [m, self.loss.name, f"{self.fn('prepare_inputs')}({x})", f"{self.fn('prepare_targets')}({y})"]
+        if batch_size is not None:
+            args.append(batch_size)
+        if sample_weight is not None:
+            args.append(f'weights=torch.from_numpy(np.asarray({sample_weight}, dtype="float32")).to(device)')
+        logs = f"{self.fn('evaluate')}({', '.join(args)})"
+        if return_dict:
+            return logs
+        if not self.metrics:
+            return f'{logs}["loss"]'
+        return f"list({logs}.values())"
+
+    def predict_expression(self, m: str, x: str, batch_size: str | None) -> str:
+        args = [m, f"{self.fn('prepare_inputs')}({x})"]
+        if batch_size is not None:
+            args.append(batch_size)
+        return f"{self.fn('predict')}({', '.join(args)})"
+
+
+def _identifier(name: str) -> str:
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return out if out and not out[0].isdigit() else f"metric_{out}"
+
+
+def _function(name: str, params: str, body: list[str]) -> str:
+    return "\n".join([f"def {name}({params}):", *("    " + line for line in body)])
