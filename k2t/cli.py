@@ -274,10 +274,13 @@ def _config(sources) -> Config:
         sys.exit(EXIT_BAD_INPUT)
 
 
-def _options(config: Config, line_length: int | None, target_versions: tuple[str, ...]) -> Options:
+def _options(
+    config: Config, line_length: int | None, target_versions: tuple[str, ...], torch_optimizers: bool = False
+) -> Options:
     return Options(
         line_length=line_length or config.line_length or 88,
         target_versions=tuple(v.lower() for v in target_versions) or config.target_versions,
+        torch_optimizers=torch_optimizers or config.torch_optimizers,
     )
 
 
@@ -378,16 +381,21 @@ def _jobs(jobs: int) -> int:
     callback=_target_versions_option,
     help="black's target version, e.g. py310 (repeatable) [default: the project's].",
 )
+@click.option(
+    "--torch-optimizers",
+    is_flag=True,
+    help="Use torch's built-in optimizers (with a note where their update differs) instead of Keras's exact ones.",
+)
 @_select_option
 @_ignore_option
 def convert(sources, output, in_place, show_diff, check, report, force, exclude, force_exclude, jobs, line_length,
-            target_versions, select, ignore):
+            target_versions, torch_optimizers, select, ignore):
     """Convert Keras SOURCES (files, directories, or - for stdin) to PyTorch."""
     jobs = _jobs(jobs)
     if output and in_place:
         raise click.UsageError("give either -o/--output or --in-place, not both")
     config = _config([s for s in sources if s != "-"])
-    options = _options(config, line_length, target_versions)
+    options = _options(config, line_length, target_versions, torch_optimizers)
     keep = code_filter(select or config.select, ignore or config.ignore)
     if sources == ("-",):
         _convert_stdin(options, keep)

@@ -11,6 +11,7 @@ standard input), stopping at the project root (a directory holding ``.git`` or `
     ignore = ["K2T104"]                    # code prefixes not to report
     line-length = 100                      # black's line length for the output
     target-version = ["py310"]             # black's target versions for the output
+    torch-optimizers = true                # torch's built-in optimizers (default: Keras's exact updates)
 
 ``line-length`` and ``target-version`` default to the project's ``[tool.black]`` settings, then to
 black's defaults. Options given on the command line win over the file.
@@ -32,7 +33,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 __all__ = ["Config", "ConfigError", "find_pyproject", "load_config", "code_filter"]
 
-_KEYS = {"exclude", "select", "ignore", "line-length", "target-version"}
+_KEYS = {"exclude", "select", "ignore", "line-length", "target-version", "torch-optimizers"}
 
 
 class ConfigError(Exception):
@@ -47,6 +48,7 @@ class Config:
     ignore: tuple[str, ...] = ()
     line_length: int | None = None
     target_versions: tuple[str, ...] = ()
+    torch_optimizers: bool = False
 
 
 def find_pyproject(start: str | os.PathLike[str] | None) -> Path | None:
@@ -122,6 +124,9 @@ def load_config(start: str | os.PathLike[str] | None) -> Config:
         targets = _target_versions(k2t["target-version"], "tool.k2t", path)
     elif "target-version" in black_section:
         targets = _target_versions(black_section["target-version"], "tool.black", path)
+    torch_optimizers = k2t.get("torch-optimizers", False)
+    if not isinstance(torch_optimizers, bool):
+        raise ConfigError(f"{path}: [tool.k2t] torch-optimizers must be true or false")
     return Config(
         path=path,
         exclude=_strings(k2t.get("exclude", []), "exclude", path),
@@ -129,6 +134,7 @@ def load_config(start: str | os.PathLike[str] | None) -> Config:
         ignore=_codes(_strings(k2t.get("ignore", []), "ignore", path)),
         line_length=line_length,
         target_versions=targets,
+        torch_optimizers=torch_optimizers,
     )
 
 

@@ -191,7 +191,8 @@ class ModelLoops:
             var = _identifier(metric.name)
             if metric.kind == "binary_accuracy":
                 if self.loss.logits and self.loss.fused == "sigmoid" and metric.threshold == 0.5:
-                    values = f"({outputs} > 0) == ({targets} > 0.5)  # logit > 0 is probability > 0.5"
+                    lines.append("# The model returns logits: logit > 0 is probability > 0.5.")
+                    values = f"({outputs} > 0) == ({targets} > 0.5)"
                 else:
                     probabilities = self._prediction(outputs) if self.loss.fused else outputs
                     values = f"({probabilities} > {metric.threshold!r}) == ({targets} > 0.5)"
@@ -403,10 +404,12 @@ class ModelLoops:
             if not self.loss.classes_axis:
                 labels = f"{targets}.reshape(len({targets}), -1)[:, 0].round().long()"
             class_weights = fresh("class_weights")
+            units = self.lowered.output_shape[-1] if self.lowered.output_shape else None
+            classes = dim_code(units) if self.loss.classes_axis and isinstance(units, int) else "2"
             lines += [
                 "# Keras weighs each sample by its class (1.0 for classes class_weight leaves out).",
                 f"{class_weights} = {call.class_weight}",
-                f"{class_weights} = torch.tensor([{class_weights}.get(c, 1.0) for c in range(max({class_weights}) + 1)], device=device)",
+                f"{class_weights} = torch.tensor([{class_weights}.get(c, 1.0) for c in range({classes})], device=device)",
             ]
             weight_of_class = f"{class_weights}[{labels}]"
             if call.sample_weight is not None:
@@ -480,8 +483,9 @@ class ModelLoops:
                 body += [f"if ({epoch} + 1) % {call.validation_freq} == 0:", *("    " + v for v in validate)]
             else:
                 body += validate
+        total = epochs if epochs.isdigit() else "{" + epochs + "}"
         progress = (
-            f'print(f"Epoch {{{epoch} + 1}}/{{{epochs}}} - " '
+            f'print(f"Epoch {{{epoch} + 1}}/{total} - " '
             f'+ " - ".join(f"{{name}}: {{value:.4f}}" for name, value in {logs}.items()))'
         )
         verbose = _literal(call.verbose)

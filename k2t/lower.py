@@ -410,8 +410,7 @@ def _layer_step(lowering: Lowering, steps: list[Step]) -> Step:
 def _add_comment(comments, step: Step, key: str, message: str, comment: str | None = None) -> None:
     """A note as a short comment above the step's line (a rule may give a shorter text)."""
     text = comment or message.removeprefix(f"{key}: ")
-    text = text[:1].upper() + text[1:]
-    comments.setdefault(id(step), []).extend(f"# {line}" for line in textwrap.wrap(text, 76))
+    comments.setdefault(id(step), []).extend(f"# {line}" for line in textwrap.wrap(text, 78))
 
 
 def _reset_parameters(requests, names, notes, comments) -> list[str]:
@@ -435,15 +434,13 @@ def _reset_parameters(requests, names, notes, comments) -> list[str]:
         groups.setdefault((kernel_code, bias_code), []).append(names[id(step)])
     lines = []
     for (kernel_code, bias_code), attrs in groups.items():
+        code = [kernel_code, *([bias_code] if bias_code else [])]
+        code = [line for part in code for line in part.splitlines()]
         if len(attrs) == 1:
-            lines.append(kernel_code.replace("module.", f"self.{attrs[0]}."))
-            if bias_code:
-                lines.append(bias_code.replace("module.", f"self.{attrs[0]}."))
+            lines += [line.replace("module.", f"self.{attrs[0]}.") for line in code]
             continue
         lines.append(f"for module in ({', '.join(f'self.{a}' for a in attrs)}):")
-        lines.append(f"    {kernel_code}")
-        if bias_code:
-            lines.append(f"    {bias_code}")
+        lines += [f"    {line}" for line in code]
     return lines
 
 

@@ -30,6 +30,8 @@ _NEEDED_IMPORTS = [
     (re.compile(r"\bTensorDataset\b"), ("torch.utils.data", "TensorDataset", None)),
     (re.compile(r"(?<![\w.])time\."), ("time", None, None)),
     (re.compile(r"(?<![\w.])os\."), ("os", None, None)),
+    (re.compile(r"(?<![\w.])random\."), ("random", None, None)),
+    (re.compile(r"(?<![\w.])csv\."), ("csv", None, None)),
 ]
 
 

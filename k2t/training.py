@@ -63,6 +63,8 @@ class Compiled:
     loss_name: str = "loss_fn"
     notes: list[str] = field(default_factory=list)
     consumed: list[cst.SimpleStatementLine] = field(default_factory=list)
+    # The Keras* optimizer class (rules/keras_optimizers.py) the optimizer code uses, to copy.
+    optimizer_snippet: str | None = None
 
     def lines(self, model_expr: str) -> list[str]:
         opt = self.optimizer_code.replace("{parameters}", f"{model_expr}.parameters()")
@@ -107,7 +109,8 @@ def _keras_object(node, analysis: Analysis, resolver: Resolver, family: str):
 
 
 def lower_compile(
-    usage: Usage, model: ModelIR, analysis: Analysis, resolver: Resolver, env: Env, output_units
+    usage: Usage, model: ModelIR, analysis: Analysis, resolver: Resolver, env: Env, output_units,
+    exact_optimizers: bool = True,
 ) -> tuple[Compiled | None, list[Problem]]:
     args, _, problems = bind_arguments(usage.call, COMPILE, env, resolver, "compile", frozenset(_COMPILE_INERT))
     raw = {}
@@ -126,6 +129,7 @@ def lower_compile(
         key, call, stmt = _keras_object(opt_node, analysis, resolver, "optimizers")
     rule = optimizer_rule(key) if key else None
     optimizer_code = None
+    optimizer_snippet = None
     notes = []
     if rule is None:
         what = key or code_of(opt_node)
@@ -144,11 +148,13 @@ def lower_compile(
             )
         else:
             try:
-                optimizer_code = lower_optimizer(rule, opt_args, "{parameters}")
+                lowering = lower_optimizer(rule, opt_args, "{parameters}", exact_optimizers, changing_lr=False)
             except Unsupported as exc:
                 problems.append(Problem(usage.call, exc.code, str(exc)))
-            if rule.note:
-                notes.append(rule.note)
+            else:
+                optimizer_code, optimizer_snippet = lowering.code, lowering.snippet
+                if lowering.note is not None:
+                    notes.append(lowering.note)
         if stmt is not None:
             consumed.append(stmt)
     # loss
@@ -187,7 +193,10 @@ def lower_compile(
         problems.extend(metric_problems)
     if optimizer_code is None or loss is None:
         return None, problems
-    compiled = Compiled(optimizer_code, loss, metrics, loss_rule_name, notes=notes, consumed=consumed)
+    compiled = Compiled(
+        optimizer_code, loss, metrics, loss_rule_name, notes=notes, consumed=consumed,
+        optimizer_snippet=optimizer_snippet,
+    )
     if model.var != "model":  # one set of names per model: two models must not share an optimizer
         compiled.optimizer_name = f"{model.var}_optimizer"
         compiled.loss_name = f"{model.var}_loss_fn"
@@ -240,8 +249,65 @@ def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: En
 
 
 def torch_weights_path(code: str) -> str:
-    """A string literal naming a Keras weights file ('.h5', '.keras', ...) -> the same with '.pt'."""
-    return re.sub(r"\.(weights\.h5|h5|keras|hdf5)(['\"])$", r".pt\2", code)
+    """The path a translation saves (or loads) a state_dict at, for the path of a Keras save(),
+    save_weights(), load_weights() or ModelCheckpoint: named for what it holds, '.pt'.
+
+    The suffix becomes '.pt' ('m.keras', 'm.h5', 'm.hdf5' -> 'm.pt', 'm.weights.h5' ->
+    'm.weights.pt'); a name without one gets '.pt'. Paths built in the code are rewritten where their
+    last part is written out (f-strings, os.path.join, pathlib's /, +, %, .format, with_suffix);
+    any other expression is wrapped: os.path.splitext(path)[0] + ".pt", the same name at run time.
+    """
+    try:
+        node = cst.parse_expression(code)
+    except cst.ParserSyntaxError:
+        return code
+    renamed = _torch_path(node)
+    return code_of(renamed) if renamed is not None else f'os.path.splitext({code})[0] + ".pt"'
+
+
+_PATH_CALLS = {"os.path.join", "path.join", "join", "Path", "pathlib.Path", "PurePath", "str", "os.fspath"}
+
+
+def _renamed(text: str) -> str:
+    """os.path.splitext(text)[0] + '.pt', where a template's {field:.2f} is not a suffix."""
+    suffix = re.search(r"\.\w+$", text)
+    return text[: suffix.start()] + ".pt" if suffix else text + ".pt"
+
+
+def _torch_path(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The path expression renamed (torch_weights_path), or None where its name is not written out."""
+    if isinstance(node, cst.SimpleString):
+        body = node.value[len(node.prefix) + len(node.quote) : -len(node.quote)]
+        return node.with_changes(value=f"{node.prefix}{node.quote}{_renamed(body)}{node.quote}")
+    if isinstance(node, cst.ConcatenatedString):
+        right = _torch_path(node.right)
+        return node.with_changes(right=right) if right is not None else None
+    if isinstance(node, cst.FormattedString):
+        last = node.parts[-1] if node.parts else None
+        if not isinstance(last, cst.FormattedStringText):
+            return None
+        return node.with_changes(parts=[*node.parts[:-1], last.with_changes(value=_renamed(last.value))])
+    if isinstance(node, cst.BinaryOperation):
+        if isinstance(node.operator, (cst.Divide, cst.Add)):  # pathlib's dir / "m.h5", "dir/" + name
+            right = _torch_path(node.right)
+            return node.with_changes(right=right) if right is not None else None
+        if isinstance(node.operator, cst.Modulo):  # "%s.h5" % name
+            left = _torch_path(node.left)
+            return node.with_changes(left=left) if left is not None else None
+        return None
+    if isinstance(node, cst.Call) and node.args and not any(a.star or a.keyword for a in node.args):
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "with_suffix":
+            return node.with_changes(args=[node.args[0].with_changes(value=cst.SimpleString('".pt"'))])
+        if isinstance(func, cst.Attribute) and func.attr.value == "format":  # "{}.h5".format(name)
+            template = _torch_path(func.value)
+            return node.with_changes(func=func.with_changes(value=template)) if template is not None else None
+        if code_of(func) in _PATH_CALLS:
+            last = _torch_path(node.args[-1].value)
+            if last is None:
+                return None
+            return node.with_changes(args=[*node.args[:-1], node.args[-1].with_changes(value=last)])
+    return None
 
 
 def explicit_arguments(call: cst.Call, names: list[str]) -> tuple[dict[str, cst.BaseExpression], list[str]]:
@@ -273,8 +339,8 @@ def lower_usage(
     if method == "summary":
         return f"print({model_expr})", set(), problems, []
     if method in ("save", "save_weights", "load_weights"):
-        path = code_of(usage.call.args[0].value) if usage.call.args else '"model.pt"'
-        path = torch_weights_path(path)
+        given = [a.value for a in usage.call.args if a.keyword is None or a.keyword.value == "filepath"]
+        path = torch_weights_path(code_of(given[0])) if given else '"model.pt"'
         if method == "load_weights":
             return f"{model_expr}.load_state_dict(torch.load({path}))", set(), problems, []
         return f"torch.save({model_expr}.state_dict(), {path})", set(), problems, []

@@ -43,6 +43,7 @@ class TranslationError(Exception):
 class Options:
     line_length: int = 88
     target_versions: tuple[str, ...] = ()
+    torch_optimizers: bool = False  # torch's built-in optimizers, with a note where Keras's update differs
 
 
 @dataclass
@@ -56,6 +57,9 @@ class ModelReport:
     lowered: LoweredModel
     line: int
     ir: ModelIR = field(repr=False, default=None)
+    # The training code written for the model (verify --train-steps runs it), if it was compiled.
+    compiled: Compiled | None = field(repr=False, default=None)
+    loops: ModelLoops | None = field(repr=False, default=None)
 
 
 @dataclass
@@ -176,8 +180,9 @@ def _class_name(model: ModelIR, taken: set[str]) -> str:
 class _Translation:
     """State of one translation: replacements, markers and diagnostics, keyed by original nodes."""
 
-    def __init__(self, wrapper: cst.MetadataWrapper, analysis: Analysis, resolver):
+    def __init__(self, wrapper: cst.MetadataWrapper, analysis: Analysis, resolver, options: Options = Options()):
         self.wrapper = wrapper
+        self.options = options
         self.analysis_resolver = resolver
         self.analysis = analysis
         self.positions = wrapper.resolve(PositionProvider)
@@ -230,7 +235,8 @@ class _Translation:
             output_units = model.layers[-1].args["units"].value
         if compile_usage is not None:
             compiled, compile_problems = lower_compile(
-                compile_usage, model, self.analysis, self.analysis_resolver, env, output_units
+                compile_usage, model, self.analysis, self.analysis_resolver, env, output_units,
+                exact_optimizers=not self.options.torch_optimizers,
             )
         try:
             if model.problems:
@@ -250,7 +256,8 @@ class _Translation:
             self.untranslated.append(model)
             return
         for note in lowered.notes:
-            self.report(note, WARNING)
+            # A documented difference: a comment at the layer's line in the class, no marker.
+            self.report(note, WARNING, mark=False)
         self.model_names.add(model.var)
         self.model_names.update(u.call.func.value.value for u in model.usages)
         ctor_args = ", ".join(lowered.ctor_args)
@@ -273,6 +280,8 @@ class _Translation:
             )
         )
         self.training(model, lowered, compiled, compile_problems)
+        self.reports[-1].compiled = compiled
+        self.reports[-1].loops = self.loops_by_var[model.var][0]
 
     def training(self, model, lowered, compiled, compile_problems) -> None:
         env = self.analysis.module_env
@@ -286,6 +295,8 @@ class _Translation:
                     self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
                 if compiled.loss.snippet:
                     self.snippets.add(compiled.loss.snippet)
+                if compiled.optimizer_snippet:
+                    self.snippets.add(compiled.optimizer_snippet)
                 trainings = [u for u in model.usages if u.method in ("fit", "evaluate")]
                 # Write the optimizer where compile() was, unless only other scopes train the
                 # model (compile() inside a builder function): then it is made where it is used.
@@ -388,6 +399,9 @@ class _Translation:
 
         class Visitor(cst.CSTVisitor):
             def visit_Call(self, node: cst.Call) -> None:
+                if isinstance(node.func, cst.Name) and node.func.value in translation.loops_by_var:
+                    translation.direct_call(node)
+                    return
                 key = translation.analysis_resolver.key(node.func)
                 key = CALLBACK_ALIASES.get(key, key)
                 if key in CALLBACKS and not translation.is_covered(node):
@@ -419,6 +433,28 @@ class _Translation:
                 translation.leftover(node)
 
         self.wrapper.module.visit(Visitor())
+
+    def scope_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Module)):
+            node = self.parents.get(node)
+        return node
+
+    def direct_call(self, node: cst.Call) -> None:
+        """model(x) on a translated model: Keras converts x, runs in inference mode
+        (training=False by default) and returns what the last layer returns."""
+        loops, scope = self.loops_by_var[node.func.value]
+        if self.is_covered(node) or self.scope_of(node) is not scope:
+            return
+        args = [a for a in node.args if not (a.keyword and a.keyword.value == "training")]
+        training = [a for a in node.args if a.keyword and a.keyword.value == "training"]
+        if len(args) != 1 or args[0].keyword is not None or args[0].star:
+            self.report(Problem(node, "K2T302", f"{code_of(node)}: a direct call with these arguments has no translation yet"))
+            return
+        if training and code_of(training[0].value) != "False":
+            self.report(Problem(node, "K2T302", f"{code_of(node)}: a call in training mode has no translation yet"))
+            return
+        self.edits.replace_expression(node, f"{loops.fn('call_model')}({node.func.value}, {{arg0}})", parts=[args[0].value])
+        self.covered.add(node.func)
 
     def callback(self, node: cst.Call, key: str) -> None:
         """keras.callbacks.X(...) -> X(...), the callback class written into the output."""
@@ -470,6 +506,12 @@ class _Translation:
             return
         if self.is_covered(node):
             return
+        loops = self.loops_by_var.get(node.value.value, (None,))[0]
+        if node.attr.value == "metrics_names" and loops is not None and loops.loss is not None:
+            names = ["loss", *(metric.name for metric in loops.metrics)]
+            self.edits.replace_expression(node, repr(names))  # what evaluate() returns, in order
+            self.covered.add(node)
+            return
         what = code_of(node)
         self.report(Problem(node, "K2T302", f"{what}: Keras model attribute has no translation yet"))
 
@@ -485,7 +527,7 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
     wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
     resolver = resolver_for(wrapper)
     analysis = analyse(wrapper, resolver)
-    state = _Translation(wrapper, analysis, resolver)
+    state = _Translation(wrapper, analysis, resolver, options)
     for problem in analysis.problems:
         state.report(problem)
     state.models()

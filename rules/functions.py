@@ -9,7 +9,8 @@ from __future__ import annotations
 # canonical key -> (template, snippet the template needs or None)
 FUNCTIONS: dict[str, tuple[str, str | None]] = {
     "utils.to_categorical": ("to_categorical({args})", "to_categorical"),
+    # TF's global seed is the backend's only; Keras's also seeds Python's random and NumPy.
     "tf.random.set_seed": ("torch.manual_seed({args})", None),
-    "utils.set_random_seed": ("torch.manual_seed({args})", None),
-    "tf.keras.utils.set_random_seed": ("torch.manual_seed({args})", None),
+    "utils.set_random_seed": ("set_random_seed({args})", "set_random_seed"),
+    "tf.keras.utils.set_random_seed": ("set_random_seed({args})", "set_random_seed"),
 }

@@ -6,7 +6,9 @@ the generated file, so the output needs nothing from k2t. Keep every function sh
 users will read and own this code.
 """
 
+import csv
 import os
+import random
 import time
 
 import numpy as np
@@ -14,6 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+
+def set_random_seed(seed):
+    """keras.utils.set_random_seed: seed Python's random, NumPy's global generator and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # every device, CUDA included
 
 
 def to_categorical(labels, num_classes=None):
@@ -107,10 +116,15 @@ class KerasGRU(nn.Module):
 class ProbabilityCrossentropy(nn.Module):
     """Keras's categorical_crossentropy on probabilities: rows renormalised, clipped to [1e-7, 1)."""
 
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
     def forward(self, output, target):
         output = output / output.sum(-1, keepdim=True)
         output = output.clamp(1e-7, 1 - 1e-7)
-        return -(target * output.log()).sum(-1).mean()
+        loss = -(target * output.log()).sum(-1)
+        return loss.mean() if self.reduction == "mean" else loss
 
 
 def categorical_accuracy(output, target):
@@ -339,20 +353,29 @@ class ModelCheckpoint(MonitorCallback):
 
 
 class CSVLogger(Callback):
-    """keras.callbacks.CSVLogger: one CSV row of logs per epoch."""
+    """keras.callbacks.CSVLogger: a CSV row per epoch, written as Keras writes it: the columns are
+    "epoch" (counted from 0) and the logged names sorted, with "val_" columns ("NA") even without
+    validation; the header is left out when appending to a file that has one."""
 
     def __init__(self, filename, separator=",", append=False):
-        self.filename, self.separator, self.append = filename, separator, append
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+        self.write_header = True
 
     def on_train_begin(self):
+        if self.append and os.path.exists(self.filename):
+            self.write_header = os.path.getsize(self.filename) == 0
         self.file = open(self.filename, "a" if self.append else "w")
-        self.header = None
+        self.keys, self.writer = None, None
 
     def on_epoch_end(self, epoch, logs):
-        if self.header is None:
-            self.header = ["epoch", *logs]
-            self.file.write(self.separator.join(self.header) + "\n")
-        self.file.write(self.separator.join([str(epoch), *(str(logs[k]) for k in self.header[1:])]) + "\n")
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if not any(key.startswith("val_") for key in self.keys):
+                self.keys += [f"val_{key}" for key in self.keys]
+            self.writer = csv.DictWriter(self.file, ["epoch", *self.keys], delimiter=self.separator)
+            if self.write_header:
+                self.writer.writeheader()
+        self.writer.writerow({"epoch": epoch, **{key: logs.get(key, "NA") for key in self.keys}})
         self.file.flush()
         return False
 

@@ -67,6 +67,11 @@ class Lowering:
     weights_step: int | None = None  # which step's module receives the Keras weights
     transfer_info: dict = field(default_factory=dict)
     init: tuple[str, str] | None = None  # (kernel initializer, bias initializer) in Keras names
+    # Keras's kernel shape ((in, out) for Dense, (kh, kw, in, mult) for DepthwiseConv2D, ...): the
+    # fans of glorot/he/lecun initialisers; torch_fans says whether torch's nn.init computes the same
+    # fans from the torch weight (False: the bounds are computed from Keras's fans and written out).
+    kernel_shape: tuple | None = None
+    torch_fans: bool = True
     # reset_parameters() lines for the weights step's module ({m}) where its parameters are not
     # .weight/.bias (nn.LSTM's weight_ih_l0, ...); the rule writes them with initializer_code().
     init_code: list[str] = field(default_factory=list)
@@ -108,7 +113,9 @@ class LayerContext:
     next_keys: tuple[str, ...] = ()  # canonical keys of the layers that follow (for look-ahead)
     flat_from: tuple | None = None  # input is a (C, H, W)-ordered flatten of this Keras shape
     in_shapes: tuple = ()  # every input's shape, for layers with several inputs (merging)
-    notes: list = field(default_factory=list)  # (code, message) pairs: translated, but differs
+    # (code, message, comment) triples: translated, but differs. The message is the diagnostic; the
+    # comment (the message where None) is written above the layer's line in the output.
+    notes: list = field(default_factory=list)
 
     def value(self, name: str) -> Any:
         return self.args[name].value
@@ -129,8 +136,8 @@ class LayerContext:
     def rank(self) -> int:
         return len(self.in_shape)
 
-    def note(self, message: str, code: str = "K2T104") -> None:
-        self.notes.append((code, message))
+    def note(self, message: str, code: str = "K2T104", comment: str | None = None) -> None:
+        self.notes.append((code, message, comment))
 
 
 def tuple_of(value: Any, n: int) -> tuple:

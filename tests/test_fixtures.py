@@ -39,6 +39,8 @@ def test_convert_matches_expected(keras_path, update_fixtures):
         torch_path.write_text(result.code, encoding="utf-8")
         if rendered:
             diagnostics_path.write_text(rendered, encoding="utf-8")
+        elif diagnostics_path.exists():
+            diagnostics_path.unlink()
     assert result.code == torch_path.read_text(encoding="utf-8")
     assert rendered == (diagnostics_path.read_text(encoding="utf-8") if diagnostics_path.exists() else "")
     # The output parses, and a second run changes nothing.

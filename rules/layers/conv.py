@@ -98,9 +98,15 @@ def _conv(n: int):
             activation=ctx.value("activation"),
             weights_step=len(steps) - 1,
             init=(ctx.value("kernel_initializer"), ctx.value("bias_initializer") if bias else None),
+            # (*kernel, in / groups, filters): torch's (out, in / groups, *kernel) has the same fans
+            kernel_shape=(*kernel, _per_group(in_channels, groups), filters),
         )
 
     return lower
+
+
+def _per_group(channels, groups):
+    return channels // groups if isinstance(channels, int) and isinstance(groups, int) else None
 
 
 def _transfer_conv(weights, info):
@@ -145,6 +151,11 @@ def _depthwise(ctx) -> Lowering:
     sub = type(ctx)(ctx.key, inner, ctx.in_shape, ctx.layout, ctx.next_keys)
     lowering = _conv(2)(sub)
     ctx.notes.extend(sub.notes)
+    # Keras's fans come from its (kh, kw, in, multiplier) kernel: fan_in = kh * kw * in, fan_out =
+    # kh * kw * multiplier; torch's nn.init would take kh * kw and in * multiplier * kh * kw from the
+    # grouped (in * multiplier, 1, kh, kw) weight.
+    lowering.kernel_shape = (*tuple_of(ctx.require("kernel_size"), 2), channels, multiplier)
+    lowering.torch_fans = False
     return lowering
 
 
@@ -199,6 +210,8 @@ def _conv_transpose(ctx) -> Lowering:
         activation=ctx.value("activation"),
         weights_step=0,
         init=(ctx.value("kernel_initializer"), ctx.value("bias_initializer") if bias else None),
+        # Keras's (kh, kw, filters, in) and torch's (in, filters, kh, kw) give the same fans.
+        kernel_shape=(*kernel, ctx.require("filters"), in_channels),
     )
 
 

@@ -41,6 +41,7 @@ def _dense(ctx) -> Lowering:
         weights_step=0,
         transfer_info={"flat_from": ctx.flat_from},
         init=(ctx.value("kernel_initializer"), ctx.value("bias_initializer") if bias else None),
+        kernel_shape=(in_features, units),  # Linear's (out, in) weight has the same fans
     )
 
 
@@ -159,6 +160,9 @@ def _embedding(ctx) -> Lowering:
         out_shape=ctx.in_shape + (ctx.require("output_dim"),),
         weights_step=0,
         init=(ctx.value("embeddings_initializer"), None),
+        # Keras's fan_in is input_dim; torch's nn.init takes the table's second axis (output_dim).
+        kernel_shape=(ctx.value("input_dim"), ctx.value("output_dim")),
+        torch_fans=False,
     )
 
 

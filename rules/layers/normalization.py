@@ -33,7 +33,8 @@ def _batch_norm(ctx) -> Lowering:
         comment = f"Keras momentum={ctx.code('momentum')}: torch counts momentum the other way (1 - it)."
     ctx.note(
         "BatchNormalization: torch updates running_var with the unbiased batch variance (Keras: the "
-        "biased one), so the moving variance learned in training differs by n/(n-1) per batch"
+        "biased one), so the moving variance learned in training differs by n/(n-1) per batch",
+        comment="torch's running_var averages unbiased batch variances (Keras: biased ones).",
     )
     return Lowering(
         steps=[Step("{m}({x})", f"nn.BatchNorm{n}d({', '.join(options)})", attr="bn", comment=comment)],

@@ -24,7 +24,7 @@ Caveats kept by these rules:
 from __future__ import annotations
 
 from k2t.rules.activations import ACTIVATIONS
-from k2t.rules.initializers import initializer_code
+from k2t.rules.initializers import initializer_code, keras_fans
 from k2t.rules.spec import LAST, LayerContext, LayerRule, Lowering, Step, Unsupported, params
 from k2t.values import dim_code
 
@@ -130,9 +130,15 @@ def _init_code(ctx, bidirectional: bool) -> tuple[list[str], bool]:
     glorot_uniform is xavier_uniform_ and orthogonal is orthogonal_ on the whole matrix.
     """
     bias = ctx.value("use_bias")
+    units = ctx.value("units")
+    gates = {"LSTM": 4, "GRU": 3}.get(ctx.key, 1) * units if isinstance(units, int) else None
     lines = [
-        initializer_code(ctx.value("kernel_initializer"), "{m}.weight_ih_l0"),
-        initializer_code(ctx.value("recurrent_initializer"), "{m}.weight_hh_l0"),
+        initializer_code(
+            ctx.value("kernel_initializer"), "{m}.weight_ih_l0", keras_fans((ctx.in_shape[-1], gates))
+        ),
+        initializer_code(
+            ctx.value("recurrent_initializer"), "{m}.weight_hh_l0", keras_fans((units, gates))
+        ),
     ]
     if bias:
         lines.append(initializer_code(ctx.value("bias_initializer"), "{m}.bias_ih_l0"))
@@ -143,7 +149,7 @@ def _init_code(ctx, bidirectional: bool) -> tuple[list[str], bool]:
             gate = f"{units}:{2 * int(units)}" if units.isdigit() else f"{units} : 2 * {units}"
             lines.append(f"nn.init.ones_({{m}}.bias_ih_l0[{gate}])  # forget gate")
     keras_like = None not in lines
-    lines = [line for line in lines if line is not None] if keras_like else []
+    lines = [part for line in lines for part in line.splitlines()] if keras_like else []
     if bias and ctx.key != "GRU":
         lines += [
             "# Keras has one bias: torch's recurrent bias stays zero and is not trained.",

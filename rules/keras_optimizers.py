@@ -1,0 +1,275 @@
+"""Keras 3's optimizer updates as torch optimizers, for where torch's built-ins compute differently.
+
+Real Python, linted and tested, but never imported by the converter: a translation copies the classes
+it uses into its output, so each class needs nothing but torch. Each one is a plain
+`torch.optim.Optimizer` (param groups, `state_dict`, LR schedulers and `closure` work as usual) with
+Keras's update written out. Keras 3's `weight_decay` is decoupled for every optimizer: before the
+update, `param -= lr * weight_decay * param` (torch's AdamW form, not torch's L2 `weight_decay`).
+The step counter is per param group, like Keras's one `iterations` counter.
+torch.optim.NAdam(momentum_decay=1.0, decoupled_weight_decay=True) already is Keras's Nadam.
+"""
+
+import torch
+
+
+class KerasSGD(torch.optim.Optimizer):
+    """keras.optimizers.SGD: velocity = momentum * velocity - lr * grad; param += velocity.
+
+    torch's SGD applies the current lr to its whole momentum buffer instead: equal for a constant
+    lr, different once the lr changes. weight_decay is decoupled (torch's is an L2 term).
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        defaults = dict(
+            lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            lr, momentum = group["lr"], group["momentum"]
+            grads = [p.grad for p in params]
+            if group["weight_decay"]:
+                torch._foreach_add_(params, params, alpha=-lr * group["weight_decay"])
+            if not momentum:
+                torch._foreach_add_(params, grads, alpha=-lr)
+                continue
+            for p in params:
+                if not self.state[p]:
+                    self.state[p]["velocity"] = torch.zeros_like(p)
+            velocities = [self.state[p]["velocity"] for p in params]
+            torch._foreach_mul_(velocities, momentum)
+            torch._foreach_add_(velocities, grads, alpha=-lr)
+            if group["nesterov"]:
+                torch._foreach_add_(params, velocities, alpha=momentum)
+                torch._foreach_add_(params, grads, alpha=-lr)
+            else:
+                torch._foreach_add_(params, velocities)
+        return loss
+
+
+class KerasAdam(torch.optim.Optimizer):
+    """keras.optimizers.Adam, and AdamW with weight_decay: eps is added to sqrt(v) before the bias
+    correction (torch's Adam adds it after, so early steps of weights with small gradients differ).
+
+    weight_decay is decoupled, as in torch's AdamW (keras.optimizers.AdamW's default is 0.004).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=0.001,
+        betas=(0.9, 0.999),
+        eps=1e-7,
+        weight_decay=0.0,
+        amsgrad=False,
+    ):
+        defaults = dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            (beta1, beta2), lr = group["betas"], group["lr"]
+            group["step"] = step = group.get("step", 0) + 1
+            grads = [p.grad for p in params]
+            for p in params:
+                if not self.state[p]:
+                    self.state[p]["exp_avg"] = torch.zeros_like(p)
+                    self.state[p]["exp_avg_sq"] = torch.zeros_like(p)
+                    if group["amsgrad"]:
+                        self.state[p]["max_exp_avg_sq"] = torch.zeros_like(p)
+            exp_avgs = [self.state[p]["exp_avg"] for p in params]
+            exp_avg_sqs = [self.state[p]["exp_avg_sq"] for p in params]
+            if group["weight_decay"]:
+                torch._foreach_add_(params, params, alpha=-lr * group["weight_decay"])
+            torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+            torch._foreach_mul_(exp_avg_sqs, beta2)
+            torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+            if group["amsgrad"]:
+                exp_avg_sqs = [self.state[p]["max_exp_avg_sq"] for p in params]
+                torch._foreach_maximum_(
+                    exp_avg_sqs, [self.state[p]["exp_avg_sq"] for p in params]
+                )
+            step_size = lr * (1 - beta2**step) ** 0.5 / (1 - beta1**step)
+            denominators = torch._foreach_sqrt(exp_avg_sqs)
+            torch._foreach_add_(denominators, group["eps"])
+            torch._foreach_addcdiv_(params, exp_avgs, denominators, value=-step_size)
+        return loss
+
+
+class KerasRMSprop(torch.optim.Optimizer):
+    """keras.optimizers.RMSprop: param -= lr * grad / sqrt(square_avg + eps), eps inside the root.
+
+    torch's RMSprop adds eps outside, so sqrt(square_avg) is not floored at sqrt(eps). rho is
+    torch's alpha; Keras's momentum buffer includes the lr (torch's does not: equal for a constant lr).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=0.001,
+        rho=0.9,
+        eps=1e-7,
+        momentum=0.0,
+        centered=False,
+        weight_decay=0.0,
+    ):
+        defaults = dict(
+            lr=lr,
+            rho=rho,
+            eps=eps,
+            momentum=momentum,
+            centered=centered,
+            weight_decay=weight_decay,
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            lr, rho, momentum = group["lr"], group["rho"], group["momentum"]
+            grads = [p.grad for p in params]
+            for p in params:
+                if not self.state[p]:
+                    self.state[p]["square_avg"] = torch.zeros_like(p)
+                    if group["centered"]:
+                        self.state[p]["grad_avg"] = torch.zeros_like(p)
+                    if momentum:
+                        self.state[p]["momentum_buffer"] = torch.zeros_like(p)
+            square_avgs = [self.state[p]["square_avg"] for p in params]
+            if group["weight_decay"]:
+                torch._foreach_add_(params, params, alpha=-lr * group["weight_decay"])
+            torch._foreach_mul_(square_avgs, rho)
+            torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - rho)
+            if group["centered"]:
+                grad_avgs = [self.state[p]["grad_avg"] for p in params]
+                torch._foreach_lerp_(grad_avgs, grads, 1 - rho)
+                denominators = torch._foreach_addcmul(
+                    square_avgs, grad_avgs, grad_avgs, value=-1
+                )
+                torch._foreach_add_(denominators, group["eps"])
+            else:
+                denominators = torch._foreach_add(square_avgs, group["eps"])
+            torch._foreach_sqrt_(denominators)
+            if momentum:
+                buffers = [self.state[p]["momentum_buffer"] for p in params]
+                torch._foreach_mul_(buffers, momentum)
+                torch._foreach_addcdiv_(buffers, grads, denominators, value=lr)
+                torch._foreach_sub_(params, buffers)
+            else:
+                torch._foreach_addcdiv_(params, grads, denominators, value=-lr)
+        return loss
+
+
+class KerasAdagrad(torch.optim.Optimizer):
+    """keras.optimizers.Adagrad: param -= lr * grad / sqrt(sum + eps), eps inside the root.
+
+    torch's Adagrad adds eps outside the root, and starts its sum at 0 (Keras at 0.1).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=0.001,
+        initial_accumulator_value=0.1,
+        eps=1e-7,
+        weight_decay=0.0,
+    ):
+        defaults = dict(
+            lr=lr,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            weight_decay=weight_decay,
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            lr, initial = group["lr"], group["initial_accumulator_value"]
+            grads = [p.grad for p in params]
+            for p in params:
+                if not self.state[p]:
+                    self.state[p]["sum"] = torch.full_like(p, initial)
+            sums = [self.state[p]["sum"] for p in params]
+            if group["weight_decay"]:
+                torch._foreach_add_(params, params, alpha=-lr * group["weight_decay"])
+            torch._foreach_addcmul_(sums, grads, grads)
+            denominators = torch._foreach_add(sums, group["eps"])
+            torch._foreach_sqrt_(denominators)
+            torch._foreach_addcdiv_(params, grads, denominators, value=-lr)
+        return loss
+
+
+class KerasAdamax(torch.optim.Optimizer):
+    """keras.optimizers.Adamax: exp_inf = max(beta2 * exp_inf, |grad|), and eps is added to
+    exp_inf in the update (torch's Adamax adds eps to |grad| inside the max, so it accumulates).
+    """
+
+    def __init__(
+        self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0
+    ):
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            (beta1, beta2), lr = group["betas"], group["lr"]
+            group["step"] = step = group.get("step", 0) + 1
+            grads = [p.grad for p in params]
+            for p in params:
+                if not self.state[p]:
+                    self.state[p]["exp_avg"] = torch.zeros_like(p)
+                    self.state[p]["exp_inf"] = torch.zeros_like(p)
+            exp_avgs = [self.state[p]["exp_avg"] for p in params]
+            exp_infs = [self.state[p]["exp_inf"] for p in params]
+            if group["weight_decay"]:
+                torch._foreach_add_(params, params, alpha=-lr * group["weight_decay"])
+            torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+            torch._foreach_mul_(exp_infs, beta2)
+            torch._foreach_maximum_(exp_infs, torch._foreach_abs(grads))
+            denominators = torch._foreach_add(exp_infs, group["eps"])
+            torch._foreach_addcdiv_(
+                params, exp_avgs, denominators, value=-lr / (1 - beta1**step)
+            )
+        return loss
