@@ -10,6 +10,8 @@ verify: 0 when every model is equivalent, 1 otherwise, 2 bad input.
 
 from __future__ import annotations
 
+import dataclasses
+
 import difflib
 import fnmatch
 import json
@@ -97,6 +99,7 @@ def convert_file(path: str, options: Options = Options()) -> Outcome:
             except ValueError as exc:
                 raise InputError(path, str(exc)) from None
             text, locate = program.text, program.locate
+            options = dataclasses.replace(options, main_guard=False)  # cells run top to bottom
         analysis = analyse_source(text, options, locate)
         result = analysis.result
         code = result.code

@@ -451,7 +451,7 @@ class ModelLoops:
             lines.append(f"{history} = History()")
         callbacks = None
         if call.callbacks is not None:
-            callbacks = fresh("callbacks")
+            callbacks = fresh("fit_callbacks")
             lines += [
                 f"{callbacks} = {call.callbacks}",
                 f"for callback in {callbacks}:",

@@ -8,6 +8,7 @@ layer's weights.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 import textwrap
@@ -67,6 +68,7 @@ class LoweredModel:
     output_units: object
     ctor_params: list[str]
     ctor_args: list[str]
+    ctor_keywords: list[str] = field(default_factory=list)  # module constants passed by name
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
     snippets: set[str] = field(default_factory=set)
@@ -134,7 +136,9 @@ def _consumer_keys(model: ModelIR, index: int) -> tuple[str, ...]:
         keys.append(model.graph_nodes[index].key)
 
 
-def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredModel:
+def lower_model(model: ModelIR, fused_activation: str | None = None, constants: dict | None = None) -> LoweredModel:
+    """constants: the module's names with literal values; sizes the class reads from them become
+    constructor parameters with those defaults (the class then does not depend on globals)."""
     if any(shape is None for _, shape in model.graph_inputs):
         raise Unsupported(
             "the model has no input shape (input_shape=, keras.Input or model.build): "
@@ -330,9 +334,11 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
     reset += [line.format(m=f"self.{names[id(step)]}") for step, lines in init_code for line in lines]
     output_units = out_tensor.shape[-1] if out_tensor.shape else None
     input_vars = [var for var, _ in model.graph_inputs]
+    ctor_keywords = _constant_parameters(init_lines, forward + reset, ctor_params, constants or {})
     code = _class_code(
-        model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_var,
-        out_tensor.shape, channels_first, fused_activation,
+        model, input_vars, input_shapes,
+        ctor_params + [f"{name}={value!r}" for name, value in ctor_keywords.items()],
+        init_lines, reset, forward, output_var, out_tensor.shape, channels_first, fused_activation,
     )
     return LoweredModel(
         class_name=model.class_name,
@@ -345,6 +351,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None) -> LoweredM
         output_units=output_units,
         ctor_params=ctor_params,
         ctor_args=ctor_args,
+        ctor_keywords=list(ctor_keywords),
         notes=notes,
         snippets=snippets,
         inputs=[
@@ -455,6 +462,27 @@ def _input_dim_name(index: int, rank: int) -> str:
     if index == rank - 1:
         return "in_features" if rank == 1 else "in_channels"
     return {2: ["length"], 3: ["height", "width"]}.get(rank, [f"size{i}" for i in range(rank)])[index]
+
+
+def _loaded_names(lines: list[str]) -> set[str]:
+    names = set()
+    for line in lines:
+        try:
+            tree = ast.parse(line.strip())
+        except SyntaxError:
+            continue
+        names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return names
+
+
+def _constant_parameters(init_lines, other_lines, ctor_params, constants: dict) -> dict:
+    """Module constants that only __init__ reads -> their values (forward() keeps reading globals)."""
+    used = _loaded_names(init_lines) - _loaded_names(other_lines) - set(ctor_params)
+    return {
+        name: constants[name]
+        for name in sorted(used)
+        if name in constants and isinstance(constants[name], (int, float, tuple)) and not isinstance(constants[name], bool)
+    }
 
 
 def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_var,

@@ -244,7 +244,120 @@ def _defined_names(header: list[str]) -> set[str]:
     return names
 
 
-def apply(module: cst.Module, edits: Edits, header: list[str]) -> cst.Module:
+_MAIN = "if __name__ == \"__main__\":"
+
+
+def _has_main_guard(module: cst.Module) -> bool:
+    return any(
+        isinstance(statement, cst.If) and "__name__" in _EMPTY.code_for_node(statement.test)
+        for statement in module.body
+    )
+
+
+def _is_constant(statement: cst.CSTNode, env) -> bool:
+    """`num_classes = 10`, `input_shape = (28, 28, 1)`: a module constant, kept at the top level."""
+    from k2t.values import evaluate
+
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+        return False
+    value = evaluate(small.value, env)
+    env.bind(small.targets[0].target, value.value)
+    return value.known
+
+
+def _definition_time_names(statement: cst.CSTNode) -> set[str]:
+    """Names a def or class reads when it is defined: decorators, defaults, bases, class bodies."""
+    class Reads(cst.CSTVisitor):
+        def __init__(self):
+            self.names: set[str] = set()
+
+        def visit_Name(self, node: cst.Name) -> None:
+            self.names.add(node.value)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            for decorator in node.decorators:
+                decorator.visit(self)
+            node.params.visit(self)
+            return False  # the body runs when called, not when defined
+
+    reads = Reads()
+    if isinstance(statement, cst.FunctionDef):
+        reads.visit_FunctionDef(statement)
+    else:
+        statement.visit(reads)
+    return reads.names
+
+
+def _bound_names(statements) -> set[str]:
+    class Binds(cst.CSTVisitor):
+        def __init__(self):
+            self.names: set[str] = set()
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            for name in _names_in(node.target):
+                self.names.add(name)
+
+        def visit_For(self, node: cst.For) -> None:
+            self.names |= _names_in(node.target)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+    binds = Binds()
+    for statement in statements:
+        statement.visit(binds)
+    return binds.names
+
+
+def _names_in(target: cst.CSTNode) -> set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return set().union(*(_names_in(e.value) for e in target.elements)) if target.elements else set()
+    return set()
+
+
+def guard_script(module: cst.Module) -> cst.Module:
+    """Module-level script code -> under `if __name__ == "__main__":`, so that the model classes
+    can be imported without training. Imports, definitions and constants stay at the top level;
+    nothing moves when a definition reads, while it is defined, a name the script binds."""
+    from k2t.values import Env
+
+    if _has_main_guard(module):
+        return module
+    env = Env()
+    top, script = [], []
+    for i, statement in enumerate(module.body):
+        docstring = (
+            i == 0
+            and isinstance(statement, cst.SimpleStatementLine)
+            and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+        )
+        definition = isinstance(statement, (cst.FunctionDef, cst.ClassDef)) or is_import_line(statement)
+        if docstring or definition or (not script and _is_constant(statement, env)):
+            top.append(statement)
+        else:
+            script.append(statement)
+    if not script:
+        return module
+    bound = _bound_names(script)
+    moved = [s for s in top if module.body.index(s) > module.body.index(script[0])]
+    for statement in moved:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            if statement.name.value in bound or _definition_time_names(statement) & bound:
+                return module
+    first = script[0].with_changes(leading_lines=[line for line in script[0].leading_lines if line.comment])
+    body = cst.IndentedBlock([first, *script[1:]])
+    guard = cst.If(test=cst.parse_expression('__name__ == "__main__"'), body=body,
+                   leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    return module.with_changes(body=[*top, guard])
+
+
+def apply(module: cst.Module, edits: Edits, header: list[str], main_guard: bool = False) -> cst.Module:
     if not (edits.statements or edits.expressions or edits.markers or header or any(_keras_imports(module))):
         return module
     new = module.visit(_Rewriter(edits))
@@ -259,4 +372,6 @@ def apply(module: cst.Module, edits: Edits, header: list[str]) -> cst.Module:
     # Imports are fixed before the (long) header goes in: the codemods' cost grows with the module.
     new = RemoveImportsVisitor(context).transform_module(new)
     new = AddImportsVisitor(context).transform_module(new)
+    if main_guard:
+        new = guard_script(new)
     return _insert_header(new, header) if header else new

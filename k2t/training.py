@@ -111,6 +111,7 @@ def _keras_object(node, analysis: Analysis, resolver: Resolver, family: str):
 def lower_compile(
     usage: Usage, model: ModelIR, analysis: Analysis, resolver: Resolver, env: Env, output_units,
     exact_optimizers: bool = True,
+    changing_lr: bool = False,
 ) -> tuple[Compiled | None, list[Problem]]:
     args, _, problems = bind_arguments(usage.call, COMPILE, env, resolver, "compile", frozenset(_COMPILE_INERT))
     raw = {}
@@ -148,7 +149,7 @@ def lower_compile(
             )
         else:
             try:
-                lowering = lower_optimizer(rule, opt_args, "{parameters}", exact_optimizers, changing_lr=False)
+                lowering = lower_optimizer(rule, opt_args, "{parameters}", exact_optimizers, changing_lr=changing_lr)
             except Unsupported as exc:
                 problems.append(Problem(usage.call, exc.code, str(exc)))
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class Options:
     line_length: int = 88
     target_versions: tuple[str, ...] = ()
     torch_optimizers: bool = False  # torch's built-in optimizers, with a note where Keras's update differs
+    main_guard: bool = True  # script code under `if __name__ == "__main__":` (not for notebooks)
 
 
 @dataclass
@@ -157,6 +159,9 @@ def _is_print_of(statement: cst.SimpleStatementLine, call: cst.Call) -> bool:
     )
 
 
+_LR_CALLBACKS = re.compile(r"\b(ReduceLROnPlateau|LearningRateScheduler)\b")
+
+
 def _with_keyword(call: str, keyword: str) -> str:
     """nn.MSELoss() -> nn.MSELoss(reduction="none"); nn.HuberLoss(delta=2.0) -> ...(delta=2.0, reduction=...)."""
     head, _, tail = call.rpartition(")")
@@ -164,9 +169,13 @@ def _with_keyword(call: str, keyword: str) -> str:
 
 
 def _class_name(model: ModelIR, taken: set[str]) -> str:
-    base = model.builder.name.value if model.builder is not None else model.var
+    # Named for what it is: Keras's name=, else the builder function, else the variable.
+    if isinstance(model.keras_name, str) and re.search(r"[A-Za-z]", model.keras_name):
+        base = model.keras_name
+    else:
+        base = model.builder.name.value if model.builder is not None else model.var
     base = re.sub(r"^(build|create|make|get|define|construct)_", "", base)
-    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", base) if part) or "Model"
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", base) if part) or "Model"
     if not name[0].isalpha():
         name = "Model" + name
     candidate, n = name, 1
@@ -237,11 +246,12 @@ class _Translation:
             compiled, compile_problems = lower_compile(
                 compile_usage, model, self.analysis, self.analysis_resolver, env, output_units,
                 exact_optimizers=not self.options.torch_optimizers,
+                changing_lr=self.changes_learning_rate(model),
             )
         try:
             if model.problems:
                 raise Failed(model.problems)
-            lowered = lower_model(model, compiled.loss.fused if compiled else None)
+            lowered = lower_model(model, compiled.loss.fused if compiled else None, env.values)
         except (Failed, Unsupported) as exc:
             problems = exc.problems if isinstance(exc, Failed) else [Problem(model.call, exc.code, str(exc))]
             for problem in problems:
@@ -260,7 +270,7 @@ class _Translation:
             self.report(note, WARNING, mark=False)
         self.model_names.add(model.var)
         self.model_names.update(u.call.func.value.value for u in model.usages)
-        ctor_args = ", ".join(lowered.ctor_args)
+        ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
         self.edits.replace(model.creation, [f"{model.var} = {model.class_name}({ctor_args}).to(device)"])
         self.covered.add(model.creation)
         for statement in model.build_statements:
@@ -434,6 +444,21 @@ class _Translation:
 
         self.wrapper.module.visit(Visitor())
 
+    @functools.cached_property
+    def module_code(self) -> str:
+        return self.wrapper.module.code
+
+    def changes_learning_rate(self, model: ModelIR) -> bool:
+        """Whether a callback may change the learning rate while the model trains (Keras's SGD
+        momentum then differs from torch's)."""
+        uses_callbacks = any(
+            arg.keyword is not None and arg.keyword.value == "callbacks"
+            for usage in model.usages
+            if usage.method == "fit"
+            for arg in usage.call.args
+        )
+        return uses_callbacks and bool(_LR_CALLBACKS.search(self.module_code))
+
     def scope_of(self, node: cst.CSTNode) -> cst.CSTNode:
         while node is not None and not isinstance(node, (cst.FunctionDef, cst.Module)):
             node = self.parents.get(node)
@@ -541,7 +566,8 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
     header += state.edits.headers
     if state.snippets:
         header.append(snippets.code(state.snippets))
-    new_module = rewrite.apply(module, state.edits, header)
+    # A file that defines model classes keeps its script under a __main__ guard (importable classes).
+    new_module = rewrite.apply(module, state.edits, header, main_guard=options.main_guard and bool(state.reports))
     code = new_module.code
     if code != source:
         code = format_code(code, options.line_length, options.target_versions)
