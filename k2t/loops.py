@@ -19,46 +19,8 @@ from dataclasses import dataclass, field
 
 from k2t.lower import LoweredModel
 from k2t.rules.activations import OUTPUT_ACTIVATIONS
+from k2t.rules.metrics import Metric
 from k2t.values import dim_code
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A compiled metric: its History key and how it is computed."""
-
-    name: str
-    kind: str  # categorical_accuracy, sparse_categorical_accuracy, binary_accuracy, mae, mse, rmse
-    threshold: float = 0.5
-
-
-# Keras metric names and classes -> (kind, default name of a metric object)
-METRIC_KINDS = {
-    "categorical_accuracy": "categorical_accuracy",
-    "sparse_categorical_accuracy": "sparse_categorical_accuracy",
-    "binary_accuracy": "binary_accuracy",
-    "mae": "mae",
-    "mean_absolute_error": "mae",
-    "mse": "mse",
-    "mean_squared_error": "mse",
-}
-METRIC_CLASSES = {
-    "CategoricalAccuracy": ("categorical_accuracy", "categorical_accuracy"),
-    "SparseCategoricalAccuracy": ("sparse_categorical_accuracy", "sparse_categorical_accuracy"),
-    "BinaryAccuracy": ("binary_accuracy", "binary_accuracy"),
-    "MeanAbsoluteError": ("mae", "mean_absolute_error"),
-    "MeanSquaredError": ("mse", "mean_squared_error"),
-    "RootMeanSquaredError": ("rmse", "root_mean_squared_error"),
-}
-ACCURACY = {"accuracy", "acc"}
-
-
-def resolve_accuracy(sparse_loss: bool, output_units) -> str:
-    """'accuracy' as Keras 3 resolves it, from the shapes of labels and outputs: a one-unit output
-    gets binary accuracy, labels of lower rank (sparse crossentropy) sparse categorical accuracy,
-    anything else categorical accuracy (so does a multi-label sigmoid output)."""
-    if output_units == 1:
-        return "binary_accuracy"
-    return "sparse_categorical_accuracy" if sparse_loss else "categorical_accuracy"
 
 
 @dataclass(frozen=True)
@@ -127,6 +89,7 @@ class ModelLoops:
     weighted: bool = False  # some fit/evaluate weights its samples: the loss is per sample
     shuffle_param: bool = False  # some fit passes shuffle=
     steps_param: bool = False  # some fit passes steps_per_epoch=
+    dict_inputs: bool = False  # some call passes inputs that are not a literal list (a dict by name?)
     used: set[str] = field(default_factory=set)
 
     # -- names ----------------------------------------------------------------------------
@@ -259,11 +222,10 @@ class ModelLoops:
                 lines.insert(1, "# Keras arrays are channels-last; the model takes (N, C, ...).")
             return _function(self.fn("prepare_inputs"), "x", lines)
         names = [spec.var for spec in self.inputs]
-        doc = "Keras's input arrays as the model's tensors, on the device: " + "; ".join(
-            f"{spec.var} {describe(spec)}" for spec in self.inputs
-        ) + "."
-        lines = [f'"""{doc}"""']
-        if all(spec.name for spec in self.inputs):
+        lines = ['"""Keras\'s input arrays as the model\'s tensors, on the device:', ""]
+        lines += [f"{spec.var}: {describe(spec)}" for spec in self.inputs]
+        lines.append('"""')
+        if self.dict_inputs and all(spec.name for spec in self.inputs):
             keys = ", ".join(f'x["{spec.name}"]' for spec in self.inputs)
             lines += ["if isinstance(x, dict):  # inputs fed by their keras.Input(name=...)", f"    x = [{keys}]"]
         lines.append(f"{', '.join(names)} = x")
@@ -276,13 +238,13 @@ class ModelLoops:
         shape = self.lowered.output_shape
         static = all(isinstance(d, int) for d in shape)
         if self.loss.sparse:
-            dims = ", ".join(dim_code(d) for d in shape[:-1]) if static else ""
+            dims = ", ".join(str(int(d)) for d in shape[:-1]) if static else ""
             reshape = f".reshape(-1{', ' + dims if dims else ''})" if static else ""
             doc = "Keras's integer labels as class indices, as CrossEntropyLoss takes them."
             code = f'torch.from_numpy(np.asarray(y, dtype="int64")){reshape}.to(device)'
         else:
             # Keras brings labels to the output's rank: (N,) labels for (N, 1) outputs become (N, 1).
-            reshape = f".reshape(-1, {', '.join(dim_code(d) for d in shape)})" if static and shape else ""
+            reshape = f".reshape(-1, {', '.join(str(int(d)) for d in shape)})" if static and shape else ""
             if self.loss.classes_axis:
                 reshape = ""
                 doc = "Keras's one-hot labels as float32 class probabilities, as CrossEntropyLoss takes them."

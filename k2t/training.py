@@ -15,7 +15,8 @@ import libcst as cst
 from k2t.analyse import Analysis, ModelIR, Problem, Usage, bind_arguments
 from k2t.names import Resolver
 from k2t.rules.losses import LossLowering, loss_rule, lower_loss
-from k2t.loops import ACCURACY, METRIC_CLASSES, METRIC_KINDS, FitCall, LossSpec, Metric, ModelLoops, resolve_accuracy
+from k2t.loops import FitCall, LossSpec, ModelLoops
+from k2t.rules.metrics import ACCURACY, METRIC_CLASSES, METRIC_KINDS, Metric, resolve_accuracy
 from k2t.rules.optimizers import lower_optimizer, optimizer_rule
 from k2t.rules.spec import Unsupported, params
 from k2t.values import Env, code_of, evaluate
@@ -388,6 +389,8 @@ def lower_usage(
             return code_of(node)  # a literal: the loop is specialised to its value
         return embed(node)
 
+    if not isinstance(args.get("x"), (cst.List, cst.Tuple)):
+        loops.dict_inputs = True  # inputs by keras.Input(name=...), or a list held in a variable
     if method == "predict":
         return loops.predict_expression(model_expr, embed(args["x"]), given("batch_size")), set(), problems, embedded
     if method == "evaluate":
@@ -414,6 +417,8 @@ def lower_usage(
         node = args["validation_data"]
         if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) in (2, 3):
             call.validation_data = tuple(embed(e.value) for e in node.elements)
+            if not isinstance(node.elements[0].value, (cst.List, cst.Tuple)):
+                loops.dict_inputs = True
         elif evaluate(node, env).value is not None:
             call.validation_data_expr = embed(node)
     if call.batch_size == "None":

@@ -27,7 +27,7 @@ from k2t.rules.callbacks import CALLBACKS
 from k2t.rules.functions import FUNCTIONS
 from k2t.rules.spec import Unsupported
 from k2t.loops import ModelLoops
-from k2t.training import Compiled, last_activation, lower_compile, lower_usage, torch_weights_path
+from k2t.training import Compiled, lower_compile, lower_usage, torch_weights_path
 from k2t.values import code_of
 
 DEVICE_LINE = (
@@ -478,6 +478,8 @@ class _Translation:
         if training and code_of(training[0].value) != "False":
             self.report(Problem(node, "K2T302", f"{code_of(node)}: a call in training mode has no translation yet"))
             return
+        if not isinstance(args[0].value, (cst.List, cst.Tuple)):
+            loops.dict_inputs = True
         self.edits.replace_expression(node, f"{loops.fn('call_model')}({node.func.value}, {{arg0}})", parts=[args[0].value])
         self.covered.add(node.func)
 
