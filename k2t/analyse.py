@@ -7,16 +7,17 @@ arguments bound to Keras parameter names, Keras defaults filled in), which state
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
 
+from k2t import cstwalk
 from k2t.names import Resolver
 from k2t.rules.activations import activation_name
 from k2t.rules.layers import LAYER_FUNCTIONS, layer_rule
 from k2t.rules.spec import REQUIRED, LayerRule, Param
-from k2t.values import UNKNOWN, Env, Symbol, Value, code_of, evaluate
+from k2t.values import UNKNOWN, Env, Symbol, Value, code_of, evaluate, evaluate_value
 
 # Methods of a Keras model that k2t translates (anything else is reported).
 MODEL_METHODS = {
@@ -207,7 +208,7 @@ def argument_value(name: str, node: cst.BaseExpression, env: Env, resolver: Reso
 
 
 class Analyzer(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (QualifiedNameProvider, PositionProvider, ParentNodeProvider)
+    # Driven by cstwalk.visit (read-only, in libcst's order); names come from the Resolver.
 
     def __init__(self, resolver: Resolver):
         super().__init__()
@@ -229,6 +230,7 @@ class Analyzer(cst.CSTVisitor):
         self.order = 0
         self.attribute_names: set[cst.Name] = set()
         self.seen_calls: set[cst.Call] = set()
+        self.touched: list[ModelIR] = []  # models the statement being read builds or uses
 
     # -- scopes ---------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -241,7 +243,7 @@ class Analyzer(cst.CSTVisitor):
         self.tensors.append({})
         self.layer_objects.append({})
         for param in node.params.params + node.params.kwonly_params:
-            default = evaluate(param.default, self.env.parent).value if param.default else UNKNOWN
+            default = evaluate_value(param.default, self.env.parent) if param.default else UNKNOWN
             self.env.bind(param.name, default, is_local=True)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -275,18 +277,47 @@ class Analyzer(cst.CSTVisitor):
     def visit_Call(self, node: cst.Call) -> None:
         """A model method called inside an expression: print(model.evaluate(x, y))."""
         if node not in self.seen_calls and self.line is not None:
-            self._model_call(self.line, node)
+            with self._guard(self.line):
+                self._model_call(self.line, node)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         self.line = None
 
+    @contextlib.contextmanager
+    def _guard(self, line: cst.SimpleStatementLine):
+        """An internal error while reading one statement is a K2T902 problem of the models it touches
+        (or of the statement), never the file's: the rest is still analysed and translated."""
+        self.touched = []
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            message = " ".join(f"{type(exc).__name__}: {exc}".split())
+            for model in self.touched:
+                model.problems.append(
+                    Problem(model.call, "K2T902", f"internal error while reading model {model.var} ({message}); left as is")
+                )
+            if not self.touched:
+                self.result.problems.append(
+                    Problem(line, "K2T902", f"internal error while reading this statement ({message}); left as is")
+                )
+            # Tensors this statement binds are not followed into a model.
+            for small in line.body:
+                if isinstance(small, cst.Assign):
+                    for target in small.targets:
+                        if isinstance(target.target, cst.Name) and self.tensors:
+                            self.tensors[-1][target.target.value] = UnknownTensor(target.target.value, line)
+
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.line = node
+        with self._guard(node):
+            self._statement(node)
+
+    def _statement(self, node: cst.SimpleStatementLine) -> None:
         for statement in node.body:
             if isinstance(statement, cst.Assign):
                 self._assign(node, statement)
             elif isinstance(statement, cst.AnnAssign) and statement.value is not None:
-                self.env.bind(statement.target, evaluate(statement.value, self.env).value, self._local)
+                self.env.bind(statement.target, evaluate_value(statement.value, self.env), self._local)
             elif isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call):
                 self._model_call(node, statement.value)
             elif isinstance(statement, cst.Return) and statement.value is not None:
@@ -335,7 +366,7 @@ class Analyzer(cst.CSTVisitor):
                 self._tensor_node(name, FunctionalNode(alias, [producer], line, name, []))
                 return
         for t in assign.targets:
-            self.env.bind(t.target, evaluate(value, self.env).value, self._local)
+            self.env.bind(t.target, evaluate_value(value, self.env), self._local)
             if isinstance(t.target, cst.Name) and t.target.value in self.tensors[-1]:
                 # A tensor variable rebound by code that is not a layer (tf.nn.relu(x), x + 1).
                 self.tensors[-1][t.target.value] = UnknownTensor(t.target.value, line)
@@ -356,6 +387,7 @@ class Analyzer(cst.CSTVisitor):
         model = self._lookup_model(func.value.value)
         if model is None:
             return False
+        self.touched.append(model)
         method = func.attr.value
         if method == "add" and model.scope is self.scopes[-1] and not model.usages:
             self._add_layer(model, line, call)
@@ -382,6 +414,7 @@ class Analyzer(cst.CSTVisitor):
         model = ModelIR(var=var, scope=self.scopes[-1], creation=line, call=call)
         self.models_in_scope[-1][var] = model
         self.result.models.append(model)
+        self.touched.append(model)
         layers_arg = None
         for i, arg in enumerate(call.args):
             keyword = arg.keyword.value if arg.keyword else None
@@ -547,6 +580,7 @@ class Analyzer(cst.CSTVisitor):
         model = ModelIR(var=var, scope=self.scopes[-1], creation=line, call=call, kind="functional")
         self.models_in_scope[-1][var] = model
         self.result.models.append(model)
+        self.touched.append(model)
         given = {}
         for i, arg in enumerate(call.args):
             keyword = arg.keyword.value if arg.keyword else ("inputs", "outputs")[i] if i < 2 else None
@@ -644,7 +678,8 @@ def shape_of(node: cst.BaseExpression, env: Env) -> tuple | None:
     return None
 
 
-def analyse(wrapper: cst.MetadataWrapper, resolver: Resolver) -> Analysis:
+def analyse(wrapper: cst.MetadataWrapper, resolver: Resolver, parents: dict | None = None) -> Analysis:
+    """The module's models and problems; with ``parents``, also records every node's parent (one walk)."""
     analyzer = Analyzer(resolver)
-    wrapper.visit(analyzer)
+    cstwalk.visit(wrapper.module, analyzer, parents)
     return analyzer.result

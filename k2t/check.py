@@ -19,6 +19,7 @@ the notebook from 1, markdown included, as they appear top to bottom) and the li
 from __future__ import annotations
 
 import ast
+import bisect
 import json
 import re
 import warnings
@@ -26,9 +27,21 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider, PositionProvider
 
+from k2t import cstwalk
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
+from k2t.findings import (  # noqa: F401 - re-exported: k2t.check is where callers find them
+    CHECK_CODES,
+    KEPT_IMPORT,
+    TRANSLATABLE,
+    Finding,
+    _in_cell,
+    dumps,
+    findings_from_diagnostics,
+    github_escape,
+    render_github,
+    render_github_error,
+)
 from k2t.names import resolver_for
 from k2t.translate import Options, Result, TranslationError, parse, statement_of, translate_module
 
@@ -42,45 +55,9 @@ __all__ = [
     "github_escape",
 ]
 
-TRANSLATABLE = "K2T001"
-KEPT_IMPORT = "K2T002"
-
-#: Codes of `k2t check` itself (0xx): the other codes come from the translation.
-CHECK_CODES = {
-    TRANSLATABLE: "Keras/TensorFlow use translatable by k2t convert",
-    KEPT_IMPORT: "Keras/TensorFlow import that k2t convert keeps although nothing uses it: remove it",
-}
-
 _KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
 _STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 _MENTIONS_KERAS = re.compile(r"\b(?:keras|tensorflow|tf_keras)\b")
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    """One Keras use (or diagnostic) at a place in a file; ``cell`` is set for notebooks."""
-
-    cell: int | None
-    line: int
-    col: int
-    code: str
-    message: str
-    severity: str = ERROR
-    translatable: bool = False
-
-    def location(self, path: str) -> str:
-        if self.cell is not None:
-            return f"{path}:cell {self.cell}:{self.line}:{self.col}"
-        return f"{path}:{self.line}:{self.col}"
-
-    def render(self, path: str) -> str:
-        return f"{self.location(path)}: {self.code} {self.message}"
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        if self.cell is None:
-            del data["cell"]
-        return data
 
 
 @dataclass
@@ -173,6 +150,30 @@ def _innermost_statement_at(line: int, col: int, spans) -> cst.CSTNode | None:
     return best
 
 
+class _Spans:
+    """_innermost_statement_at for many points: statements nest, so the innermost statement holding a
+    point is found among those starting last before it (not by trying every statement)."""
+
+    def __init__(self, spans):
+        self.spans = sorted(((start, i, end, node) for i, (node, (start, end)) in enumerate(spans)))
+        self.starts = [span[0] for span in self.spans]
+
+    def innermost(self, line: int, col: int) -> cst.CSTNode | None:
+        point = (line, col - 1)
+        best = None  # (size, index, node)
+        found_start = None
+        for k in range(bisect.bisect_right(self.starts, point) - 1, -1, -1):
+            start, index, end, node = self.spans[k]
+            if found_start is not None and start < found_start:
+                break
+            if point < end or start == point:
+                size = (end[0] - start[0], end[1] - start[1])
+                if best is None or (size, index) < best[:2]:
+                    best = (size, index, node)
+                found_start = start
+        return best[2] if best else None
+
+
 def _first_line(code: str) -> str:
     text = " ".join(code.strip().split())
     return text if len(text) <= 80 else text[:77] + "..."
@@ -189,22 +190,30 @@ def keras_uses(module: cst.Module, result: Result) -> list[Finding]:
     if not result.has_keras:
         return findings
 
-    wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    parents = wrapper.resolve(ParentNodeProvider)
-    collector = _Collector(resolver_for(wrapper), parents)
-    module.visit(collector)
+    uses = result.uses if result.uses is not None and result.uses.module is module else None
+    if uses is not None:  # what the translation's own pass found: the module is not read again
+        positions, parents = uses.positions, uses.parents
+        references, imports = uses.references, uses.import_statements
+    else:
+        wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+        positions = cstwalk.Positions(module)
+        parents = cstwalk.parents_of(module)
+        collector = _Collector(resolver_for(wrapper), parents)
+        cstwalk.visit(module, collector)
+        references, imports = collector.references, collector.imports
 
-    spans = [
-        (node, ((p.start.line, p.start.column), (p.end.line, p.end.column)))
-        for node, p in positions.items()
-        if isinstance(node, _STATEMENT)
-    ]
     human: set[cst.CSTNode] = set()
-    for d in result.errors:
-        statement = _innermost_statement_at(d.line, d.col, spans)
-        if statement is not None:
-            human.add(statement)
+    if result.errors:
+        spans = [
+            (node, ((p.start.line, p.start.column), (p.end.line, p.end.column)))
+            for node, p in positions.items()
+            if isinstance(node, _STATEMENT)
+        ]
+        index = _Spans(spans)
+        for d in result.errors:
+            statement = index.innermost(d.line, d.col)
+            if statement is not None:
+                human.add(statement)
     # Every statement of a model that was not translated stays as it is, reported or not.
     for model in result.untranslated:
         human.add(model.creation)
@@ -212,19 +221,24 @@ def keras_uses(module: cst.Module, result: Result) -> list[Finding]:
         human.update(usage.statement for usage in model.usages)
 
     translatable, kept = [], Counter()
-    for node in collector.references:
+    for node in references:
         if statement_of(node, parents) in human:
             kept[_key_text(module.code_for_node(node))] += 1
         else:
             translatable.append(node)
 
-    output = _OutputScan(result.code) if result.changed else None
-    output_imports = output.imports_keras if output is not None else bool(collector.imports)
     # Safety net: a reference that the translation left in its output without reporting it is not
     # translatable, whatever the statements say. Counted per reference text.
     surplus = Counter()
-    if output is not None and output.imports_keras:
-        surplus = output.references() - kept
+    if uses is not None:
+        output_imports = uses.keras_left if result.changed else bool(imports)
+        if result.changed and uses.keras_left:
+            surplus = uses.output_references() - kept
+    else:
+        output = _OutputScan(result.code) if result.changed else None
+        output_imports = output.imports_keras if output is not None else bool(imports)
+        if output is not None and output.imports_keras:
+            surplus = output.references() - kept
     unreported = 0
     for node in translatable:
         start = positions[node].start
@@ -243,8 +257,8 @@ def keras_uses(module: cst.Module, result: Result) -> list[Finding]:
                     ERROR, True)
         )
 
-    if collector.imports:
-        for statement in collector.imports:
+    if imports:
+        for statement in imports:
             start = positions[statement].start
             what = _first_line(module.code_for_node(statement.body[0]) if statement.body else "import")
             if not output_imports:
@@ -283,8 +297,8 @@ class _OutputScan:
         if self.module is None:
             return Counter()
         wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
-        collector = _Collector(resolver_for(wrapper), wrapper.resolve(ParentNodeProvider))
-        self.module.visit(collector)
+        collector = _Collector(resolver_for(wrapper), cstwalk.parents_of(self.module))
+        cstwalk.visit(self.module, collector)
         return Counter(_key_text(self.module.code_for_node(node)) for node in collector.references)
 
 
@@ -300,7 +314,7 @@ def _import_nodes(module: cst.Module) -> list[cst.CSTNode]:
             found.append(node)
             return False
 
-    module.visit(Finder())
+    cstwalk.visit(module, Finder())
     return found
 
 
@@ -321,52 +335,3 @@ def analyse_source(text: str, options: Options = Options(), locate=None) -> Anal
     if locate is not None:
         findings = sorted(_in_cell(f, locate) for f in findings)
     return Analysis(result, findings)
-
-
-def _in_cell(finding: Finding, locate) -> Finding:
-    where = locate(finding.line)
-    if where is None:
-        return finding
-    cell, line = where
-    return Finding(cell + 1, line, finding.col, finding.code, finding.message, finding.severity,
-                   finding.translatable)
-
-
-def findings_from_diagnostics(diagnostics: list[Diagnostic], locate=None) -> list[Finding]:
-    findings = [Finding(None, d.line, d.col, d.code, d.message, d.severity, d.severity == WARNING)
-                for d in diagnostics]
-    if locate is not None:
-        findings = [_in_cell(f, locate) for f in findings]
-    return sorted(findings)
-
-
-# --- output formats ------------------------------------------------------------------------------
-
-
-def github_escape(text: str, property_value: bool = False) -> str:
-    """Escape for a GitHub Actions workflow command (data, or a property value)."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if property_value:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
-
-
-def render_github(path: str, finding: Finding) -> str:
-    """``::error file=…,line=…,col=…,title=K2Tnnn::K2Tnnn message``, a GitHub annotation."""
-    level = "warning" if finding.severity == WARNING else "error"
-    props = [f"file={github_escape(path, True)}"]
-    message = f"{finding.code} {finding.message}"
-    if finding.cell is None:
-        props += [f"line={finding.line}", f"col={finding.col}"]
-    else:  # a notebook: GitHub cannot point into a cell, say where in the message
-        message = f"cell {finding.cell}:{finding.line}:{finding.col}: {message}"
-    props.append(f"title={github_escape(finding.code, True)}")
-    return f"::{level} {','.join(props)}::{github_escape(message)}"
-
-
-def render_github_error(path: str, reason: str) -> str:
-    return f"::error file={github_escape(path, True)},title=k2t::{github_escape(reason)}"
-
-
-def dumps(data) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -19,28 +19,20 @@ import os
 import re
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
-from k2t.check import (
-    CHECK_CODES,
-    Finding,
-    analyse_source,
-    dumps,
-    findings_from_diagnostics,
-    render_github,
-    render_github_error,
-    safe_parse,
-)
+# Light imports only: `k2t --help`, and files that name no Keras, never load libcst, black or the
+# translator (k2t.check, imported where a file needs translating).
+from k2t import prescan
 from k2t.config import Config, ConfigError, code_filter, load_config
 from k2t.diagnostics import CODES, WARNING
+from k2t.findings import CHECK_CODES, Finding, dumps, findings_from_diagnostics, render_github, render_github_error
 from k2t.manifest import Manifest
+from k2t.options import Options, TranslationError
 from k2t.sources import InputError, encode_source, iter_python_files, read_source, write_atomic
-from k2t.translate import Options, TranslationError, translate_module
 
 EXIT_OK, EXIT_LEFT, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -83,6 +75,13 @@ def _failed(path: str, message: str, internal: bool = False) -> Outcome:
     return Outcome(path, "failed", error=_one_line(message), internal=internal)
 
 
+def analyse_source(text: str, options: Options = Options(), locate=None):
+    """k2t.check.analyse_source, imported on first use."""
+    from k2t.check import analyse_source as analyse
+
+    return analyse(text, options, locate)
+
+
 def convert_file(path: str, options: Options = Options()) -> Outcome:
     """Read, translate and encode one file, listing its Keras uses; never raises for bad input."""
     path = str(path)
@@ -99,7 +98,12 @@ def convert_file(path: str, options: Options = Options()) -> Outcome:
             except ValueError as exc:
                 raise InputError(path, str(exc)) from None
             text, locate = program.text, program.locate
-            options = dataclasses.replace(options, main_guard=False)  # cells run top to bottom
+            # Cells run top to bottom; the cells are written back from the formatted program.
+            options = dataclasses.replace(options, main_guard=False, formatted=True)
+        if prescan.plain_python(text):  # no Keras: nothing to translate, nothing to list
+            original = encode_source(source, source.text)
+            return Outcome(path, "unchanged", original=original, converted=original, text_before=source.text,
+                           text_after=source.text)
         analysis = analyse_source(text, options, locate)
         result = analysis.result
         code = result.code
@@ -137,6 +141,12 @@ def convert_file(path: str, options: Options = Options()) -> Outcome:
     status = result.status
     if status == "translated" and unreported:
         status = "partial"
+    if status == "translated" and converted != original and not getattr(result, "formatted", True):
+        # `check` skips black; whether the file would change is black's to say.
+        from k2t.format import format_code
+
+        code = format_code(code, options.line_length, options.target_versions)
+        converted = encode_source(source, code) if code != source.text else original
     if status == "translated" and converted == original:
         status = "unchanged"
     return Outcome(
@@ -155,20 +165,45 @@ def _ignore_sigint() -> None:  # pragma: no cover - runs in worker processes
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _convert_files(paths: list[str], options: Options) -> list[Outcome]:  # pragma: no cover - in workers
+    return [convert_file(path, options) for path in paths]
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _outcomes(files: list[str], options: Options, jobs: int):
-    """Outcomes in the order of ``files``; with jobs > 1, computed by worker processes."""
+    """Outcomes in the order of ``files``; with jobs > 1, computed by worker processes.
+
+    Files go to the workers largest first, in small batches (a few large files do not end up
+    together at the end), and come back in the order of ``files``.
+    """
     if jobs > 1 and len(files) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)), initializer=_ignore_sigint)
-        done = 0
         try:
-            chunk = max(1, min(8, len(files) // (jobs * 4)))
-            for outcome in pool.map(convert_file, files, [options] * len(files), chunksize=chunk):
-                done += 1
+            order = sorted(range(len(files)), key=lambda i: -_size(files[i]))
+            size = max(1, min(4, len(files) // (jobs * 16)))
+            batches = [order[i : i + size] for i in range(0, len(order), size)]
+            futures = {}
+            for batch in batches:
+                future = pool.submit(_convert_files, [files[i] for i in batch], options)
+                for position, i in enumerate(batch):
+                    futures[i] = (future, position)
+            for i, path in enumerate(files):
+                future, position = futures[i]
+                try:
+                    outcome = future.result()[position]
+                except BrokenProcessPool:
+                    # A worker died (killed, or crashed in native code): say so for every file not done.
+                    outcome = _failed(path, f"{path}:1:1: K2T901 internal error: a worker process died", internal=True)
                 yield outcome
-        except BrokenProcessPool:
-            # A worker died (killed, or crashed in native code): say so for every file not done.
-            for path in files[done:]:
-                yield _failed(path, f"{path}:1:1: K2T901 internal error: a worker process died", internal=True)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     else:
@@ -488,6 +523,9 @@ def convert(sources, output, in_place, show_diff, check, report, force, exclude,
 
 
 def _convert_stdin(options: Options, keep) -> None:
+    from k2t.check import safe_parse
+    from k2t.translate import translate_module
+
     text = _stdin_text()
     try:
         result = translate_module(text, safe_parse(text), options)
@@ -565,7 +603,8 @@ def check(paths, fmt, select, ignore, exclude, force_exclude, jobs):
     jobs = _jobs(jobs)
     config = _config([p for p in paths if p != "-"])
     keep = code_filter(select or config.select, ignore or config.ignore)
-    options = _options(config, None, ())
+    # Nothing is written: black runs only where it decides whether a file would change.
+    options = dataclasses.replace(_options(config, None, ()), formatted=False)
     outcomes: list[Outcome] = []
     if "-" in paths:
         if paths != ("-",):
@@ -672,16 +711,22 @@ def _check_text(text: str, options: Options) -> Outcome:
 @click.option("--atol", default=1e-5, show_default=True, help="Absolute tolerance.")
 @click.option("--rtol", default=1e-4, show_default=True, help="Relative tolerance.")
 @click.option("--seed", default=0, show_default=True, help="Seed for weights and sample inputs.")
-def verify(keras_file, torch_file, as_json, atol, rtol, seed):
+@click.option(
+    "--train-steps", default=0, show_default=True, type=click.IntRange(min=0),
+    help="Also train both models N steps on the same batches with the program's loss and optimizer "
+    "and compare loss, gradients and weights per step (0: forward pass only).",
+)
+def verify(keras_file, torch_file, as_json, atol, rtol, seed, train_steps):
     """Check numerically that TORCH_FILE computes what KERAS_FILE's models compute.
 
     This executes code from both files: their imports, literal assignments and the statements that
-    construct each model (never fit/evaluate/predict or data loading).
+    construct each model (never fit/evaluate/predict or data loading); with --train-steps also the
+    model's compile() and TORCH_FILE's optimizer, loss and training functions, on generated batches.
     """
     from k2t.verify import verify_files
 
     try:
-        verdicts = verify_files(keras_file, torch_file, atol=atol, rtol=rtol, seed=seed)
+        verdicts = verify_files(keras_file, torch_file, atol=atol, rtol=rtol, seed=seed, train_steps=train_steps)
     except (InputError, TranslationError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -715,7 +760,44 @@ def render_verdicts(verdicts, atol: float, rtol: float) -> str:
             lines.append(f"  {'layer'.ljust(width)}  max abs error")
             for name, error in v.layers:
                 lines.append(f"  {name.ljust(width)}  {_number(error)}")
+        if v.training is not None:
+            lines += _render_training(v.training)
     return "\n".join(lines)
+
+
+def _render_training(t) -> list[str]:
+    lines = [f"  training ({t.steps_run} of {t.steps} steps): {t.status.upper()}"]
+    if t.steps_run:
+        lines.append(
+            f"    max loss diff {_number(t.max_loss_diff)}  max gradient diff {_number(t.max_grad_diff)}"
+            f"  max weight diff {_number(t.max_weight_diff)}"
+        )
+    first = t.first_divergence
+    if first:
+        if first["torch"]:
+            what = f"{first['quantity']} of {first['keras']} (torch {first['torch']})"
+        else:
+            what = first["quantity"]
+        figure = ""
+        if first["max_abs_diff"] not in (None, float("inf")):
+            figure = f": max abs diff {_number(first['max_abs_diff'])} where {_number(first['allowed'])} is allowed"
+        lines.append(f"    first divergence: step {first['step']}, {what}{figure}")
+        if first.get("detail"):
+            lines.append(f"      {first['detail']}")
+    if t.reason and not (first and first.get("detail") == t.reason):
+        lines.append(f"    reason: {t.reason}")
+    for note in t.notes:
+        lines.append(f"    note: {note}")
+    if t.executed:
+        lines.append(f"    executed: {t.executed}")
+    if t.per_step:
+        lines.append("    step  Keras loss     torch loss     loss diff  grad diff  weight diff")
+        for r in t.per_step:
+            lines.append(
+                f"    {r['step']:>4}  {r['keras_loss']:<13.7g}  {r['torch_loss']:<13.7g}  {_number(r['loss_diff'])}"
+                f"   {_number(r['max_grad_diff'])}   {_number(r['max_weight_diff'])}"
+            )
+    return lines
 
 
 @main.command(name="codes")

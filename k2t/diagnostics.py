@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "K2T404": "optimizer or loss translated with a documented numerical difference",
     "K2T501": "TensorFlow/Keras API has no translation",
     "K2T901": "internal error",
+    "K2T902": "internal error inside one model or statement: it is left as is, the rest is translated",
 }
 
 ERROR = "error"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import black
 
 
 def format_code(code: str, line_length: int = 88, target_versions: tuple[str, ...] = ()) -> str:
+    import black  # here, not at the top: `k2t check` and `--help` never format
+
     mode = black.Mode(
         line_length=line_length,
         target_versions={black.TargetVersion[v.upper()] for v in target_versions},

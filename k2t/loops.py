@@ -332,10 +332,11 @@ class ModelLoops:
     def call_model(self) -> str:
         what = self.loss.fused if self.loss is not None and self.loss.fused else None
         doc = "model(x) as Keras runs it outside fit(): inference mode (training=False)"
-        doc += f", {what} applied." if what else "."
+        doc += f", {what} applied" if what else ""
+        doc += "; numpy, as Keras's tensor would be read."
         inputs = self.fn("prepare_inputs") + "(x)"
         call = f"model(*{inputs})" if self.several_inputs else f"model({inputs})"
-        lines = [f'"""{doc}"""', "model.eval()", f"return {self._prediction(call)}.cpu()"]
+        lines = [f'"""{doc}"""', "model.eval()", f"return {self._prediction(call)}.cpu().numpy()"]
         return "@torch.no_grad()\n" + _function(self.fn("call_model"), "model, x", lines)
 
     def functions(self) -> list[str]:

@@ -73,13 +73,19 @@ class Resolver:
 
     def __init__(self, qualified_names):
         self._qualified = qualified_names
+        self._keys: dict[cst.CSTNode, str | None] = {}  # analysis and rewriting ask for the same nodes
 
     def key(self, node: cst.CSTNode) -> str | None:
+        try:
+            return self._keys[node]
+        except KeyError:
+            pass
         names = self._qualified.get(node) or ()
         if callable(names):  # libcst resolves some metadata lazily
             names = names()
         keys = sorted({k for q in names if (k := canonical(q.name)) is not None})
-        return keys[0] if keys else None
+        key = self._keys[node] = keys[0] if keys else None
+        return key
 
 
 def resolver_for(wrapper) -> Resolver:

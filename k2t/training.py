@@ -8,6 +8,7 @@ the epoch loop at its line, evaluate() and predict() calls of functions written 
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -69,7 +70,7 @@ class Compiled:
 
     def lines(self, model_expr: str) -> list[str]:
         opt = self.optimizer_code.replace("{parameters}", f"{model_expr}.parameters()")
-        lines = [f"# {note}" for note in self.notes]
+        lines = [f"# {line}" for note in self.notes for line in textwrap.wrap(note, 84)]
         lines.append(f"{self.optimizer_name} = {opt}")
         if self.loss.fused:
             lines.append(f"# The model returns logits: its final {self.loss.fused} is part of the loss.")

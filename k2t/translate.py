@@ -11,17 +11,19 @@ import dataclasses
 import functools
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider, PositionProvider
+from libcst.metadata import ScopeProvider
 
-from k2t import rewrite, snippets
+from k2t import cstwalk, rewrite, snippets
 from k2t.analyse import Analysis, ModelIR, Problem, analyse
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
 from k2t.lower import Failed, LoweredModel, lower_model
 from k2t.names import resolver_for
+from k2t.options import Options, TranslationError
 from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
 from k2t.rules.callbacks import CALLBACKS
 from k2t.rules.functions import FUNCTIONS
@@ -34,18 +36,6 @@ DEVICE_LINE = (
     'device = torch.device("cuda" if torch.cuda.is_available() '
     'else "mps" if torch.backends.mps.is_available() else "cpu")'
 )
-
-
-class TranslationError(Exception):
-    """Input that cannot be translated at all (syntax errors, Python 2); str() is one line."""
-
-
-@dataclass(frozen=True)
-class Options:
-    line_length: int = 88
-    target_versions: tuple[str, ...] = ()
-    torch_optimizers: bool = False  # torch's built-in optimizers, with a note where Keras's update differs
-    main_guard: bool = True  # script code under `if __name__ == "__main__":` (not for notebooks)
 
 
 @dataclass
@@ -72,6 +62,10 @@ class Result:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     models: list[ModelReport] = field(default_factory=list)
     untranslated: list[ModelIR] = field(default_factory=list)
+    # What `k2t check` needs from the translation, so that it reads the module only once.
+    uses: "KerasUses | None" = field(default=None, repr=False, compare=False)
+    # False when ``code`` was not run through black (Options.formatted=False).
+    formatted: bool = field(default=True, repr=False, compare=False)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -126,6 +120,11 @@ def parse(source: str) -> cst.Module:
         raise TranslationError(f"{line}:{col}: syntax error: {message}") from None
 
 
+def _is_keras_import(node: cst.CSTNode) -> bool:
+    """An import of keras/tensorflow (an Import naming one, or a from-import of one), as `k2t check` counts it."""
+    return rewrite._is_keras_import(node)
+
+
 def _imports_keras(module: cst.Module) -> bool:
     for node in rewrite.import_statements(module):
         for alias in node.names if not isinstance(node.names, cst.ImportStar) else []:
@@ -159,6 +158,14 @@ def _is_print_of(statement: cst.SimpleStatementLine, call: cst.Call) -> bool:
     )
 
 
+# Optimizers whose update squares the gradient: Keras (TensorFlow) applies an Embedding's sparse
+# gradient one repeated row at a time, which a dense torch update cannot reproduce.
+_SPARSE_SENSITIVE = re.compile(r"(KerasAdam|KerasRMSprop|KerasAdagrad|torch\.optim\.(Adam|AdamW|NAdam|RMSprop|Adagrad))\(")
+_SPARSE_EMBEDDING_NOTE = (
+    "Keras on TensorFlow updates an Embedding from sparse gradients, squaring each repetition of a "
+    "token in a batch where this dense update squares their sum: the embedding rows of repeated "
+    "tokens train slightly differently"
+)
 _LR_CALLBACKS = re.compile(r"\b(ReduceLROnPlateau|LearningRateScheduler)\b")
 
 
@@ -186,16 +193,35 @@ def _class_name(model: ModelIR, taken: set[str]) -> str:
     return candidate
 
 
+@dataclass
+class KerasUses:
+    """The Keras uses of a translated module as `k2t check` lists them, from the translation's own pass."""
+
+    module: cst.Module
+    references: list  # outermost Keras/TensorFlow references, in order
+    import_statements: list  # statements holding a Keras/TensorFlow import, in order
+    positions: object  # node -> CodeRange
+    parents: dict
+    keras_left: bool  # the output still imports Keras/TensorFlow
+    output_references: object  # () -> Counter of the reference texts left in the output
+
+
 class _Translation:
     """State of one translation: replacements, markers and diagnostics, keyed by original nodes."""
 
-    def __init__(self, wrapper: cst.MetadataWrapper, analysis: Analysis, resolver, options: Options = Options()):
+    def __init__(
+        self, wrapper: cst.MetadataWrapper, analysis: Analysis, resolver, options: Options = Options(), parents=None
+    ):
         self.wrapper = wrapper
         self.options = options
         self.analysis_resolver = resolver
         self.analysis = analysis
-        self.positions = wrapper.resolve(PositionProvider)
-        self.parents = wrapper.resolve(ParentNodeProvider)
+        self.positions = cstwalk.Positions(wrapper.module)
+        self.parents = parents if parents is not None else cstwalk.parents_of(wrapper.module)
+        # Found by the pass over names (functions_and_leftovers), for the import plan and `k2t check`.
+        self.import_nodes: list[cst.CSTNode] = []
+        self.keras_import_statements: list[cst.CSTNode] = []
+        self.references: list[cst.CSTNode] = []
         self.edits = rewrite.Edits()
         self.diagnostics: list[Diagnostic] = []
         self.covered: set[cst.CSTNode] = set()  # replaced, or reported: no leftover report inside
@@ -232,7 +258,40 @@ class _Translation:
         taken = set(self.analysis.names_in_use)
         for model in self.analysis.models:
             model.class_name = _class_name(model, taken)
-            self.model(model)
+            saved = self.snapshot()
+            try:
+                self.model(model)
+            except Exception as exc:  # noqa: BLE001 - one model's internal error stays that model's
+                self.restore(saved)
+                message = " ".join(f"{type(exc).__name__}: {exc}".split())
+                problem = Problem(
+                    model.call, "K2T902", f"internal error while translating model {model.var} ({message}); left as is"
+                )
+                self.leave_untranslated(model, [problem])
+
+    def snapshot(self) -> tuple:
+        return (
+            self.edits.snapshot(), list(self.diagnostics), set(self.covered), set(self.snippets),
+            list(self.reports), set(self.model_names), list(self.untranslated), list(self.loops),
+            dict(self.loops_by_var),
+        )
+
+    def restore(self, saved: tuple) -> None:
+        (edits, self.diagnostics, self.covered, self.snippets, self.reports, self.model_names, self.untranslated,
+         self.loops, self.loops_by_var) = saved
+        self.edits.restore(edits)
+
+    def leave_untranslated(self, model: ModelIR, problems: list[Problem]) -> None:
+        for problem in problems:
+            self.report(problem)
+        for usage in model.usages:
+            self.report(
+                Problem(usage.call, "K2T302", f"{model.var}.{usage.method}() left as is: the model was not translated")
+            )
+        # The model's own statements stay as they are, reported once (above), not line by line.
+        self.covered.add(model.creation)
+        self.covered.update(model.build_statements)
+        self.untranslated.append(model)
 
     def model(self, model: ModelIR) -> None:
         env = self.analysis.module_env
@@ -254,16 +313,7 @@ class _Translation:
             lowered = lower_model(model, compiled.loss.fused if compiled else None, env.values)
         except (Failed, Unsupported) as exc:
             problems = exc.problems if isinstance(exc, Failed) else [Problem(model.call, exc.code, str(exc))]
-            for problem in problems:
-                self.report(problem)
-            for usage in model.usages:
-                self.report(
-                    Problem(usage.call, "K2T302", f"{model.var}.{usage.method}() left as is: the model was not translated")
-                )
-            # The model's own statements stay as they are, reported once (above), not line by line.
-            self.covered.add(model.creation)
-            self.covered.update(model.build_statements)
-            self.untranslated.append(model)
+            self.leave_untranslated(model, problems)
             return
         for note in lowered.notes:
             # A documented difference: a comment at the layer's line in the class, no marker.
@@ -299,8 +349,12 @@ class _Translation:
         compile_usage = model.compile
         for problem in compile_problems:
             self.report(problem)
+        # First: the loops decide the loss's reduction (per sample where fit() weighs samples).
+        loops = self.loops_for(model, lowered, compiled)
         if compile_usage is not None:
             if compiled is not None:
+                if _SPARSE_SENSITIVE.match(compiled.optimizer_code) and any(n.key == "Embedding" for n in model.graph_nodes):
+                    compiled.notes.append(_SPARSE_EMBEDDING_NOTE)
                 for note in compiled.notes:
                     self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
                 if compiled.loss.snippet:
@@ -321,7 +375,6 @@ class _Translation:
                     self.edits.remove(statement)
                     self.covered.add(statement)
                 self.covered.add(compile_usage.statement)
-        loops = self.loops_for(model, lowered, compiled)
         compiles = [u for u in model.usages if u.method == "compile"]
         recompiled = False
         for usage in model.usages:
@@ -430,9 +483,11 @@ class _Translation:
                         translation.snippets.add(snippet)
 
             def visit_Import(self, node) -> bool:
+                translation.import_node(node)
                 return False
 
             def visit_ImportFrom(self, node) -> bool:
+                translation.import_node(node)
                 return False
 
             def visit_Attribute(self, node: cst.Attribute) -> bool:
@@ -442,7 +497,14 @@ class _Translation:
             def visit_Name(self, node: cst.Name) -> None:
                 translation.leftover(node)
 
-        self.wrapper.module.visit(Visitor())
+        cstwalk.visit(self.wrapper.module, Visitor())
+
+    def import_node(self, node: cst.CSTNode) -> None:
+        self.import_nodes.append(node)
+        if _is_keras_import(node):
+            statement = self.parents.get(node)
+            if isinstance(statement, cst.SimpleStatementLine) and statement not in self.keras_import_statements:
+                self.keras_import_statements.append(statement)
 
     @functools.cached_property
     def module_code(self) -> str:
@@ -480,7 +542,15 @@ class _Translation:
             return
         if not isinstance(args[0].value, (cst.List, cst.Tuple)):
             loops.dict_inputs = True
-        self.edits.replace_expression(node, f"{loops.fn('call_model')}({node.func.value}, {{arg0}})", parts=[args[0].value])
+        target = node
+        parent = self.parents.get(node)
+        grandparent = self.parents.get(parent)
+        if (
+            isinstance(parent, cst.Attribute) and parent.attr.value == "numpy"
+            and isinstance(grandparent, cst.Call) and grandparent.func is parent and not grandparent.args
+        ):
+            target = grandparent  # model(x).numpy(): call_model already returns numpy
+        self.edits.replace_expression(target, f"{loops.fn('call_model')}({node.func.value}, {{arg0}})", parts=[args[0].value])
         self.covered.add(node.func)
 
     def callback(self, node: cst.Call, key: str) -> None:
@@ -515,6 +585,7 @@ class _Translation:
         parent = self.parents.get(node)
         if isinstance(parent, cst.Attribute) and parent.value is node:
             return True  # the outer attribute decides
+        self.references.append(node)
         if self.is_covered(node):
             return False
         what = code_of(node)
@@ -548,13 +619,19 @@ def translate(source: str, options: Options = Options()) -> Result:
 
 
 def translate_module(source: str, module: cst.Module, options: Options = Options()) -> Result:
-    """translate() for a module already parsed from source (the verifier reuses its nodes)."""
+    """translate() for a module already parsed from source (the verifier reuses its nodes).
+
+    The module's metadata (qualified names and scopes) is resolved once; the analysis walk records
+    every node's parent, positions come from one code generation pass when a diagnostic needs them,
+    and the rewrite touches only the statements that change.
+    """
     if not _imports_keras(module):
         return Result(source, False, False)
     wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
     resolver = resolver_for(wrapper)
-    analysis = analyse(wrapper, resolver)
-    state = _Translation(wrapper, analysis, resolver, options)
+    parents: dict = {}
+    analysis = analyse(wrapper, resolver, parents)
+    state = _Translation(wrapper, analysis, resolver, options, parents)
     for problem in analysis.problems:
         state.report(problem)
     state.models()
@@ -568,12 +645,36 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
     header += state.edits.headers
     if state.snippets:
         header.append(snippets.code(state.snippets))
+    plan = rewrite.plan_imports(
+        module,
+        state.edits,
+        parents,
+        wrapper.resolve(ScopeProvider),
+        state.import_nodes,
+        header,
+        exported=lambda: rewrite.exported_names(module) if "__all__" in analysis.names_in_use else set(),
+    )
     # A file that defines model classes keeps its script under a __main__ guard (importable classes).
-    new_module = rewrite.apply(module, state.edits, header, main_guard=options.main_guard and bool(state.reports))
-    code = new_module.code
-    if code != source:
+    code = rewrite.apply(
+        module, state.edits, header, main_guard=options.main_guard and bool(state.reports), plan=plan, parents=parents
+    )
+    if code is None:
+        code = source
+    if code != source and options.formatted:
         code = format_code(code, options.line_length, options.target_versions)
     diagnostics = sorted(set(state.diagnostics))
+
+    def output_references() -> Counter:
+        counts: Counter = Counter()
+        for node in state.references:
+            copies = state.edits.copies(node, parents)
+            if copies:
+                counts["".join(code_of(node).split())] += copies
+        pieces = state.edits.blocks + [(piece, False) for piece in header]
+        for text in rewrite.generated_references(pieces, plan.bindings):
+            counts["".join(text.split())] += 1
+        return counts
+
     return Result(
         code=code,
         changed=code != source,
@@ -581,4 +682,14 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
         diagnostics=diagnostics,
         models=state.reports,
         untranslated=state.untranslated,
+        uses=KerasUses(
+            module=module,
+            references=state.references,
+            import_statements=state.keras_import_statements,
+            positions=state.positions,
+            parents=parents,
+            keras_left=plan.keras_left if code != source else bool(state.keras_import_statements),
+            output_references=output_references,
+        ),
+        formatted=options.formatted,
     )

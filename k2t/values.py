@@ -124,10 +124,27 @@ class Env:
                     self.bind(item, UNKNOWN, is_local)
 
 
+def _too_big(op, left, right) -> bool:
+    """Folds that would take a long time or much memory (`10 ** 10 ** 9`, `[0] * 10 ** 9`): not static."""
+    if op is operator.pow:
+        return isinstance(right, (int, float)) and abs(right) > 64 or isinstance(left, (tuple, list, str))
+    if op is operator.mul:
+        for sequence, count in ((left, right), (right, left)):
+            if isinstance(sequence, (tuple, list, str, bytes)) and isinstance(count, int) and count > 4096:
+                return True
+        return isinstance(left, int) and isinstance(right, int) and (left.bit_length() + right.bit_length()) > 4096
+    return False
+
+
 def evaluate(node: cst.BaseExpression, env: Env) -> Value:
     names: set[str] = set()
     value = _eval(node, env, names)
     return Value(code_of(node), value, frozenset(names))
+
+
+def evaluate_value(node: cst.BaseExpression, env: Env) -> Any:
+    """evaluate(node, env).value, without writing out the expression's code."""
+    return _eval(node, env, set())
 
 
 def _eval(node: cst.BaseExpression, env: Env, local_names: set[str]) -> Any:
@@ -172,7 +189,7 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str]) -> Any:
         op = _BINARY.get(type(node.operator))
         left = _eval(node.left, env, local_names)
         right = _eval(node.right, env, local_names)
-        if op is None or left is UNKNOWN or right is UNKNOWN:
+        if op is None or left is UNKNOWN or right is UNKNOWN or _too_big(op, left, right):
             return UNKNOWN
         try:
             result = op(left, right)

@@ -56,63 +56,25 @@ class KerasSGD(torch.optim.Optimizer):
         return loss
 
 
-class KerasAdam(torch.optim.Optimizer):
-    """keras.optimizers.Adam, and AdamW with weight_decay: eps is added to sqrt(v) before the bias
-    correction (torch's Adam adds it after, so early steps of weights with small gradients differ).
+class KerasAdam(torch.optim.AdamW):
+    """keras.optimizers.Adam (and AdamW, with weight_decay): torch's AdamW with Keras's epsilon.
 
-    weight_decay is decoupled, as in torch's AdamW (keras.optimizers.AdamW's default is 0.004).
+    Keras adds eps to sqrt(v) before the bias correction, torch after it (early steps of weights
+    with small gradients differ); eps / sqrt(1 - beta2**step) in torch's formula is Keras's update.
+    Weight decay is decoupled in both.
     """
 
-    def __init__(
-        self,
-        params,
-        lr=0.001,
-        betas=(0.9, 0.999),
-        eps=1e-7,
-        weight_decay=0.0,
-        amsgrad=False,
-    ):
-        defaults = dict(
-            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
-        )
-        super().__init__(params, defaults)
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0, amsgrad=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        for group in self.param_groups:
+            group.setdefault("keras_eps", group["eps"])
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            (beta1, beta2), lr = group["betas"], group["lr"]
-            group["step"] = step = group.get("step", 0) + 1
-            grads = [p.grad for p in params]
-            for p in params:
-                if not self.state[p]:
-                    self.state[p]["exp_avg"] = torch.zeros_like(p)
-                    self.state[p]["exp_avg_sq"] = torch.zeros_like(p)
-                    if group["amsgrad"]:
-                        self.state[p]["max_exp_avg_sq"] = torch.zeros_like(p)
-            exp_avgs = [self.state[p]["exp_avg"] for p in params]
-            exp_avg_sqs = [self.state[p]["exp_avg_sq"] for p in params]
-            if group["weight_decay"]:
-                torch._foreach_add_(params, params, alpha=-lr * group["weight_decay"])
-            torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-            torch._foreach_mul_(exp_avg_sqs, beta2)
-            torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
-            if group["amsgrad"]:
-                exp_avg_sqs = [self.state[p]["max_exp_avg_sq"] for p in params]
-                torch._foreach_maximum_(
-                    exp_avg_sqs, [self.state[p]["exp_avg_sq"] for p in params]
-                )
-            step_size = lr * (1 - beta2**step) ** 0.5 / (1 - beta1**step)
-            denominators = torch._foreach_sqrt(exp_avg_sqs)
-            torch._foreach_add_(denominators, group["eps"])
-            torch._foreach_addcdiv_(params, exp_avgs, denominators, value=-step_size)
-        return loss
+            group["keras_step"] = step = group.get("keras_step", 0) + 1
+            group["eps"] = group["keras_eps"] / (1 - group["betas"][1] ** step) ** 0.5
+        return super().step(closure)
 
 
 class KerasRMSprop(torch.optim.Optimizer):

@@ -274,6 +274,11 @@ class LearningRateScheduler(Callback):
             if self.verbose > 0:
                 print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {group['lr']}.")
 
+    def on_epoch_end(self, epoch, logs):
+        # Like Keras, the learning rate is logged (and so lands in the History).
+        logs["learning_rate"] = self.optimizer.param_groups[0]["lr"]
+        return False
+
 
 class ModelCheckpoint(MonitorCallback):
     """keras.callbacks.ModelCheckpoint: save the state_dict each epoch, or only when it improves."""

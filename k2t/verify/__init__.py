@@ -5,6 +5,8 @@
     torch source --build.py---> the torch model (definitions only)
     randomised Keras weights --rules' transfer--> torch state_dict
     deterministic sample inputs -> outputs of both, per model and per layer
+    --train-steps N: the program's compile() and TORCH.py's training code, N steps on the same
+    batches; loss, gradients and weights compared per step (training.py)
 
 The same rules that wrote the code decide how weights move (k2t.rules), so converter and verifier
 cannot disagree. TensorFlow and torch are imported here only, lazily.
@@ -13,10 +15,19 @@ cannot disagree. TensorFlow and torch are imported here only, lazily.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from k2t.translate import ModelReport, translate_module
-from k2t.verify.build import Plan, Source, Unverifiable, execute, keep_needed_imports, scope_constants
+from k2t.verify.build import (
+    Plan,
+    Source,
+    Unverifiable,
+    compile_plan,
+    execute,
+    keep_needed_imports,
+    run_compile,
+    scope_constants,
+)
 
 ATOL = 1e-5
 RTOL = 1e-4
@@ -32,12 +43,37 @@ class Verdict:
     reason: str | None = None
     executed: str | None = None
     layers: list | None = None  # [(keras layer name, max abs error)] for comparable layers
+    training: TrainingVerdict | None = None  # with --train-steps
 
     def to_json(self) -> dict:
         data = asdict(self)
         data.pop("layers")
         data["layers"] = [{"name": n, "max_abs_error": e} for n, e in (self.layers or [])]
+        data.pop("training")
+        if self.training is not None:
+            data["training"] = asdict(self.training)
         return data
+
+
+@dataclass
+class TrainingVerdict:
+    """verify --train-steps: both models trained the same steps on the same batches."""
+
+    steps: int  # requested
+    status: str  # "equivalent", "different", "unverifiable" or "skipped"
+    steps_run: int = 0
+    max_loss_diff: float | None = None
+    max_grad_diff: float | None = None
+    max_weight_diff: float | None = None
+    # the largest difference as a fraction of what the tolerance allows there (1.0: at tolerance)
+    tolerance_used: dict | None = None
+    # {"step", "quantity" (loss, gradient, weight, running statistic, torch step, ...), "keras"
+    # (Keras weight path), "torch" (state_dict key), "max_abs_diff", "allowed", "detail"}
+    first_divergence: dict | None = None
+    reason: str | None = None
+    executed: str | None = None
+    notes: list = field(default_factory=list)
+    per_step: list = field(default_factory=list)  # {"step", "keras_loss", "torch_loss", "loss_diff", ...}
 
 
 def _quiet_frameworks() -> None:
@@ -53,6 +89,7 @@ def verify_sources(
     atol: float = ATOL,
     rtol: float = RTOL,
     seed: int = 0,
+    train_steps: int = 0,
 ) -> list[Verdict]:
     _quiet_frameworks()
     keras_source = Source(keras_text, keras_path)
@@ -65,11 +102,11 @@ def verify_sources(
     if not result.models and not result.untranslated:
         verdicts.append(Verdict("<file>", "unverifiable", reason="no Keras model (Sequential or functional) found"))
     for model in result.models:
-        verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed))
+        verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed, train_steps))
     return verdicts
 
 
-def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, seed) -> Verdict:
+def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, seed, train_steps=0) -> Verdict:
     from k2t.verify import compare  # imports tensorflow and torch
 
     ir = model.ir
@@ -80,8 +117,15 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         construction = keras_source.code(local.statements) + "".join(
             keras_source.module.code_for_node(s.with_changes(leading_lines=[])) for s in statements
         )
+        training_plan = None
+        if train_steps:
+            try:
+                training_plan = compile_plan(keras_source, model)
+            except Exception as exc:  # noqa: BLE001 - reported as the training's verdict
+                training_plan = exc
         keras_plan = keep_needed_imports(
-            keras_source, keras_source.prelude(), construction + " ".join(model.ctor_args)
+            keras_source, keras_source.prelude(),
+            construction + " ".join(model.ctor_args) + getattr(training_plan, "code", ""),
         )
         code = keras_source.code(keras_plan.statements) + construction
         lines = keras_plan.lines + local.lines
@@ -106,10 +150,64 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
     except Unverifiable as exc:
         return Verdict(name, "unverifiable", reason=str(exc))
     try:
-        return compare.compare(name, keras_model, torch_model, model.lowered, ir, executed, atol, rtol, seed)
+        verdict = compare.compare(name, keras_model, torch_model, model.lowered, ir, executed, atol, rtol, seed)
     except Exception as exc:  # noqa: BLE001 - a verifier bug must not pass for a verdict
         reason = f"internal error in the verifier: {type(exc).__name__}: {exc}"
         return Verdict(name, "unverifiable", reason=reason, executed=executed)
+    if train_steps:
+        transferred = verdict.status == "equivalent" or verdict.layers
+        if not transferred:
+            verdict.training = TrainingVerdict(train_steps, "skipped", reason="the Keras weights do not transfer (see reason)")
+        else:
+            verdict.training = _verify_training(
+                model, training_plan, namespace, keras_model, torch_source, torch_ns, torch_model,
+                train_steps, atol, rtol, seed,
+            )
+        if verdict.training.status == "different":
+            verdict.status = "different"
+        elif verdict.training.status == "unverifiable" and verdict.status == "equivalent":
+            verdict.status = "unverifiable"
+    return verdict
+
+
+def _verify_training(model, plan, keras_ns, keras_model, torch_source, torch_ns, torch_model,
+                     steps, atol, rtol, seed) -> TrainingVerdict:
+    from k2t.verify import training
+
+    if plan is None:
+        return TrainingVerdict(steps, "skipped", reason="the program never compiles this model: nothing to train")
+    if isinstance(plan, Exception):
+        reason = f"internal error in the verifier: {type(plan).__name__}: {plan}"
+        return TrainingVerdict(steps, "unverifiable", reason=reason)
+    if model.compiled is None or model.loops is None or model.loops.loss is None:
+        return TrainingVerdict(steps, "unverifiable",
+                               reason="k2t could not translate this model's compile() (see the convert diagnostics)")
+    executed = f"{plan.path}: {plan.describe()}"
+    try:
+        run_compile(plan, keras_ns)
+        torch_side = training.TorchSide(model, torch_source, torch_ns, torch_model)
+    except Unverifiable as exc:
+        return TrainingVerdict(steps, "unverifiable", reason=str(exc), executed=executed)
+    except training.TrainingFailed as exc:
+        return TrainingVerdict(steps, "unverifiable", reason=exc.args[1], executed=executed)
+    executed += f"; {torch_source.path}: " + "; ".join(torch_side.used)
+    try:
+        figures = training.train_and_compare(model, keras_model, torch_side, steps, atol, rtol, seed)
+    except Exception as exc:  # noqa: BLE001 - a verifier bug must not pass for a verdict
+        reason = f"internal error in the verifier: {type(exc).__name__}: {exc}"
+        return TrainingVerdict(steps, "unverifiable", reason=reason, executed=executed)
+    failure = figures["failure"]
+    if failure is not None and failure[0] != "torch step":  # Keras itself could not train
+        status, reason = "unverifiable", failure[1]
+    elif figures["first_divergence"] is not None:
+        status, reason = "different", failure[1] if failure else None
+    else:
+        status, reason = "equivalent", None
+    return TrainingVerdict(
+        steps, status, figures["steps_run"], figures["max_loss_diff"], figures["max_grad_diff"],
+        figures["max_weight_diff"], figures["worst_ratio"], figures["first_divergence"], reason, executed,
+        figures["notes"], figures["steps"],
+    )
 
 
 def _describe(lines) -> str:

@@ -166,3 +166,43 @@ def execute(code: str, namespace: dict, what: str) -> None:
         raise Unverifiable(f"import failed: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - the model's own construction failed
         raise Unverifiable(f"building the model failed: {type(exc).__name__}: {exc}") from None
+
+
+@dataclass
+class CompilePlan(Plan):
+    """What verify --train-steps executes on the Keras side: compile() and what it reads."""
+
+    code: str = ""
+    path: str = ""
+
+
+def compile_plan(source: Source, model) -> CompilePlan | None:
+    """The model's compile() call, after the literal constants of its scope and the optimizer/loss
+    objects it names (`opt = keras.optimizers.Adam(1e-3)`: the statements the translation consumed);
+    None when the program never compiles the model."""
+    usage = model.ir.compile
+    if usage is None:
+        return None
+    plan = CompilePlan(path=source.path)
+    local = scope_constants(source, usage.scope, usage.statement)
+    objects = sorted(model.compiled.consumed if model.compiled else [], key=source.span)
+    code = source.code(local.statements)
+    code += "".join(source.module.code_for_node(s.with_changes(leading_lines=[])) for s in objects)
+    receiver = usage.call.func.value if isinstance(usage.call.func, cst.Attribute) else None
+    if isinstance(receiver, cst.Name) and receiver.value != model.ir.var:
+        code += f"{receiver.value} = {model.ir.var}\n"
+    code += source.module.code_for_node(usage.call) + "\n"
+    plan.code = code
+    plan.lines = local.lines + [(*source.span(s), "optimizer/loss objects") for s in objects]
+    plan.lines.append((*source.span(usage.statement), "compile"))
+    return plan
+
+
+def run_compile(plan: CompilePlan, namespace: dict) -> None:
+    try:
+        exec(compile(plan.code, plan.path, "exec"), namespace)  # noqa: S102 - verify runs user code by design
+    except NameError as exc:
+        name = getattr(exc, "name", None) or exc.args[0]
+        raise Unverifiable(f"compile() reads {name}, a value computed at run time") from None
+    except Exception as exc:  # noqa: BLE001 - the program's own compile() failed
+        raise Unverifiable(f"compile() failed: {type(exc).__name__}: {exc}") from None

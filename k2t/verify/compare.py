@@ -90,39 +90,77 @@ def keras_layers(keras_model, ir) -> tuple[list, list]:
     return layers, tensors
 
 
-def transfer(layers, torch_model, lowered) -> list[str]:
-    """Copy weights; returns the torch parameters that received nothing (should be none)."""
-    state = torch_model.state_dict()
-    updates = {}
+def mapped_weights(layers, lowered, values=None) -> dict[str, np.ndarray]:
+    """torch state_dict key -> array, as the rules transfer a list per Keras layer.
+
+    values(layer) gives the arrays in the order of layer.weights (default: its weights); the
+    training check passes gradients or trained weights through the same rules.
+    """
+    values = values or (lambda layer: layer.get_weights())
+    out = {}
     for layer_map in lowered.layers:
         if not layer_map.weights:
             continue
         rule = LAYERS[layer_map.key]
-        weights = layers[layer_map.index].get_weights()
-        for name, array in rule.transfer(weights, layer_map.transfer_info).items():
-            key = f"{layer_map.module}.{name}"
-            if key not in state:
-                raise KeyError(f"the torch model has no parameter {key}")
-            if tuple(state[key].shape) != tuple(array.shape):
-                raise ValueError(
-                    f"{key}: torch shape {tuple(state[key].shape)} but Keras weights give {tuple(array.shape)}"
-                )
-            updates[key] = torch.as_tensor(np.ascontiguousarray(array))
+        for name, array in rule.transfer(values(layers[layer_map.index]), layer_map.transfer_info).items():
+            out[f"{layer_map.module}.{name}"] = np.asarray(array)
+    return out
+
+
+def keras_weight_names(layers, lowered) -> dict[str, tuple[str, object]]:
+    """torch state_dict key -> (Keras weight path, Keras layer), found by transferring indicator
+    arrays (ones for one Keras weight, zeros for the others) through the rules; a torch key that no
+    Keras weight reaches (an LSTM's zero bias_hh) maps to ("(no Keras weight)", layer)."""
+    names = {}
+    for layer_map in lowered.layers:
+        if not layer_map.weights:
+            continue
+        layer = layers[layer_map.index]
+        rule = LAYERS[layer_map.key]
+        weights = list(layer.weights)
+        for j, weight in enumerate(weights):
+            probe = [np.ones(w.shape, "float32") if i == j else np.zeros(w.shape, "float32") for i, w in enumerate(weights)]
+            for name, array in rule.transfer(probe, layer_map.transfer_info).items():
+                if np.any(np.asarray(array)):
+                    names.setdefault(f"{layer_map.module}.{name}", (_path(weight), layer))
+        zeros = [np.zeros(w.shape, "float32") for w in weights]
+        for name in rule.transfer(zeros, layer_map.transfer_info):
+            names.setdefault(f"{layer_map.module}.{name}", (f"{layer.name}/(no Keras weight)", layer))
+    return names
+
+
+def _path(weight) -> str:
+    return weight.path if hasattr(weight, "path") else weight.name
+
+
+def transfer(layers, torch_model, lowered) -> list[str]:
+    """Copy weights; returns the torch parameters that received nothing (should be none)."""
+    state = torch_model.state_dict()
+    updates = {}
+    for key, array in mapped_weights(layers, lowered).items():
+        if key not in state:
+            raise KeyError(f"the torch model has no parameter {key}")
+        if tuple(state[key].shape) != tuple(array.shape):
+            raise ValueError(
+                f"{key}: torch shape {tuple(state[key].shape)} but Keras weights give {tuple(array.shape)}"
+            )
+        updates[key] = torch.as_tensor(np.ascontiguousarray(array))
     state.update(updates)
     torch_model.load_state_dict(state)
     return [k for k in state if k not in updates and not k.endswith("num_batches_tracked")]
 
 
-def sample_inputs(keras_model, lowered, ir, rng) -> list[np.ndarray]:
+def sample_inputs(keras_model, lowered, ir, rng, count: int = SAMPLES) -> list[np.ndarray]:
+    """Keras-format arrays: channels-last, int64 indices for an input that feeds an Embedding."""
     arrays = []
     for (var, _), keras_input in zip(ir.graph_inputs, keras_model.inputs):
         shape = tuple(UNKNOWN_SIZE if d is None else int(d) for d in keras_input.shape[1:])
         embedding = next((n for n in ir.graph_nodes if n.key == "Embedding" and var in n.inputs), None)
         if embedding is not None:
             vocabulary = int(embedding.args["input_dim"].value)
-            arrays.append(rng.integers(0, vocabulary, (SAMPLES, *shape)).astype("int64"))
+            arrays.append(rng.integers(0, vocabulary, (count, *shape)).astype("int64"))
         else:
-            arrays.append(rng.standard_normal((SAMPLES, *shape)).astype("float32"))
+            arrays.append(rng.standard_normal((count, *shape)).astype("float32"))
     return arrays
 
 

@@ -1,0 +1,480 @@
+"""verify --train-steps N: train both models N steps on the same batches and compare every step.
+
+Keras side: the program's own compile() (and the optimizer/loss objects and literal constants it
+reads), then per step Keras's train_step: model(x, training=True), model.compute_loss, the gradient
+tape, optimizer.apply_gradients. Torch side: TORCH.py's own data path and training code, i.e. its
+prepare_inputs/prepare_targets on the same Keras-format arrays, its optimizer and loss statements
+and its train_one_epoch called on one batch (one optimizer step); where TORCH.py lacks one of
+these, the translation's version is used and the report says so.
+
+Compared per step: the loss, every gradient and every weight (and BatchNorm statistic), all through
+the weight-transfer rules: Keras gradients and trained weights go through the same transfer as the
+initial weights, so converter and verifier cannot disagree on which torch tensor is which Keras one.
+
+Tolerances (elementwise; atol/rtol are verify's, 1e-5/1e-4 by default; both sides compute in float32):
+  loss:      |t - k| <= atol + rtol * |k|.
+  gradient:  |t - k| <= atol * G + rtol * |k|, G the largest |k| of the model's gradients: float32
+             rounding in a backward pass is relative to the values flowing through it, not to each
+             gradient, which may cancel to almost nothing (to nothing at all for a bias before
+             BatchNorm, where both sides are left with rounding noise). Measured on the fixtures: at
+             most 0.66 of this tolerance with G per tensor; 4x over it for a bias before BatchNorm.
+  weights:   |t - k| <= atol * max(P) + B + 2 * step * eps32 * |k|. The weights' own size says
+             nothing about training: the updates are compared, relative to their size. Per element,
+             P sums the sizes of the updates (the larger of Keras's and torch's, each step); B sums
+             each step's update size times (rtol + 2r), r the largest relative difference of that
+             element's gradients so far, at most 1: gradient differences within the gradients'
+             tolerance are rounding, and an optimizer that normalises (Adam) turns a gradient at
+             rounding level into a full step, which may then differ as much as the gradient did.
+             The last term is the rounding of the stored float32 weights. An optimizer's epsilon
+             changes updates by far more than rtol wherever gradients are small (torch's Adam in
+             place of Keras's: 3e-3 of the update where gradients are 1e-3).
+  BatchNorm running_var: torch updates it with the unbiased batch variance (n / (n - 1)), Keras with
+             the biased one. The check predicts torch's value from Keras's exactly:
+             t_s = m * t_(s-1) + (k_s - m * k_(s-1)) * n / (n - 1), m Keras's momentum, n the values
+             per channel in the batch, and compares it with the weights' tolerance.
+Dropout is made deterministic: rate 0 on Keras's Dropout-like layers and RNN cells, p=0 on torch's
+dropout modules and RNN dropout, and torch.randn_like returning zeros (GaussianNoise/Dropout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import re
+
+import numpy as np
+import torch
+
+from k2t.verify.compare import keras_layers, keras_weight_names, mapped_weights, sample_inputs
+
+TRAIN_BATCH = 8
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+SPARSE_NOTE = (
+    "Keras's gradient of this weight is sparse (tf.IndexedSlices, as an Embedding's is) with rows repeated "
+    "in the batch; Keras 3's Adam, AdamW, Nadam, RMSprop and Adagrad (TensorFlow backend) then update each "
+    "repetition separately (the square of each, not of their sum), which a dense torch optimizer does not"
+)
+
+
+class TrainingFailed(Exception):
+    """A side could not train; args: (quantity, message)."""
+
+
+# -- data ------------------------------------------------------------------------------------
+def sample_labels(loss_key: str, out_shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """Labels in Keras's format for the loss: class indices (sparse), one-hot (categorical), 0/1
+    (binary), floats (regression); a trailing output axis of 1 is left out, as programs do."""
+    classes = int(out_shape[-1])
+    if loss_key == "sparse_categorical_crossentropy":
+        return rng.integers(0, classes, out_shape[:-1]).astype("int64")
+    if loss_key == "categorical_crossentropy":
+        return np.eye(classes, dtype="float32")[rng.integers(0, classes, out_shape[:-1])]
+    shape = out_shape[:-1] if len(out_shape) >= 2 and classes == 1 else out_shape
+    if loss_key == "binary_crossentropy":
+        return rng.integers(0, 2, shape).astype("float32")
+    return rng.standard_normal(shape).astype("float32")
+
+
+# -- determinism -----------------------------------------------------------------------------
+def keras_without_dropout(keras_model) -> list[str]:
+    from keras import layers as L
+    from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+    changed = []
+    for layer in keras_model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, (L.Dropout, L.GaussianDropout, L.AlphaDropout)) and layer.rate:
+            layer.rate = 0.0
+            changed.append(layer.name)
+        elif isinstance(layer, L.GaussianNoise) and layer.stddev:
+            layer.stddev = 0.0
+            changed.append(layer.name)
+        elif isinstance(layer, DropoutRNNCell) and (layer.dropout or layer.recurrent_dropout):
+            layer.dropout = layer.recurrent_dropout = 0.0
+            changed.append(layer.name)
+    return changed
+
+
+def torch_without_dropout(torch_model) -> list[str]:
+    changed = []
+    for name, module in torch_model.named_modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd) and module.p:
+            module.p = 0.0
+            changed.append(name)
+        elif isinstance(module, torch.nn.RNNBase) and module.dropout:
+            module.dropout = 0.0
+            changed.append(name)
+    return changed
+
+
+@contextlib.contextmanager
+def _noise_free():
+    """GaussianNoise/GaussianDropout are written inline with torch.randn_like: draw zeros."""
+    original = torch.randn_like
+    torch.randn_like = lambda x, **kwargs: torch.zeros_like(x, dtype=kwargs.get("dtype"), device=kwargs.get("device"))
+    try:
+        yield
+    finally:
+        torch.randn_like = original
+
+
+# -- the torch side --------------------------------------------------------------------------
+class TorchSide:
+    """TORCH.py's training code bound to the torch model; `used` says where each piece came from."""
+
+    def __init__(self, report, torch_source, torch_ns: dict, torch_model):
+        self.model = torch_model
+        # The generated functions read the module-level `device` (not a literal: never executed).
+        self.ns = torch_ns
+        self.ns["device"] = torch.device("cpu")
+        self.used: list[str] = []
+        loops, compiled = report.loops, report.compiled
+        self.loops = loops
+        own, fallback = [], []
+        for base in ("prepare_inputs", "prepare_targets", "train_one_epoch"):
+            name = base + loops.suffix
+            if not callable(torch_ns.get(name)):
+                self.ns.setdefault("np", np)  # what k2t's own functions need
+                self.ns.setdefault("torch", torch)
+                exec(compile(getattr(loops, base)(), f"<k2t's {name}>", "exec"), self.ns)  # noqa: S102
+                fallback.append(name)
+            else:
+                own.append(name)
+            setattr(self, base, self.ns[name])
+        if own:
+            self.used.append(f"{', '.join(own)} (its own)")
+        if fallback:
+            self.used.append(f"k2t's {', '.join(fallback)} (the file defines none)")
+        self.optimizer = self._object(torch_source, compiled.optimizer_name, "optimizer",
+                                      compiled.optimizer_code.replace("{parameters}", "__model__.parameters()"))
+        self.loss_fn = self._object(torch_source, compiled.loss_name, "loss", compiled.loss.code)
+        self.shuffle = "shuffle" in inspect.signature(self.train_one_epoch).parameters
+
+    def _object(self, torch_source, name: str, what: str, fallback: str):
+        found = _assignment(torch_source, name)
+        namespace = dict(self.ns, __model__=self.model)
+        if found is not None:
+            code, line = found
+            for receiver in set(re.findall(r"(\w+)\.parameters\(\)", code)):
+                namespace[receiver] = self.model
+            try:
+                value = eval(code, namespace)  # noqa: S307 - verify runs the program's code by design
+            except NameError as exc:
+                self.used.append(f"k2t's {what} (line {line} reads {exc.name}, unknown before run time)")
+            else:
+                self.used.append(f"line {line} ({what})")
+                return value
+        else:
+            self.used.append(f"k2t's {what} `{fallback.replace('__model__', 'model')}` (the file assigns no {name})")
+        try:
+            return eval(fallback, namespace)  # noqa: S307
+        except NameError as exc:
+            raise TrainingFailed("torch setup", f"the {what} needs {exc.name}, which {torch_source.path} does not define") from None
+
+    def step(self, xs: list[np.ndarray], y: np.ndarray) -> float:
+        try:
+            inputs = self.prepare_inputs(xs if len(xs) > 1 else xs[0])
+        except Exception as exc:  # noqa: BLE001
+            raise TrainingFailed("torch step", f"prepare_inputs failed: {type(exc).__name__}: {exc}") from None
+        self.input_problem = _changed_inputs(inputs, xs, self.loops.inputs)
+        try:
+            targets = self.prepare_targets(y)
+        except Exception as exc:  # noqa: BLE001
+            raise TrainingFailed("torch step", f"prepare_targets failed: {type(exc).__name__}: {exc}") from None
+        if self.input_problem is None and isinstance(targets, torch.Tensor):
+            values = targets.detach().cpu().numpy()
+            if values.size != y.size or np.abs(values.astype("float64").ravel() - y.astype("float64").ravel()).max(initial=0.0):
+                self.input_problem = (f"prepare_targets changed the labels ({_describe(targets)} from Keras "
+                                      f"{y.dtype} {y.shape}): they hold other values")
+        extra = {"shuffle": False} if self.shuffle else {}
+        try:
+            with _noise_free():
+                logs = self.train_one_epoch(self.model, self.optimizer, self.loss_fn, inputs, targets, len(y), **extra)
+        except Exception as exc:  # noqa: BLE001
+            raise TrainingFailed(
+                "torch step",
+                f"the training step failed: {type(exc).__name__}: {exc} (prepare_inputs gave {_describe(inputs)}; "
+                f"prepare_targets gave {_describe(targets)})" + (f"; {self.input_problem}" if self.input_problem else ""),
+            ) from None
+        return float(logs["loss"])
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name, parameter in self.model.named_parameters():
+            grad = parameter.grad
+            out[name] = np.zeros(tuple(parameter.shape), "float32") if grad is None else grad.detach().cpu().numpy()
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+
+
+def _changed_inputs(prepared, arrays, specs) -> str | None:
+    """What prepare_inputs changed besides the layout: Keras's model reads the arrays as they are."""
+    tensors = list(prepared) if isinstance(prepared, (tuple, list)) else [prepared]
+    if len(tensors) != len(arrays) or not all(isinstance(t, torch.Tensor) for t in tensors):
+        return None
+    for tensor, array, spec in zip(tensors, arrays, specs):
+        value = tensor.detach().cpu().numpy()
+        if spec.channels_first and value.ndim >= 3:
+            value = np.moveaxis(value, 1, -1)
+        if value.shape != array.shape:
+            return f"prepare_inputs gave {spec.var} the shape {value.shape} for a Keras array {array.shape}"
+        differs = np.abs(value.astype("float64") - array.astype("float64")).max(initial=0.0)
+        if differs:
+            return (f"prepare_inputs changed the values of {spec.var} ({str(tensor.dtype).removeprefix('torch.')} "
+                    f"from a Keras {array.dtype} array; max change {differs:.3g})")
+    return None
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"{str(value.dtype).removeprefix('torch.')} {tuple(value.shape)}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_describe(v) for v in value) + ")"
+    return type(value).__name__
+
+
+def _assignment(source, name: str):
+    """(value code, line) of the first `name = ...` outside classes (at module level or in a
+    function: compile() may sit in a builder function), or None."""
+    import libcst as cst
+
+    found = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False  # a class attribute of the same name (Callback.optimizer = None)
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if not found and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                if node.targets[0].target.value == name:
+                    found.append((source.module.code_for_node(node.value), source.span(node)[0]))
+
+    source.wrapper.visit(Finder())
+    return found[0] if found else None
+
+
+# -- the Keras side --------------------------------------------------------------------------
+def keras_step(keras_model, x, y) -> tuple[float, dict[int, np.ndarray], set[str]]:
+    """One step of Keras's train_step; the loss, the gradients (by id of the variable) and the
+    paths of the variables whose gradient is sparse with repeated rows."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        y_pred = keras_model(x, training=True)
+        loss = keras_model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+        scaled = keras_model.optimizer.scale_loss(loss)
+    trainable = keras_model.trainable_weights
+    grads = tape.gradient(scaled, trainable)
+    keras_model.optimizer.apply_gradients([(g, v) for g, v in zip(grads, trainable) if g is not None])
+    values = {id(v): tf.convert_to_tensor(g).numpy() for g, v in zip(grads, trainable) if g is not None}
+    repeated = {
+        v.path for g, v in zip(grads, trainable)
+        if isinstance(g, tf.IndexedSlices) and len(np.unique(g.indices.numpy())) < len(g.indices)
+    }
+    return float(loss), values, repeated
+
+
+# -- comparison ------------------------------------------------------------------------------
+def _worst(actual: np.ndarray, expected: np.ndarray, allowed: np.ndarray) -> tuple[float, float, float]:
+    """(max |a - e|, the worst ratio |a - e| / allowed, the allowed difference at that element)."""
+    diff = np.abs(actual.astype("float64") - expected.astype("float64"))
+    if diff.size == 0:
+        return 0.0, 0.0, 0.0
+    ratio = np.where(diff == 0, 0.0, diff / np.maximum(allowed, 1e-300))
+    worst = int(np.argmax(ratio))
+    return float(diff.max()), float(ratio.flat[worst]), float(np.broadcast_to(allowed, diff.shape).flat[worst])
+
+
+class Run:
+    """The state of the comparison: figures, the first divergence, per-step records."""
+
+    def __init__(self, names: dict, parameters: set, atol: float, rtol: float):
+        self.names = names  # torch key -> (Keras weight path, Keras layer)
+        self.parameters = parameters  # the torch keys that are parameters (the others are buffers)
+        self.atol, self.rtol = atol, rtol
+        self.max_loss = self.max_grad = self.max_weight = 0.0
+        self.first: dict | None = None
+        self.steps: list[dict] = []
+        self.ratio = {"loss": 0.0, "gradient": 0.0, "weight": 0.0}  # worst |diff| / allowed
+        self.grad_rel: dict[str, np.ndarray] = {}  # per torch key: the largest relative gradient difference
+        self.sparse: set[str] = set()  # Keras weights whose gradient had repeated rows (IndexedSlices)
+        self.path: dict[str, np.ndarray] = {}  # per torch key: the sum of |update| over the steps
+        self.budget: dict[str, np.ndarray] = {}  # per torch key: what the updates may differ by
+
+    def diverged(self, step: int, quantity: str, key: str | None, diff: float, allowed: float, detail: str = "") -> None:
+        if self.first is not None:
+            return
+        keras = self.names.get(key, (None,))[0] if key else None
+        self.first = {"step": step, "quantity": quantity, "keras": keras, "torch": key,
+                      "max_abs_diff": diff, "allowed": allowed, "detail": detail or None}
+
+    def loss(self, step: int, keras: float, torch_loss: float) -> float:
+        diff = abs(torch_loss - keras)
+        allowed = self.atol + self.rtol * abs(keras)
+        self.ratio["loss"] = max(self.ratio["loss"], diff / allowed)
+        if not np.isfinite(torch_loss) or diff > allowed:
+            self.diverged(step, "loss", None, diff, allowed, f"Keras {keras:.7g}, torch {torch_loss:.7g}")
+        self.max_loss = max(self.max_loss, diff)
+        return diff
+
+    def gradients(self, step: int, keras: dict, torch_grads: dict) -> float:
+        scale = max((float(np.abs(g).max(initial=0.0)) for g in keras.values()), default=0.0)
+        worst_step = 0.0
+        for key, actual in torch_grads.items():
+            if key not in keras:
+                continue  # a torch parameter without a Keras weight: the forward check reports it
+            expected = keras[key]
+            if actual.shape != expected.shape:
+                self.diverged(step, "gradient", key, None, None, f"torch shape {actual.shape}, Keras {expected.shape}")
+                continue
+            allowed = self.atol * scale + self.rtol * np.abs(expected)
+            relative = np.abs(actual.astype("float64") - expected) / np.maximum(np.abs(expected), 1e-30)
+            self.grad_rel[key] = np.maximum(self.grad_rel.get(key, 0.0), np.minimum(relative, 1.0))
+            diff, ratio, at = _worst(actual, expected, allowed)
+            worst_step = max(worst_step, diff)
+            self.ratio["gradient"] = max(self.ratio["gradient"], ratio)
+            if ratio > 1.0 or not np.all(np.isfinite(actual)):
+                self.diverged(step, "gradient", key, diff, at)
+        self.max_grad = max(self.max_grad, worst_step)
+        return worst_step
+
+    def weights(self, step: int, keras: dict, torch_state: dict, before: dict, torch_before: dict,
+                expected_override: dict) -> float:
+        """Weights after the step. Each step's update may differ by (rtol + 2 * the relative
+        difference of the gradients it came from, so far) of its size: summed over the steps, per
+        element, into `self.budget`; `self.path` sums the sizes of the updates."""
+        worst_step = 0.0
+        for key, expected in keras.items():
+            if key not in torch_state:
+                continue
+            actual = torch_state[key]
+            quantity = "weight" if key in self.parameters else "running statistic"
+            reference = expected
+            if key in expected_override:
+                reference = expected_override[key]
+            if actual.shape != reference.shape:
+                self.diverged(step, quantity, key, None, None, f"torch shape {actual.shape}, Keras {reference.shape}")
+                continue
+            update = np.maximum(np.abs(expected.astype("float64") - before[key].astype("float64")),
+                                np.abs(actual.astype("float64") - torch_before[key].astype("float64")))
+            self.path[key] = self.path.get(key, 0.0) + update
+            self.budget[key] = self.budget.get(key, 0.0) + update * (self.rtol + 2 * self.grad_rel.get(key, 0.0))
+            path = self.path[key]
+            allowed = self.atol * float(path.max(initial=0.0)) + self.budget[key] + 2 * step * EPS32 * np.abs(reference)
+            diff, ratio, at = _worst(actual, reference, allowed)
+            worst_step = max(worst_step, diff)
+            self.ratio["weight"] = max(self.ratio["weight"], ratio)
+            if ratio > 1.0 or not np.all(np.isfinite(actual)):
+                detail = ""
+                if self.names.get(key, (None,))[0] in self.sparse:
+                    detail = SPARSE_NOTE
+                self.diverged(step, quantity, key, diff, at, detail)
+        self.max_weight = max(self.max_weight, worst_step)
+        return worst_step
+
+
+def _batchnorm_counts(torch_model) -> tuple[dict, list]:
+    """Per torch BatchNorm module, the values per channel in its last training batch."""
+    counts: dict[str, int] = {}
+    hooks = []
+    for name, module in torch_model.named_modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            def hook(module, inputs, output, name=name):
+                counts[name] = inputs[0].numel() // inputs[0].shape[1]
+
+            hooks.append(module.register_forward_hook(hook))
+    return counts, hooks
+
+
+def _running_var_expected(keras_now, keras_before, torch_before, counts, names) -> dict:
+    """torch's running_var after the step as Keras's moving variance predicts it (see the module doc)."""
+    out = {}
+    for key, value in keras_now.items():
+        module = key.rsplit(".", 1)[0]
+        if not key.endswith(".running_var") or module not in counts or key not in torch_before:
+            continue
+        layer = names.get(key, (None, None))[1]
+        momentum = getattr(layer, "momentum", None)
+        n = counts[module]
+        if momentum is None or n < 2:
+            continue
+        batch_part = value.astype("float64") - momentum * keras_before[key].astype("float64")
+        out[key] = (momentum * torch_before[key].astype("float64") + batch_part * n / (n - 1)).astype("float32")
+    return out
+
+
+def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, atol: float, rtol: float, seed: int) -> dict:
+    """Run `steps` steps on both sides; returns the figures for the verdict."""
+    lowered, ir = report.lowered, report.ir
+    layers, _ = keras_layers(keras_model, ir)
+    names = keras_weight_names(layers, lowered)
+    rng = np.random.default_rng([seed, 1])
+    keras_off = keras_without_dropout(keras_model)
+    torch_off = torch_without_dropout(torch_side.model)
+    torch.manual_seed(seed)
+    start = mapped_weights(layers, lowered)
+    keras_before, torch_before = start, torch_side.state()
+    run = Run(names, {name for name, _ in torch_side.model.named_parameters()}, atol, rtol)
+    counts, hooks = _batchnorm_counts(torch_side.model)
+    loss_key = report.compiled.loss_key
+    steps_run = 0
+    try:
+        if len(getattr(keras_model, "outputs", None) or [None]) > 1:
+            raise TrainingFailed("keras step", "a model with several outputs is not trained by verify yet")
+        for step in range(1, steps + 1):
+            xs = sample_inputs(keras_model, lowered, ir, rng, TRAIN_BATCH)
+            keras_x = xs if len(xs) > 1 else xs[0]
+            out_shape = tuple(np.asarray(keras_model(keras_x, training=False)).shape)
+            y = sample_labels(loss_key, out_shape, rng)
+            try:
+                keras_loss, keras_grads, repeated = keras_step(keras_model, keras_x, y)
+                run.sparse |= repeated
+            except Exception as exc:  # noqa: BLE001
+                raise TrainingFailed("keras step", f"Keras's training step failed: {type(exc).__name__}: {exc}") from None
+            torch_loss = torch_side.step(xs, y)
+            steps_run = step
+            if torch_side.input_problem:
+                what = "prepared targets" if torch_side.input_problem.startswith("prepare_targets") else "prepared inputs"
+                run.diverged(step, what, None, None, None, torch_side.input_problem)
+
+            def grads_of(layer):
+                return [keras_grads.get(id(w), np.zeros(tuple(w.shape), "float32")) if w.trainable
+                        else np.zeros(tuple(w.shape), "float32") for w in layer.weights]
+
+            keras_now = mapped_weights(layers, lowered)
+            torch_now = torch_side.state()
+            record = {"step": step, "keras_loss": keras_loss, "torch_loss": torch_loss}
+            record["loss_diff"] = run.loss(step, keras_loss, torch_loss)
+            record["max_grad_diff"] = run.gradients(step, mapped_weights(layers, lowered, grads_of), torch_side.gradients())
+            expected_var = _running_var_expected(keras_now, keras_before, torch_before, counts, names)
+            record["max_weight_diff"] = run.weights(step, keras_now, torch_now, keras_before, torch_before, expected_var)
+            run.steps.append(record)
+            keras_before, torch_before = keras_now, torch_now
+    except TrainingFailed as exc:
+        quantity, message = exc.args
+        run.diverged(steps_run + 1, quantity, None, None, None, message)
+        return _figures(run, steps_run, keras_off, torch_off, failure=(quantity, message))
+    finally:
+        for handle in hooks:
+            handle.remove()
+    return _figures(run, steps_run, keras_off, torch_off)
+
+
+def _figures(run: Run, steps_run: int, keras_off, torch_off, failure=None) -> dict:
+    notes = []
+    if keras_off or torch_off:
+        notes.append("dropout off: Keras " + (", ".join(keras_off) or "-") + "; torch " + (", ".join(torch_off) or "-"))
+    return {
+        "steps_run": steps_run,
+        "max_loss_diff": run.max_loss if steps_run else None,
+        "max_grad_diff": run.max_grad if steps_run else None,
+        "max_weight_diff": run.max_weight if steps_run else None,
+        "first_divergence": run.first,
+        "worst_ratio": run.ratio,
+        "failure": failure,
+        "steps": run.steps,
+        "notes": notes,
+    }
