@@ -503,7 +503,9 @@ class Analyzer(cst.CSTVisitor):
             elif "input_dim" in given and "input_dim" not in layer.args:  # Keras 2's Dense(input_dim=)
                 model.input_shape = shape_of(cst.Tuple([cst.Element(given["input_dim"])]), self.env)
             elif "input_length" in layer.args and layer.args["input_length"].value is not None:
-                model.input_shape = (layer.args["input_length"].value,)
+                length = layer.args["input_length"]
+                # A length known only at run time stays its expression (a constructor parameter).
+                model.input_shape = (length.value if length.known else Symbol(length.code),)
         model.layers.append(layer)
 
     # -- functional API -------------------------------------------------------------------

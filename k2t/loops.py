@@ -125,7 +125,7 @@ class ModelLoops:
             outputs = f"{outputs}.movedim(-1, 1)"
             if not self.loss.sparse:
                 targets = f"{targets}.movedim(-1, 1)"
-        return f"{self.loss.name}({outputs}, {targets})"
+        return f"loss_fn({outputs}, {targets})"  # the function's parameter
 
     def _per_sample_rank(self) -> int:
         """Rank of the unreduced loss: crossentropy drops the class axis, the others keep it."""

@@ -145,6 +145,14 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
             "k2t needs it to write explicit layer sizes",
             "K2T303",
         )
+    for _, shape in model.graph_inputs:
+        for dim in shape:
+            if not (dim is None or isinstance(dim, Symbol) or (isinstance(dim, int) and not isinstance(dim, bool))):
+                raise Unsupported(
+                    f"the input shape {_shape_repr(shape)} holds {getattr(dim, 'code', None) or repr(dim)}, "
+                    "which is not a size",
+                    "K2T303",
+                )
     ctor_params: list[str] = []
     ctor_args: list[str] = []  # what the construction site passes for each parameter
     tensors: dict[str, _Tensor] = {}
@@ -366,6 +374,10 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
         ],
         output_shape=tuple(out_tensor.shape),
     )
+
+
+def _shape_repr(shape) -> str:
+    return "(" + ", ".join(getattr(d, "code", None) or repr(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 class Failed(Exception):

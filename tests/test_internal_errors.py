@@ -149,3 +149,23 @@ def test_fixtures_and_their_mutations_never_fail_inside(path):
             ast.parse(result.code)
         if not result.errors:
             assert translate(result.code).code == result.code
+
+
+def test_an_input_length_known_only_at_run_time_is_not_an_internal_error():
+    """The real file of issue 9: `int()` of an unknown size while writing the model's docstring."""
+    source = (
+        "import keras\nimport numpy as np\n\nx = np.load('x.npy')\nmaxlen = x.shape[1]\n"
+        "model = keras.Sequential([keras.layers.Embedding(1000, 16, input_length=maxlen),"
+        " keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])\n"
+    )
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert "self.embedding = nn.Embedding(1000, 16)" in result.code
+    assert "model = Model(maxlen).to(device)" in result.code
+
+
+@pytest.mark.parametrize("shape", ["('a',)", "(4.5,)", "(True,)"])
+def test_an_input_shape_that_holds_no_sizes_is_reported(shape):
+    result = translate(f"import keras\n\nmodel = keras.Sequential([keras.layers.Dense(8, input_shape={shape})])\n")
+    assert [d.code for d in result.diagnostics] == ["K2T303"]
+    assert "which is not a size" in result.diagnostics[0].message
