@@ -226,7 +226,8 @@ class Analyzer(cst.CSTVisitor):
         self.applied_objects: set[str] = set()
         self.functional_statements: dict[int, list] = {}
         self.synthetic: list[str] = []
-        self.claimed: set[int] = set()
+        # Graph items given to a model, by id; kept alive here, so that no later item takes an id.
+        self.claimed: dict[int, object] = {}
         self.order = 0
         self.attribute_names: set[cst.Name] = set()
         self.seen_calls: set[cst.Call] = set()
@@ -633,7 +634,7 @@ class Analyzer(cst.CSTVisitor):
         for item in [*declared, *nodes]:
             if id(item) in self.claimed:
                 model.problems.append(Problem(call, "K2T301", "layers shared between several models are not translated yet"))
-            self.claimed.add(id(item))
+            self.claimed[id(item)] = item
             statements.append(item.statement)
             statements.extend(self.functional_statements.get(id(item.statement), []))
         for node in nodes:

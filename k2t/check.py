@@ -18,18 +18,15 @@ the notebook from 1, markdown included, as they appear top to bottom) and the li
 
 from __future__ import annotations
 
-import ast
 import bisect
-import json
 import re
-import warnings
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import libcst as cst
 
 from k2t import cstwalk
-from k2t.diagnostics import ERROR, WARNING, Diagnostic
+from k2t.diagnostics import ERROR, WARNING
 from k2t.findings import (  # noqa: F401 - re-exported: k2t.check is where callers find them
     CHECK_CODES,
     KEPT_IMPORT,
@@ -43,7 +40,7 @@ from k2t.findings import (  # noqa: F401 - re-exported: k2t.check is where calle
     render_github_error,
 )
 from k2t.names import resolver_for
-from k2t.translate import Options, Result, TranslationError, parse, statement_of, translate_module
+from k2t.translate import Options, Result, TranslationError, parse, statement_of, translate_module  # noqa: F401 - TranslationError re-exported
 
 __all__ = [
     "CHECK_CODES",
@@ -206,8 +203,9 @@ def keras_uses(module: cst.Module, result: Result) -> list[Finding]:
     if result.errors:
         spans = [
             (node, ((p.start.line, p.start.column), (p.end.line, p.end.column)))
-            for node, p in positions.items()
+            for node in list(positions.nodes())
             if isinstance(node, _STATEMENT)
+            for p in (positions[node],)
         ]
         index = _Spans(spans)
         for d in result.errors:

@@ -141,12 +141,8 @@ def convert_file(path: str, options: Options = Options()) -> Outcome:
     status = result.status
     if status == "translated" and unreported:
         status = "partial"
-    if status == "translated" and converted != original and not getattr(result, "formatted", True):
-        # `check` skips black; whether the file would change is black's to say.
-        from k2t.format import format_code
-
-        code = format_code(code, options.line_length, options.target_versions)
-        converted = encode_source(source, code) if code != source.text else original
+    # (`check` skips black: every change k2t makes is one of tokens, which black never undoes, so
+    # whether the file changes is known before formatting.)
     if status == "translated" and converted == original:
         status = "unchanged"
     return Outcome(

@@ -8,15 +8,17 @@ from pathlib import Path
 
 import libcst as cst
 
+from k2t import cstwalk
+
 
 # Real Python files whose top-level definitions outputs copy; their order is the output's order.
 SNIPPET_MODULES = ("k2t.rules.snippets", "k2t.rules.keras_optimizers")
 
 
 @functools.cache
-def _definitions() -> dict[str, str]:
+def _read() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
     # Read, never import: the snippets import torch, which the converter must not need.
-    out = {}
+    code, names = {}, {}
     for name in SNIPPET_MODULES:
         spec = importlib.util.find_spec(name)
         if spec is None:
@@ -24,25 +26,23 @@ def _definitions() -> dict[str, str]:
         module = cst.parse_module(Path(spec.origin).read_text(encoding="utf-8"))
         for statement in module.body:
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-                out[statement.name.value] = module.code_for_node(statement.with_changes(leading_lines=[]))
-    return out
+                code[statement.name.value] = module.code_for_node(statement.with_changes(leading_lines=[]))
+                names[statement.name.value] = frozenset(node.value for node in _walk_names(statement))
+    return code, names
+
+
+def _definitions() -> dict[str, str]:
+    return _read()[0]
 
 
 @functools.cache
 def _uses(name: str) -> frozenset[str]:
-    code = _definitions()[name]
-    tree = cst.parse_module(code)
-    used = {node.value for node in _walk_names(tree)}
+    used = _read()[1][name]
     return frozenset(other for other in _definitions() if other != name and other in used)
 
 
 def _walk_names(tree: cst.CSTNode):
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Name):
-            yield node
-        stack.extend(node.children)
+    return (node for node in cstwalk.iter_nodes(tree) if isinstance(node, cst.Name))
 
 
 def closure(names: set[str]) -> list[str]:

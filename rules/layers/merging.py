@@ -24,6 +24,8 @@ def _concatenate(ctx) -> Lowering:
     else:
         dim = -1 if axis == rank else axis
     shapes = ctx.in_shapes or (ctx.in_shape,)
+    if len({len(shape) for shape in shapes}) > 1:
+        raise Unsupported("Concatenate of tensors of different ranks (Keras refuses it too)")
     size = shapes[0][axis - 1]
     for shape in shapes[1:]:
         size = None if size is None or shape[axis - 1] is None else size + shape[axis - 1]
