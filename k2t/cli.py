@@ -701,9 +701,17 @@ def _check_text(text: str, options: Options) -> Outcome:
 
 
 @main.command()
-@click.argument("keras_file", type=click.Path())
-@click.argument("torch_file", type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+@click.argument("files", nargs=-1, type=click.Path())
+@click.option(
+    "--pairs", "pairs_file", type=click.Path(),
+    help="A file listing KERAS.py TORCH.py pairs, one per line ('#' comments; paths relative to it).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+    help="text: a report per model; json: one document; github: the text report with an annotation "
+    "per pair that is not equivalent.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--atol", default=1e-5, show_default=True, help="Absolute tolerance.")
 @click.option("--rtol", default=1e-4, show_default=True, help="Relative tolerance.")
 @click.option("--seed", default=0, show_default=True, help="Seed for weights and sample inputs.")
@@ -712,25 +720,88 @@ def _check_text(text: str, options: Options) -> Outcome:
     help="Also train both models N steps on the same batches with the program's loss and optimizer "
     "and compare loss, gradients and weights per step (0: forward pass only).",
 )
-def verify(keras_file, torch_file, as_json, atol, rtol, seed, train_steps):
-    """Check numerically that TORCH_FILE computes what KERAS_FILE's models compute.
+def verify(files, pairs_file, fmt, as_json, atol, rtol, seed, train_steps):
+    """Check numerically that each TORCH.py computes what its KERAS.py's models compute.
+
+    FILES are KERAS.py TORCH.py pairs (one or more); --pairs reads them from a file. All pairs run in
+    one process, so TensorFlow and torch are imported once.
 
     This executes code from both files: their imports, literal assignments and the statements that
     construct each model (never fit/evaluate/predict or data loading); with --train-steps also the
-    model's compile() and TORCH_FILE's optimizer, loss and training functions, on generated batches.
+    model's compile() and TORCH.py's optimizer, loss and training functions, on generated batches.
     """
     from k2t.verify import verify_files
 
-    try:
-        verdicts = verify_files(keras_file, torch_file, atol=atol, rtol=rtol, seed=seed, train_steps=train_steps)
-    except (InputError, TranslationError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    if as_json:
-        click.echo(json.dumps({"models": [v.to_json() for v in verdicts]}, indent=2))
+    fmt = "json" if as_json else fmt
+    pairs = _verify_pairs(files, pairs_file)
+    reports, code = [], EXIT_OK
+    for keras_file, torch_file in pairs:
+        try:
+            verdicts = verify_files(keras_file, torch_file, atol=atol, rtol=rtol, seed=seed, train_steps=train_steps)
+        except (InputError, TranslationError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            code = EXIT_BAD_INPUT
+            continue
+        if not (verdicts and all(v.status == "equivalent" for v in verdicts)):
+            code = max(code, EXIT_LEFT)
+        reports.append((keras_file, torch_file, verdicts))
+    if fmt == "json":
+        models = [
+            {"keras_file": keras, "torch_file": torch, **v.to_json()} for keras, torch, verdicts in reports for v in verdicts
+        ]
+        click.echo(json.dumps({"models": models}, indent=2))
     else:
-        click.echo(render_verdicts(verdicts, atol, rtol))
-    sys.exit(EXIT_OK if verdicts and all(v.status == "equivalent" for v in verdicts) else EXIT_LEFT)
+        for i, (keras_file, torch_file, verdicts) in enumerate(reports):
+            if len(pairs) > 1:
+                if i:
+                    click.echo()
+                click.echo(f"== {keras_file} -> {torch_file}")
+            click.echo(render_verdicts(verdicts, atol, rtol))
+            if fmt == "github":
+                for v in verdicts:
+                    if v.status != "equivalent":
+                        reason = f"k2t verify: model {v.name} is {v.status} (Keras original: {keras_file})"
+                        detail = v.first_divergent_layer or v.reason
+                        if v.training is not None and v.training.status not in ("equivalent", "skipped"):
+                            detail = detail or v.training.reason or "training diverges"
+                        click.echo(render_github_error(torch_file, f"{reason}{': ' + detail if detail else ''}"))
+        if len(pairs) > 1:
+            failed = sum(1 for _, _, verdicts in reports for v in verdicts if v.status != "equivalent")
+            total = sum(len(verdicts) for _, _, verdicts in reports)
+            bad = len(pairs) - len(reports)
+            click.echo(
+                f"\n{len(pairs)} pairs, {total} models: {total - failed} equivalent, {failed} not"
+                + (f", {bad} not read" if bad else "")
+            )
+    sys.exit(code)
+
+
+def _verify_pairs(files: tuple[str, ...], pairs_file: str | None) -> list[tuple[str, str]]:
+    """(KERAS.py, TORCH.py) pairs from the arguments, then from --pairs; a usage error exits 2."""
+    if len(files) % 2:
+        _usage_error(f"verify takes KERAS.py TORCH.py pairs; got {len(files)} paths (an odd number)")
+    pairs = list(zip(files[::2], files[1::2]))
+    if pairs_file is not None:
+        try:
+            text = read_source(pairs_file).text
+        except InputError as exc:
+            _usage_error(str(exc))
+        base = os.path.dirname(pairs_file)
+        for number, line in enumerate(text.splitlines(), 1):
+            fields = line.split("#", 1)[0].split()
+            if not fields:
+                continue
+            if len(fields) != 2:
+                _usage_error(f"{pairs_file}:{number}: expected 'KERAS.py TORCH.py', got {line.strip()!r}")
+            pairs.append(tuple(os.path.join(base, f) for f in fields))
+    if not pairs:
+        _usage_error("verify needs KERAS.py TORCH.py (or --pairs FILE)")
+    return pairs
+
+
+def _usage_error(message: str):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
 
 
 def _number(value) -> str:

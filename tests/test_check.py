@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -261,27 +259,58 @@ def test_ci_workflow_check_step_runs_as_written(tmp_path, monkeypatch):
     assert run(*args[1:]).exit_code == 0
 
 
-def test_ci_workflow_verify_loop(tmp_path):
-    (script,) = [s["run"] for s in _steps("translations-match") if "k2t verify" in s.get("run", "")]
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "k2t"
-    # A stand-in for k2t: records its arguments; "verify" fails for the pair whose torch file says so.
-    fake.write_text('#!/bin/sh\necho "$@" >> calls.txt\ngrep -q DIFFERENT "$3" && exit 1\nexit 0\n')
-    fake.chmod(0o755)
-    (tmp_path / "a.py").write_text("")
-    (tmp_path / "a_torch.py").write_text("")
-    (tmp_path / "b.py").write_text("")
-    (tmp_path / "b_torch.py").write_text("DIFFERENT\n")
-    (tmp_path / "k2t-pairs.txt").write_text("# keras torch\n\na.py a_torch.py\nb.py b_torch.py\n")
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert (tmp_path / "calls.txt").read_text().splitlines() == ["verify a.py a_torch.py", "verify b.py b_torch.py"]
-    assert done.returncode == 1
-    assert "::error file=b_torch.py::k2t verify: b_torch.py no longer matches b.py" in done.stdout
-    (tmp_path / "b_torch.py").write_text("")
-    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert done.returncode == 0
+SMALL_MODEL = """
+import keras
+model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, activation="relu")])
+"""
+
+
+def test_ci_workflow_verify_step_runs_as_written(tmp_path, monkeypatch):
+    """The workflow's verify step, run as written over a pairs file: one pair still matches, one
+    translation was edited since (its activation changed) and is annotated."""
+    from k2t.translate import translate
+
+    (run_step,) = [s["run"] for s in _steps("translations-match") if "k2t verify" in s.get("run", "")]
+    args = shlex.split(run_step)
+    assert args[:2] == ["k2t", "verify"]
+    translation = translate(SMALL_MODEL).code
+    (tmp_path / "a.py").write_text(SMALL_MODEL)
+    (tmp_path / "a_torch.py").write_text(translation)
+    (tmp_path / "b.py").write_text(SMALL_MODEL)
+    (tmp_path / "b_torch.py").write_text(translation.replace("torch.relu(", "torch.sigmoid("))
+    (tmp_path / "k2t-pairs.txt").write_text("# keras torch\n\na.py a_torch.py\nb.py b_torch.py  # edited\n")
+    monkeypatch.chdir(tmp_path)
+    result = run(*args[1:])
+    assert result.exit_code == 1, result.output
+    out = result.stdout
+    assert "== a.py -> a_torch.py" in out and "== b.py -> b_torch.py" in out
+    assert "2 pairs, 2 models: 1 equivalent, 1 not" in out
+    (annotation,) = [line for line in lines(out) if line.startswith("::error")]
+    assert annotation.startswith("::error file=b_torch.py,title=k2t::k2t verify: model model is different")
+    (tmp_path / "b_torch.py").write_text(translation)
+    assert run(*args[1:]).exit_code == 0
+
+
+def test_verify_pairs_on_the_command_line_and_bad_pairs(tmp_path, monkeypatch):
+    from k2t.translate import translate
+
+    (tmp_path / "a.py").write_text(SMALL_MODEL)
+    (tmp_path / "a_torch.py").write_text(translate(SMALL_MODEL).code)
+    monkeypatch.chdir(tmp_path)
+    result = run("verify", "a.py", "a_torch.py", "a.py", "a_torch.py", "--json")
+    assert result.exit_code == 0, result.output
+    models = json.loads(result.stdout)["models"]
+    assert [(m["keras_file"], m["torch_file"], m["status"]) for m in models] == [("a.py", "a_torch.py", "equivalent")] * 2
+    odd = run("verify", "a.py")
+    assert odd.exit_code == 2 and "an odd number" in odd.stderr
+    (tmp_path / "pairs.txt").write_text("a.py a_torch.py extra.py\n")
+    bad_line = run("verify", "--pairs", "pairs.txt")
+    assert bad_line.exit_code == 2 and "pairs.txt:1: expected 'KERAS.py TORCH.py'" in bad_line.stderr
+    # A missing file is bad input for its pair only: the others are still verified.
+    (tmp_path / "pairs.txt").write_text("missing.py a_torch.py\na.py a_torch.py\n")
+    missing = run("verify", "--pairs", "pairs.txt")
+    assert missing.exit_code == 2
+    assert "missing.py" in missing.stderr and "1 equivalent, 0 not, 1 not read" in missing.stdout
 
 
 def test_keras_left_in_the_output_without_a_diagnostic_is_for_a_human():
