@@ -67,6 +67,10 @@ class Compiled:
     consumed: list[cst.SimpleStatementLine] = field(default_factory=list)
     # The Keras* optimizer class (rules/keras_optimizers.py) the optimizer code uses, to copy.
     optimizer_snippet: str | None = None
+    # The optimizer reproduces Keras's update from an Embedding's sparse gradient: the model's
+    # Embedding layers are written with sparse=True.
+    sparse_gradients: bool = False
+    clipping: tuple[str, ...] = ()  # gradient clipping lines for the training step (reads `model`)
 
     def lines(self, model_expr: str) -> list[str]:
         opt = self.optimizer_code.replace("{parameters}", f"{model_expr}.parameters()")
@@ -90,6 +94,13 @@ def last_activation(model: ModelIR) -> str | None:
     if "activation" in last.args:
         return last.args["activation"].value or None
     return None
+
+
+def _sparse_embedding(layer) -> bool:
+    """An Embedding whose gradient Keras on TensorFlow gets sparse (one row per token): without a
+    regularizer, whose term would make it dense."""
+    regularizer = layer.args.get("embeddings_regularizer")
+    return layer.key == "Embedding" and (regularizer is None or regularizer.value is None)
 
 
 def _keras_object(node, analysis: Analysis, resolver: Resolver, family: str):
@@ -133,6 +144,8 @@ def lower_compile(
     rule = optimizer_rule(key) if key else None
     optimizer_code = None
     optimizer_snippet = None
+    sparse_gradients = False
+    clipping: tuple[str, ...] = ()
     notes = []
     if rule is None:
         what = key or code_of(opt_node)
@@ -151,13 +164,17 @@ def lower_compile(
             )
         else:
             try:
-                lowering = lower_optimizer(rule, opt_args, "{parameters}", exact_optimizers, changing_lr=changing_lr)
+                lowering = lower_optimizer(
+                    rule, opt_args, "{parameters}", exact_optimizers, changing_lr=changing_lr,
+                    embeddings=any(_sparse_embedding(n) for n in model.graph_nodes),
+                )
             except Unsupported as exc:
                 problems.append(Problem(usage.call, exc.code, str(exc)))
             else:
                 optimizer_code, optimizer_snippet = lowering.code, lowering.snippet
-                if lowering.note is not None:
-                    notes.append(lowering.note)
+                sparse_gradients = lowering.sparse_gradients
+                clipping = lowering.clipping
+                notes += [note for note in (lowering.note, lowering.embedding_note) if note is not None]
         if stmt is not None:
             consumed.append(stmt)
     # loss
@@ -198,7 +215,7 @@ def lower_compile(
         return None, problems
     compiled = Compiled(
         optimizer_code, loss, metrics, loss_rule_name, notes=notes, consumed=consumed,
-        optimizer_snippet=optimizer_snippet,
+        optimizer_snippet=optimizer_snippet, sparse_gradients=sparse_gradients, clipping=clipping,
     )
     if model.var != "model":  # one set of names per model: two models must not share an optimizer
         compiled.optimizer_name = f"{model.var}_optimizer"

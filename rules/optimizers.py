@@ -11,6 +11,10 @@ Nadam's momentum schedule is torch's NAdam with momentum_decay=1.0. Keras 3 `wei
 optimizer is decoupled (torch AdamW semantics); for plain SGD that equals torch's L2 weight_decay.
 SGD momentum is written velocity = momentum * velocity - lr * g in Keras: equal to torch's form for a
 constant learning rate only.
+An Embedding's gradient on TensorFlow has one row per token; each optimizer here but SGD squares (Adamax:
+takes the absolute value of) each row before a repeated token's rows add up. Under those the Keras*
+class takes nn.Embedding(sparse=True)'s gradient, which has the same rows; torch's built-ins (Nadam,
+--torch-optimizers) take the summed dense gradient, with a note.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ class OptimizerRule:
     keras_names: dict = field(default_factory=dict)
     # Keywords written as they are for torch's class.
     extra: tuple[str, ...] = ()
+    # What Keras (TensorFlow) applies to each row of an Embedding's sparse gradient before a repeated
+    # token's rows add up ("square", "absolute value"); None where the update is linear (SGD).
+    per_row: str | None = "square"
 
 
 _ADAM_NOTE = (
@@ -62,6 +69,7 @@ OPTIMIZERS: dict[str, OptimizerRule] = {
             note="torch.optim.SGD applies the current lr to its whole momentum buffer, Keras only to new "
             "gradients: five steps after a tenfold lr drop weights differ by about 6*lr (the lr before the drop)",
             keras="KerasSGD",
+            per_row=None,
         ),
         OptimizerRule(
             "Adam",
@@ -112,6 +120,7 @@ OPTIMIZERS: dict[str, OptimizerRule] = {
             note="torch.optim.Adamax adds eps inside its running max, Keras after it: weights with gradients "
             "near eps differ by up to 0.004*lr after 10 steps",
             keras="KerasAdamax",
+            per_row="absolute value",
         ),
         OptimizerRule(
             "Nadam",
@@ -137,6 +146,12 @@ class OptimizerLowering:
     code: str  # the constructor call, with the parameters' expression in it
     snippet: str | None  # the class of rules/keras_optimizers.py the code uses, for the output to copy
     note: str | None  # a warning: how torch's built-in differs from Keras here (exact=False)
+    # The optimizer takes an Embedding's gradient sparse (nn.Embedding(sparse=True)), as Keras does.
+    sparse_gradients: bool = False
+    # A warning: torch's built-in updates an Embedding from its summed (dense) gradient.
+    embedding_note: str | None = None
+    # Lines of the training step between loss.backward() and optimizer.step(): gradient clipping.
+    clipping: tuple[str, ...] = ()
 
 
 def optimizer_rule(name: str) -> OptimizerRule | None:
@@ -181,24 +196,57 @@ def _default(rule: OptimizerRule, name: str):
     return next(p.default for p in rule.params if p.name == name)
 
 
+def sparse_embedding_note(rule: OptimizerRule, torch_class: str) -> str:
+    """The K2T404 note where torch's built-in updates an Embedding from its summed dense gradient."""
+    return (
+        f"Keras on TensorFlow updates an Embedding from sparse gradients, taking the {rule.per_row} of each "
+        f"gradient row of a token repeated in a batch where {torch_class} takes the {rule.per_row} of their "
+        "sum: the embedding rows of repeated tokens train slightly differently"
+    )
+
+
+def _clipping(rule: OptimizerRule, args: dict, sparse) -> tuple[str, ...]:
+    """Keras clips the gradients before the update: by each weight's own norm (clipnorm), by their
+    global norm (global_clipnorm) or elementwise (clipvalue); Keras allows one of them."""
+    given = [name for name in ("clipnorm", "global_clipnorm", "clipvalue") if name in args and args[name].value is not None]
+    if not given:
+        return ()
+    if len(given) > 1:
+        raise Unsupported(f"{rule.name}: Keras accepts only one of clipnorm, clipvalue and global_clipnorm", "K2T401")
+    name, code = given[0], args[given[0]].code
+    if sparse:
+        raise Unsupported(f"{rule.name}({name}=...) with an Embedding's sparse gradient has no translation yet", "K2T401")
+    if name == "clipnorm":
+        return (
+            f"# Keras's clipnorm={code}: each weight's gradient is clipped to that norm on its own.",
+            "for parameter in model.parameters():",
+            f"    nn.utils.clip_grad_norm_(parameter, {code})",
+        )
+    if name == "global_clipnorm":
+        return (f"nn.utils.clip_grad_norm_(model.parameters(), {code})  # Keras's global_clipnorm",)
+    return (f"nn.utils.clip_grad_value_(model.parameters(), {code})  # Keras's clipvalue",)
+
+
 def lower_optimizer(
-    rule: OptimizerRule, args: dict, parameters: str, exact: bool = True, changing_lr: bool = False
+    rule: OptimizerRule, args: dict, parameters: str, exact: bool = True, changing_lr: bool = False,
+    embeddings: bool = False,
 ) -> OptimizerLowering:
     """args: parameter name -> Value. exact: write Keras's update where torch's built-in differs;
-    changing_lr: the program changes the learning rate while training (callbacks)."""
-    for name in ("clipnorm", "clipvalue", "global_clipnorm"):
-        if name in args and args[name].value is not None:
-            raise Unsupported(f"{rule.name}({name}=...) has no translation yet: clip in the loop", "K2T401")
+    changing_lr: the program changes the learning rate while training (callbacks); embeddings: the
+    model has an Embedding (under a per-row rule the Keras class then takes sparse gradients)."""
+    clipping = _clipping(rule, args, sparse=embeddings and rule.per_row is not None and exact and rule.keras)
     decay = args.get("weight_decay")
     decay = decay if decay is not None and decay.value is not None else None
     momentum = args.get("momentum")
     moving = momentum is not None and not (momentum.known and not momentum.value)
     differs = _torch_differs(rule, args, decay, moving, changing_lr)
-    if differs and exact and rule.keras:
+    sparse = embeddings and rule.per_row is not None
+    if (differs or sparse) and exact and rule.keras:
         options = _keywords(rule, args, keras_class=True)
         if decay is not None:
             options.append(f"weight_decay={decay.code}")
-        return OptimizerLowering(f"{rule.keras}({', '.join([parameters, *options])})", rule.keras, None)
+        name = f"{rule.keras}Sparse" if sparse else rule.keras  # the sparse-row branch only where used
+        return OptimizerLowering(f"{name}({', '.join([parameters, *options])})", name, None, sparse, clipping=clipping)
     torch_class = rule.torch
     options = [*_keywords(rule, args, keras_class=False), *rule.extra]
     if decay is not None or rule.name == "AdamW":
@@ -215,4 +263,7 @@ def lower_optimizer(
         if rule.name == "Nadam":
             options.append("decoupled_weight_decay=True")
     note = rule.note if differs else None
-    return OptimizerLowering(f"{torch_class}({', '.join([parameters, *options])})", None, note)
+    embedding_note = sparse_embedding_note(rule, torch_class) if sparse else None
+    return OptimizerLowering(
+        f"{torch_class}({', '.join([parameters, *options])})", None, note, False, embedding_note, clipping
+    )

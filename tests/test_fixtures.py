@@ -93,17 +93,9 @@ def test_trains_like_keras(keras_path):
     keras_text = keras_path.read_text(encoding="utf-8")
     torch_text = expected_path(keras_path).read_text(encoding="utf-8")
     result = translate(keras_text)
-    sparse_note = [d for d in result.diagnostics if d.code == "K2T404" and "sparse gradients" in d.message]
     for verdict in verify_sources(keras_text, torch_text, str(keras_path), "expected.torch.py", train_steps=10):
         training = verdict.training
         if verdict.name in {m.var for m in result.untranslated} or training.status == "skipped":
             continue
-        if sparse_note:
-            # The one documented difference (the K2T404 note): Keras on TensorFlow updates an
-            # Embedding from sparse gradients. Only the embedding may diverge, for that reason.
-            first = training.first_divergence
-            assert training.status == "equivalent" or (
-                first["quantity"] == "weight" and "embedding" in first["torch"] and "IndexedSlices" in first["detail"]
-            ), training
-            continue
+        # Embeddings included: their optimizers take nn.Embedding(sparse=True)'s gradient as Keras does.
         assert training.status == "equivalent" and training.steps_run == 10, training

@@ -21,9 +21,13 @@ keras = pytest.importorskip("keras")
 from k2t import snippets  # noqa: E402
 from k2t.rules.keras_optimizers import (  # noqa: E402
     KerasAdagrad,
+    KerasAdagradSparse,
     KerasAdam,
+    KerasAdamSparse,
     KerasAdamax,
+    KerasAdamaxSparse,
     KerasRMSprop,
+    KerasRMSpropSparse,
     KerasSGD,
 )
 from k2t.rules.optimizers import OPTIMIZERS, OptimizerLowering, lower_optimizer, optimizer_rule  # noqa: E402
@@ -248,6 +252,123 @@ def test_cuda(case):
             np.testing.assert_allclose(t, k, rtol=1e-5, atol=1e-5)
 
 
+# -- sparse gradients: an Embedding's, with repeated rows ----------------------------------------
+# Keras on TensorFlow gets a tf.IndexedSlices with one row per token; torch's nn.Embedding(sparse=True)
+# an uncoalesced sparse gradient with the same rows. Each case updates an embedding table beside a
+# dense weight (both paths of one optimizer).
+
+SPARSE = {
+    "adam": (lambda: K.Adam(0.01), lambda p: KerasAdamSparse(p, lr=0.01)),
+    "adam-amsgrad-weight-decay": (
+        lambda: K.Adam(0.01, beta_2=0.99, amsgrad=True, weight_decay=0.1),
+        lambda p: KerasAdamSparse(p, lr=0.01, betas=(0.9, 0.99), amsgrad=True, weight_decay=0.1),
+    ),
+    "adamw": (lambda: K.AdamW(0.01), lambda p: KerasAdamSparse(p, lr=0.01, weight_decay=0.004)),
+    "rmsprop": (lambda: K.RMSprop(0.01), lambda p: KerasRMSpropSparse(p, lr=0.01)),
+    "rmsprop-centered-momentum-weight-decay": (
+        lambda: K.RMSprop(0.01, momentum=0.5, centered=True, weight_decay=0.1),
+        lambda p: KerasRMSpropSparse(p, lr=0.01, momentum=0.5, centered=True, weight_decay=0.1),
+    ),
+    "adagrad": (lambda: K.Adagrad(0.05), lambda p: KerasAdagradSparse(p, lr=0.05)),
+    "adagrad-from-zero-weight-decay": (
+        lambda: K.Adagrad(0.05, initial_accumulator_value=0.0, weight_decay=0.1),
+        lambda p: KerasAdagradSparse(p, lr=0.05, initial_accumulator_value=0.0, weight_decay=0.1),
+    ),
+    "adamax": (lambda: K.Adamax(0.01), lambda p: KerasAdamaxSparse(p, lr=0.01)),
+    "adamax-weight-decay": (
+        lambda: K.Adamax(0.01, beta_2=0.9, weight_decay=0.1),
+        lambda p: KerasAdamaxSparse(p, lr=0.01, betas=(0.9, 0.9), weight_decay=0.1),
+    ),
+}
+ROWS, DIM, TOKENS = 7, 3, 6
+
+
+def run_sparse(keras_optimizer, make_torch, dense_gradient=False, seed=0, device="cpu"):
+    """Per step, (Keras's table and weight, torch's). Each step's 6 tokens from 5 rows repeat some
+    rows and mostly leave one out; dense_gradient: torch gets the summed (coalesced) gradient instead."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    table, weight = rng.normal(size=(ROWS, DIM)).astype("float32"), rng.normal(size=(4,)).astype("float32")
+    variables = [keras.Variable(table), keras.Variable(weight)]
+    parameters = [torch.nn.Parameter(torch.tensor(w, device=device)) for w in (table, weight)]
+    optimizer = make_torch(parameters)
+    trajectory = []
+    for _ in range(STEPS):
+        tokens = rng.integers(0, ROWS - 2, size=TOKENS)  # the last two rows are never looked up
+        rows = (10 ** rng.uniform(-8, 0, size=(TOKENS, 1)) * rng.normal(size=(TOKENS, DIM))).astype("float32")
+        other = rng.normal(size=(4,)).astype("float32")
+        keras_optimizer.apply_gradients(
+            [(tf.IndexedSlices(tf.constant(rows), tf.constant(tokens), tf.constant([ROWS, DIM])), variables[0]),
+             (keras.ops.convert_to_tensor(other), variables[1])]
+        )
+        sparse = torch.sparse_coo_tensor(
+            torch.tensor(tokens)[None], torch.tensor(rows), (ROWS, DIM), check_invariants=True, device=device
+        )
+        parameters[0].grad = sparse.to_dense() if dense_gradient else sparse
+        parameters[1].grad = torch.tensor(other, device=device)
+        optimizer.step()
+        trajectory.append(([v.numpy() for v in variables], [p.detach().cpu().numpy().copy() for p in parameters]))
+    return trajectory
+
+
+def test_embedding_gradient_is_one_row_per_token():
+    # What the sparse updates rely on: torch keeps a repeated token's rows apart, as TensorFlow does.
+    embedding = torch.nn.Embedding(ROWS, DIM, sparse=True)
+    tokens = torch.tensor([[1, 3, 1], [1, 4, 0]])
+    embedding(tokens).square().sum().backward()
+    grad = embedding.weight.grad
+    assert grad.is_sparse and not grad.is_coalesced()
+    assert grad._indices()[0].tolist() == tokens.flatten().tolist() and grad._values().shape == (6, DIM)
+
+
+@pytest.mark.parametrize("case", list(SPARSE))
+def test_sparse_gradients_match_keras_indexed_slices(case):
+    make_keras, make_torch = SPARSE[case]
+    for step, (keras_weights, torch_weights) in enumerate(run_sparse(make_keras(), make_torch)):
+        for k, t in zip(keras_weights, torch_weights):
+            np.testing.assert_allclose(t, k, **TOLERANCE, err_msg=f"{case}, step {step + 1}")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize(
+    "case", ["adam-amsgrad-weight-decay", "rmsprop-centered-momentum-weight-decay", "adagrad", "adamax"]
+)
+def test_sparse_cuda(case):
+    make_keras, make_torch = SPARSE[case]
+    for keras_weights, torch_weights in run_sparse(make_keras(), make_torch, device="cuda"):
+        for k, t in zip(keras_weights, torch_weights):
+            np.testing.assert_allclose(t, k, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["adam", "rmsprop", "adagrad", "adamax"])
+def test_summed_sparse_gradient_is_measurably_farther(case):
+    # Why an Embedding is sparse=True under these optimizers: the dense (summed) gradient drifts.
+    make_keras, make_torch = SPARSE[case]
+    trajectory = run_sparse(make_keras(), make_torch, dense_gradient=True)
+    assert max(float(np.abs(k[0] - t[0]).max()) for k, t in trajectory) > 1e-4
+
+
+def test_sparse_closure_and_state_dict():
+    embedding = torch.nn.Embedding(ROWS, DIM, sparse=True)
+    optimizer = KerasAdamSparse(embedding.parameters(), lr=0.01)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = embedding(torch.tensor([2, 2, 5])).sum()
+        loss.backward()
+        return loss
+
+    before = embedding.weight.detach().clone()
+    optimizer.step(closure)
+    moved = (embedding.weight != before).any(1)
+    assert moved.tolist() == [False, False, True, False, False, True, False]
+    assert embedding.weight.grad.is_sparse  # the gradient is back where it was
+    clone = KerasAdamSparse(torch.nn.Embedding(ROWS, DIM, sparse=True).parameters())
+    clone.load_state_dict(optimizer.state_dict())
+    assert int(next(iter(clone.state.values()))["step"]) == 1
+
+
 def test_closure_state_dict_and_param_groups():
     weight = torch.nn.Parameter(torch.ones(3))
     bias = torch.nn.Parameter(torch.zeros(2))
@@ -280,16 +401,24 @@ def test_classes_are_self_contained_snippets():
         parameter.grad = torch.ones(2)
         namespace[name]([parameter], lr=0.1).step()
         assert (parameter < 1).all(), name
+    sparse = ("KerasAdamSparse", "KerasRMSpropSparse", "KerasAdagradSparse", "KerasAdamaxSparse")
+    namespace = {"torch": torch}
+    exec(snippets.code(set(sparse)), namespace)  # their bases, SparseRows and sparse_row_sum come along
+    for name in sparse:
+        table = torch.nn.Parameter(torch.ones(3, 2))
+        table.grad = torch.sparse_coo_tensor(torch.tensor([[0, 0]]), torch.ones(2, 2), (3, 2), check_invariants=True)
+        namespace[name]([table], lr=0.1).step()
+        assert (table[0] < 1).all() and (table[1:] == 1).all(), name
 
 
 # -- lowering -------------------------------------------------------------------------------------
 
 
-def lower(name, exact=True, changing_lr=False, **given) -> OptimizerLowering:
+def lower(name, exact=True, changing_lr=False, embeddings=False, **given) -> OptimizerLowering:
     rule = optimizer_rule(name)
     args = {p.name: Value.literal(p.default) for p in rule.params}
     args.update({key: Value.literal(value) for key, value in given.items()})
-    return lower_optimizer(rule, args, "params", exact=exact, changing_lr=changing_lr)
+    return lower_optimizer(rule, args, "params", exact=exact, changing_lr=changing_lr, embeddings=embeddings)
 
 
 @pytest.mark.parametrize(
@@ -379,10 +508,17 @@ def test_decoupled_weight_decay_without_a_torch_equivalent():
 
 
 @pytest.mark.parametrize("exact", [True, False])
-def test_clipping_stays_unsupported(exact):
-    for name in ("clipnorm", "clipvalue", "global_clipnorm"):
-        with pytest.raises(Unsupported, match=name):
-            lower("adam", exact, **{name: 1.0})
+def test_clipping_becomes_lines_of_the_training_step(exact):
+    for name, call in [
+        ("clipnorm", "nn.utils.clip_grad_norm_(parameter, 1.0)"),
+        ("clipvalue", "nn.utils.clip_grad_value_(model.parameters(), 1.0)"),
+        ("global_clipnorm", "nn.utils.clip_grad_norm_(model.parameters(), 1.0)"),
+    ]:
+        lowering = lower("adam", exact, **{name: 1.0})
+        assert any(call in line for line in lowering.clipping), lowering.clipping
+        assert "clip" not in lowering.code  # not an optimizer argument in torch
+    with pytest.raises(Unsupported, match="sparse gradient"):
+        lower("adam", exact=True, embeddings=True, clipnorm=1.0)
 
 
 @pytest.mark.parametrize("exact", [True, False])
@@ -396,6 +532,35 @@ def test_lowered_code_constructs_an_optimizer(name, exact):
     parameter.grad = torch.ones(2)
     optimizer.step()
     assert (parameter < 1).all()
+
+
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("adam", "KerasAdamSparse(params, lr=0.001)"),
+        ("adamw", "KerasAdamSparse(params, lr=0.001, weight_decay=0.004)"),
+        ("rmsprop", "KerasRMSpropSparse(params, lr=0.001)"),
+        ("adagrad", "KerasAdagradSparse(params, lr=0.001)"),  # torch's Adagrad would do without an Embedding
+        ("adamax", "KerasAdamaxSparse(params, lr=0.001)"),
+    ],
+)
+def test_an_embedding_gets_the_keras_class_with_sparse_gradients(name, code):
+    assert lower(name, embeddings=True) == OptimizerLowering(code, code.split("(")[0], None, True)
+    builtin = lower(name, exact=False, embeddings=True)
+    assert not builtin.sparse_gradients and builtin.code.startswith("torch.optim.")
+    term = "absolute value" if name == "adamax" else "square"
+    assert f"taking the {term} of each gradient row" in builtin.embedding_note
+    assert f"where {builtin.code.split('(')[0]} takes the {term} of their sum" in builtin.embedding_note
+
+
+def test_an_embedding_under_sgd_or_nadam():
+    # SGD's update is linear in the gradient: the summed rows are Keras's. Nadam is torch's NAdam,
+    # which refuses sparse gradients: the dense embedding and the note stay.
+    assert lower("SGD", momentum=0.9, embeddings=True) == lower("SGD", momentum=0.9)
+    nadam = lower("nadam", embeddings=True)
+    assert nadam.code == "torch.optim.NAdam(params, lr=0.001, eps=1e-07, momentum_decay=1.0)"
+    assert not nadam.sparse_gradients
+    assert "torch.optim.NAdam takes the square of their sum" in nadam.embedding_note and nadam.note is None
 
 
 # -- the option -----------------------------------------------------------------------------------
@@ -418,6 +583,54 @@ def test_translation_writes_keras_adam_unless_torch_optimizers_are_asked_for():
     assert "optimizer = torch.optim.Adam(model.parameters(), lr=0.01, eps=1e-07)" in builtin.code
     assert "KerasAdam" not in builtin.code
     assert [d.code for d in builtin.diagnostics if d.code == "K2T404"] == ["K2T404"]
+
+
+EMBEDDING_PROGRAM = """import keras
+
+model = keras.Sequential(
+    [keras.Input((5,)), keras.layers.Embedding(10, 4), keras.layers.Flatten(), keras.layers.Dense(1)]
+)
+model.compile(optimizer=OPTIMIZER, loss="mse")
+"""
+
+
+@pytest.mark.parametrize(
+    "optimizer, sparse, note",
+    [
+        ('"adam"', True, False),
+        ('"adagrad"', True, False),
+        ("keras.optimizers.SGD(0.1, momentum=0.9)", False, False),
+        ('"nadam"', False, True),
+    ],
+)
+def test_translation_writes_a_sparse_embedding_where_the_optimizer_takes_it(optimizer, sparse, note):
+    from k2t.translate import translate
+
+    result = translate(EMBEDDING_PROGRAM.replace("OPTIMIZER", optimizer))
+    assert ("nn.Embedding(10, 4, sparse=True)" in result.code) is sparse
+    assert ("def sparse_row_sum(" in result.code) is sparse
+    notes = [d for d in result.diagnostics if d.code == "K2T404" and "sparse gradients" in d.message]
+    assert bool(notes) is note
+
+
+def test_a_regularized_embedding_stays_dense():
+    # The penalty's gradient is dense, so Keras's (the sum with the per-token rows) is dense too.
+    from k2t.translate import translate
+
+    regularized = "Embedding(10, 4, embeddings_regularizer=keras.regularizers.l2(0.01))"
+    program = EMBEDDING_PROGRAM.replace("Embedding(10, 4)", regularized)
+    for optimizer in ('"adam"', '"nadam"'):
+        result = translate(program.replace("OPTIMIZER", optimizer))
+        assert "nn.Embedding(10, 4)\n" in result.code
+        assert not [d for d in result.diagnostics if "sparse gradients" in d.message]
+
+
+def test_torch_optimizers_keep_a_dense_embedding_with_the_note():
+    from k2t.translate import Options, translate
+
+    result = translate(EMBEDDING_PROGRAM.replace("OPTIMIZER", '"rmsprop"'), Options(torch_optimizers=True))
+    assert "nn.Embedding(10, 4)\n" in result.code and "torch.optim.RMSprop(" in result.code
+    assert [d for d in result.diagnostics if "torch.optim.RMSprop takes the square of their sum" in d.message]
 
 
 def test_torch_optimizers_option_and_config_key(tmp_path):

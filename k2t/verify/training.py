@@ -55,8 +55,9 @@ EPS32 = float(np.finfo(np.float32).eps)
 
 SPARSE_NOTE = (
     "Keras's gradient of this weight is sparse (tf.IndexedSlices, as an Embedding's is) with rows repeated "
-    "in the batch; Keras 3's Adam, AdamW, Nadam, RMSprop and Adagrad (TensorFlow backend) then update each "
-    "repetition separately (the square of each, not of their sum), which a dense torch optimizer does not"
+    "in the batch; Keras 3's Adam, AdamW, Nadam, RMSprop, Adagrad and Adamax (TensorFlow backend) then take "
+    "the square (Adamax: the absolute value) of each repeated row, not of their sum, which a torch optimizer "
+    "does only from a sparse gradient with the same rows (k2t's Keras* optimizers with nn.Embedding(sparse=True))"
 )
 
 
@@ -205,6 +206,8 @@ class TorchSide:
         out = {}
         for name, parameter in self.model.named_parameters():
             grad = parameter.grad
+            if grad is not None and grad.is_sparse:  # nn.Embedding(sparse=True): repeated rows add up
+                grad = grad.to_dense()
             out[name] = np.zeros(tuple(parameter.shape), "float32") if grad is None else grad.detach().cpu().numpy()
         return out
 
@@ -259,6 +262,12 @@ def _assignment(source, name: str):
 
 
 # -- the Keras side --------------------------------------------------------------------------
+def _refill(grads: list, clipped: list) -> list:
+    """`grads` with its non-None entries replaced, in order, by `clipped`."""
+    it = iter(clipped)
+    return [None if g is None else next(it) for g in grads]
+
+
 def keras_step(keras_model, x, y) -> tuple[float, dict[int, np.ndarray], set[str]]:
     """One step of Keras's train_step; the loss, the gradients (by id of the variable) and the
     paths of the variables whose gradient is sparse with repeated rows."""
@@ -271,7 +280,10 @@ def keras_step(keras_model, x, y) -> tuple[float, dict[int, np.ndarray], set[str
     trainable = keras_model.trainable_weights
     grads = tape.gradient(scaled, trainable)
     keras_model.optimizer.apply_gradients([(g, v) for g, v in zip(grads, trainable) if g is not None])
-    values = {id(v): tf.convert_to_tensor(g).numpy() for g, v in zip(grads, trainable) if g is not None}
+    # The gradients the update used: after clipnorm/clipvalue/global_clipnorm (torch's are clipped in
+    # place before optimizer.step(), and read after it).
+    clipped = keras_model.optimizer._clip_gradients([g for g in grads if g is not None])
+    values = {id(v): tf.convert_to_tensor(g).numpy() for g, v in zip(_refill(grads, clipped), trainable) if g is not None}
     repeated = {
         v.path for g, v in zip(grads, trainable)
         if isinstance(g, tf.IndexedSlices) and len(np.unique(g.indices.numpy())) < len(g.indices)
