@@ -8,12 +8,16 @@ arguments bound to Keras parameter names, Keras defaults filled in), which state
 from __future__ import annotations
 
 import contextlib
+import keyword
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from k2t import cstwalk
 from k2t.names import Resolver
+from k2t.ops import lambda_function
+from k2t.rules import regularizers
 from k2t.rules.activations import activation_name
 from k2t.rules.layers import LAYER_FUNCTIONS, layer_rule
 from k2t.rules.spec import REQUIRED, LayerRule, Param
@@ -51,6 +55,8 @@ class LayerCall:
     inputs: list[str] = field(default_factory=lambda: ["x"])  # tensors it is applied to
     output: str = "x"  # the tensor it produces
     extra: dict[str, Value] = field(default_factory=dict)  # inert keywords (input_shape=, name=)
+    shared_with: "LayerCall | None" = None  # a layer object applied again: its first application
+    binding: str | None = None  # `encoder = layers.Dense(16)`: the variable holding the layer object
 
 
 @dataclass
@@ -106,6 +112,7 @@ class ModelIR:
     inputs: list[tuple[str, tuple | None]] = field(default_factory=list)  # functional: (var, shape)
     outputs: list[str] = field(default_factory=list)  # functional: output tensors
     input_names: dict[str, str] = field(default_factory=dict)  # input var -> keras.Input(name=...)
+    returned: bool = False  # created in a return statement: `return keras.Sequential([...])`
 
     # The model as a graph; a Sequential model is the chain x -> layer -> x -> ...
     @property
@@ -199,12 +206,26 @@ def argument_value(name: str, node: cst.BaseExpression, env: Env, resolver: Reso
         key = resolver.key(node)
         act = activation_name(key) if key else None
         return Value(value.code, act if act else UNKNOWN, value.local_names)
+    if name.endswith("_regularizer") and value.value is not None:
+        return Value(value.code, _penalty(node, value, env, resolver), value.local_names)
     if name.endswith("_initializer") and not value.known:
         target = node.func if isinstance(node, cst.Call) and not node.args else node
         key = resolver.key(target)
         if key and key.startswith("initializers."):
             return Value(value.code, key[len("initializers.") :])
     return value
+
+
+def _penalty(node: cst.BaseExpression, value: Value, env: Env, resolver: Resolver):
+    """regularizers.l2(1e-4), L1L2(l1=..., l2=...), "l2": a Penalty; UNKNOWN for anything else."""
+    if isinstance(value.value, str):
+        return regularizers.STRINGS.get(value.value, UNKNOWN)
+    if not isinstance(node, cst.Call) or any(arg.star for arg in node.args):
+        return UNKNOWN
+    positional = [evaluate(a.value, env).value for a in node.args if a.keyword is None]
+    keywords = {a.keyword.value: evaluate(a.value, env).value for a in node.args if a.keyword is not None}
+    found = regularizers.penalty(resolver.key(node.func), positional, keywords)
+    return UNKNOWN if found is None else found
 
 
 class Analyzer(cst.CSTVisitor):
@@ -223,7 +244,7 @@ class Analyzer(cst.CSTVisitor):
         # Functional API, per scope: tensor variables (current definition) and unapplied layers.
         self.tensors: list[dict[str, object]] = [{}]
         self.layer_objects: list[dict[str, tuple]] = [{}]
-        self.applied_objects: set[str] = set()
+        self.applied_objects: dict[int, LayerCall] = {}  # id(layer object's call) -> its first application
         self.functional_statements: dict[int, list] = {}
         self.synthetic: list[str] = []
         # Graph items given to a model, by id; kept alive here, so that no later item takes an id.
@@ -232,12 +253,15 @@ class Analyzer(cst.CSTVisitor):
         self.attribute_names: set[cst.Name] = set()
         self.seen_calls: set[cst.Call] = set()
         self.touched: list[ModelIR] = []  # models the statement being read builds or uses
+        self.functions: dict[str, cst.FunctionDef] = {}  # module-level defs by name, for Lambda(f)
 
     # -- scopes ---------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
         self.scopes.append(node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if len(self.scopes) == 1 and any(s is node for s in self.scopes[0].body):
+            self.functions[node.name.value] = node
         self.scopes.append(node)
         self.env = Env(self.env)
         self.models_in_scope.append({})
@@ -322,7 +346,7 @@ class Analyzer(cst.CSTVisitor):
             elif isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call):
                 self._model_call(node, statement.value)
             elif isinstance(statement, cst.Return) and statement.value is not None:
-                self._return(statement.value)
+                self._return(node, statement.value)
 
     @property
     def _local(self) -> bool:
@@ -402,13 +426,40 @@ class Analyzer(cst.CSTVisitor):
         model.usages.append(Usage(method, call, line, self.scopes[-1]))
         return True
 
-    def _return(self, value: cst.BaseExpression) -> None:
+    def _return(self, line: cst.SimpleStatementLine, value: cst.BaseExpression) -> None:
         if len(self.scopes) < 2 or not isinstance(self.scopes[-1], cst.FunctionDef):
             return
         function = self.scopes[-1]
+        if isinstance(value, cst.Call) and (key := self.resolver.key(value.func)) in ("Sequential", "Model"):
+            # `return keras.Sequential([...])`: a model without a variable, named for its builder.
+            var = self._returned_model_var(function)
+            if key == "Sequential":
+                self._sequential(line, value, var)
+            else:
+                self._functional_model(line, value, var)
+            self.models_in_scope[-1][var].returned = True
+            value = cst.Name(var)
         if isinstance(value, cst.Name) and (model := self._lookup_model(value.value)):
             model.builder = function
             self.builders[function.name.value] = model
+
+    def _returned_model_var(self, function: cst.FunctionDef) -> str:
+        base = re.sub(r"^(build|create|make|get|define|construct)_", "", function.name.value) or "model"
+        base = base if base.isidentifier() and not keyword.iskeyword(base) else "model"
+        taken = {m.var for m in self.result.models} | set(self.env.values) | self.env.local
+        var, n = base, 1
+        while var in taken:
+            n += 1
+            var = f"{base}{n}"
+        return var
+
+    def _fresh_tensor_name(self, base: str) -> str:
+        taken = set(self.tensors[-1]) | set(self.synthetic) | set(self.env.values) | self.env.local
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        return name
 
     # -- Sequential -----------------------------------------------------------------------
     def _sequential(self, line: cst.SimpleStatementLine, call: cst.Call, var: str) -> None:
@@ -461,6 +512,9 @@ class Analyzer(cst.CSTVisitor):
             return None
         args, extra, bind_problems = bind_arguments(node, rule.params, self.env, self.resolver, rule.keras, rule.inert)
         problems.extend(bind_problems)
+        if rule.keras == "Lambda" and "function" in args:  # read here, translated when the model is lowered
+            function = lambda_function(node, self.env, self.resolver, self.functions)
+            args["function"] = Value(args["function"].code, function, args["function"].local_names)
         # A layer given to a layer (Bidirectional(LSTM(8))): its value is the inner LayerCall.
         position = 0
         for arg in node.args:
@@ -538,10 +592,13 @@ class Analyzer(cst.CSTVisitor):
             layer = self._layer_call(func, problems, key)
         elif isinstance(func, cst.Name) and func.value in self.layer_objects[-1]:
             obj_call, obj_line = self.layer_objects[-1][func.value]
-            if func.value in self.applied_objects:
-                problems.append(Problem(call, "K2T301", f"layer {func.value} is applied twice (shared weights): not translated yet"))
-            self.applied_objects.add(func.value)
             layer = self._layer_call(obj_call, problems)
+            if layer is not None:
+                layer.binding = func.value
+                # Applied again: the same module (shared weights), called once per application.
+                layer.shared_with = self.applied_objects.setdefault(id(obj_call), layer)
+                if layer.shared_with is layer:
+                    layer.shared_with = None
             self.functional_statements.setdefault(id(line), []).append(obj_line)
         else:
             key = self.resolver.key(func)
@@ -576,7 +633,11 @@ class Analyzer(cst.CSTVisitor):
             return self.tensors[-1].get(expression.value)
         if isinstance(expression, cst.Call):
             self.synthetic.append(synthetic)
-            return self._apply(line, expression, synthetic, problems)
+            node = self._apply(line, expression, synthetic, problems)
+            if node is not None:  # computed before the node that reads it
+                self.order += 1
+                node.order = self.order
+            return node
         return None
 
     def _functional_model(self, line, call: cst.Call, var: str) -> None:
@@ -610,6 +671,10 @@ class Analyzer(cst.CSTVisitor):
                 return
             declared.append(tensor)
         out = self.tensors[-1].get(output_vars[0].value) if isinstance(output_vars[0], cst.Name) else None
+        if out is None and isinstance(output_vars[0], cst.Call):  # keras.Model(inputs, layers.Dense(3)(x))
+            problems: list[Problem] = []
+            out = self._tensor(line, output_vars[0], self._fresh_tensor_name("outputs"), problems)
+            model.problems.extend(problems)
         if out is None:
             model.problems.append(Problem(output_vars[0], "K2T301", f"model output {code_of(output_vars[0])} is not a tensor k2t can follow"))
             return

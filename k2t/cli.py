@@ -99,7 +99,9 @@ def convert_file(path: str, options: Options = Options()) -> Outcome:
                 raise InputError(path, str(exc)) from None
             text, locate = program.text, program.locate
             # Cells run top to bottom; the cells are written back from the formatted program.
-            options = dataclasses.replace(options, main_guard=False, formatted=True)
+            options = dataclasses.replace(
+                options, main_guard=False, formatted=True, kept_comments=program.marker_pattern
+            )
         if prescan.plain_python(text):  # no Keras: nothing to translate, nothing to list
             original = encode_source(source, source.text)
             return Outcome(path, "unchanged", original=original, converted=original, text_before=source.text,

@@ -90,6 +90,7 @@ class ModelLoops:
     shuffle_param: bool = False  # some fit passes shuffle=
     steps_param: bool = False  # some fit passes steps_per_epoch=
     dict_inputs: bool = False  # some call passes inputs that are not a literal list (a dict by name?)
+    clipping: tuple[str, ...] = ()  # the optimizer's gradient clipping, between backward() and step()
     used: set[str] = field(default_factory=set)
 
     # -- names ----------------------------------------------------------------------------
@@ -188,14 +189,16 @@ class ModelLoops:
 
     def _loss_of_batch(self, outputs: str, targets: str, weights_index: str) -> list[str]:
         call = self._loss_call(outputs, targets)
+        penalty = " + model.regularization_loss()" if self.lowered.regularized else ""
         if not self.weighted:
-            return [f"loss = {call}"]
+            return [f"loss = {call}{penalty}"]
         return [
             f"per_sample = {call}",
             "if weights is None:",
             "    loss = per_sample.mean()",
             "else:",
             f"    loss = {self._weighted('per_sample', f'weights[{weights_index}]')}",
+            *([f"loss = loss{penalty}"] if penalty else []),
         ]
 
     # -- the functions --------------------------------------------------------------------
@@ -284,6 +287,7 @@ class ModelLoops:
             *("    " + line for line in self._loss_of_batch("outputs", "batch_targets", "batch")),
             "    optimizer.zero_grad()",
             "    loss.backward()",
+            *("    " + line for line in self.clipping),
             "    optimizer.step()",
             "    # Keras averages over samples; the sums stay on the device (no sync per batch).",
             "    loss_sum += loss.detach() * len(batch)",

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from k2t.analyse import ModelIR, Problem
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.initializers import initializer_code, keras_fans
+from k2t.rules.regularizers import Penalty
 from k2t.rules.spec import FIRST, LAST, LayerContext, Lowering, Step, Unsupported, to_first, to_last
-from k2t.values import Symbol, dim_code
+from k2t.values import Symbol, Value, dim_code
 
 
 @dataclass
@@ -74,10 +75,9 @@ class LoweredModel:
     snippets: set[str] = field(default_factory=set)
     inputs: list[InputSpec] = field(default_factory=list)
     output_shape: tuple = ()  # Keras's output shape without the batch (the torch output's too)
+    regularized: bool = False  # the class has regularization_loss(): Keras's penalties
 
 
-_REGULARIZED = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "embeddings_regularizer")
-_CONSTRAINED = ("kernel_constraint", "bias_constraint", "embeddings_constraint")
 
 
 @dataclass
@@ -91,7 +91,7 @@ class _Tensor:
 
 
 def _wanted_layout(layer, shape) -> str | None:
-    return layer.rule.wants if len(shape) >= 2 else None
+    return layer.rule.wanted(layer.args) if len(shape) >= 2 else None
 
 
 def _input_layouts(model: ModelIR) -> dict[str, str]:
@@ -104,7 +104,7 @@ def _input_layouts(model: ModelIR) -> dict[str, str]:
             if any(v in frontier for v in layer.inputs):
                 if layer.key == "Embedding":
                     break
-                want = layer.rule.wants
+                want = layer.rule.wanted(layer.args)
                 if want:
                     break
                 frontier.append(layer.output)
@@ -136,9 +136,12 @@ def _consumer_keys(model: ModelIR, index: int) -> tuple[str, ...]:
         keys.append(model.graph_nodes[index].key)
 
 
-def lower_model(model: ModelIR, fused_activation: str | None = None, constants: dict | None = None) -> LoweredModel:
+def lower_model(
+    model: ModelIR, fused_activation: str | None = None, constants: dict | None = None, sparse_gradients: bool = False
+) -> LoweredModel:
     """constants: the module's names with literal values; sizes the class reads from them become
-    constructor parameters with those defaults (the class then does not depend on globals)."""
+    constructor parameters with those defaults (the class then does not depend on globals).
+    sparse_gradients: the optimizer takes an Embedding's gradient sparse, as Keras on TensorFlow does."""
     if any(shape is None for _, shape in model.graph_inputs):
         raise Unsupported(
             "the model has no input shape (input_shape=, keras.Input or model.build): "
@@ -189,13 +192,30 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
     output_var = model.graph_outputs[0]
     failed: set[str] = set()  # tensors of layers that could not be translated
     snippets: set[str] = set()  # helpers the class needs (e.g. a recurrent loop)
+    module_steps: dict[int, list[Step]] = {}  # id(LayerCall) -> its steps that create modules
+    shared_steps: dict[int, int] = {}  # id(step) of a shared layer's later call -> id(first step)
+    penalties: list[tuple[Step, str, Penalty]] = []  # (weights module step, parameter, penalty)
 
     for index, layer in enumerate(model.graph_nodes):
         rule = layer.rule
-        for name in _REGULARIZED + _CONSTRAINED:
-            if name in layer.args and layer.args[name].value is not None:
-                kind = "regularizer adds a loss term" if "regular" in name else "constraint"
-                problems.append(Problem(layer.node, "K2T102", f"{layer.key}({name}=...): the {kind} is not translated yet"))
+        # Every regularizer and constraint argument (kernel_, bias_, gamma_, depthwise_, ...).
+        layer_penalties = []
+        for name in [n for n in layer.args if n.endswith(("_regularizer", "_constraint"))]:
+            value = layer.args[name].value
+            if value is None:
+                continue
+            target = dict(rule.regularized).get(name)
+            if isinstance(value, Penalty) and target is not None:
+                if not (name == "bias_regularizer" and layer.args.get("use_bias", Value("True", True)).value is False):
+                    layer_penalties.append((target, value))
+                continue
+            if name.endswith("_regularizer") and target is not None:
+                reason = f"{layer.args[name].code} is not a regularizer k2t can read (l1, l2, l1_l2 with their factors)"
+            elif name.endswith("_regularizer"):
+                reason = "the regularizer (a penalty added to the loss) of this weight is not translated yet"
+            else:
+                reason = "the constraint is not translated yet"
+            problems.append(Problem(layer.node, "K2T102", f"{layer.key}({name}=...): {reason}"))
         for value in layer.args.values():
             for local in sorted(value.local_names):
                 if local not in ctor_params:
@@ -235,6 +255,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
             next_keys=_consumer_keys(model, index),
             flat_from=flat_from if rule.keras == "Dense" else None,
             in_shapes=tuple(t.shape for t in inputs),
+            sparse_gradients=sparse_gradients,
         )
         try:
             lowering = rule.lower(ctx)
@@ -249,6 +270,22 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
             )
             failed.add(layer.output)
             continue
+        first = module_steps.get(id(layer.shared_with)) if layer.shared_with is not None else None
+        if layer.shared_with is not None:
+            # A layer applied again: its steps call the first application's modules.
+            own = [step for step in lowering.steps if step.module is not None]
+            if first is None or [s.module for s in own] != [s.module for s in first]:
+                problems.append(Problem(layer.node, "K2T301", f"shared {layer.key} applied to inputs of another shape"))
+                failed.add(layer.output)
+                continue
+            shared_steps.update({id(mine): id(theirs) for mine, theirs in zip(own, first)})
+            ctx.notes.clear()  # said at the first application
+        else:
+            module_steps[id(layer)] = [step for step in lowering.steps if step.module is not None]
+            if layer_penalties and lowering.weights_step is not None:
+                penalties += [(lowering.steps[lowering.weights_step], target, p) for target, p in layer_penalties]
+            elif layer_penalties:
+                problems.append(Problem(layer.node, "K2T102", f"{layer.key}: its regularizer has no weights to act on"))
         layer_notes = [Problem(layer.node, note[0], note[1]) for note in ctx.notes]
         notes.extend(layer_notes)
         activation = lowering.activation
@@ -264,11 +301,11 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
         snippets |= lowering.snippets
         steps.extend(lowering.steps)
         for step in lowering.steps:
-            if step.module is not None:
+            if step.module is not None and first is None:
                 modules.append((step, index))
-        if lowering.init is not None and lowering.weights_step is not None:
+        if lowering.init is not None and lowering.weights_step is not None and first is None:
             init_requests.append((lowering.steps[lowering.weights_step], lowering, layer))
-        if lowering.init_code and lowering.weights_step is not None:
+        if lowering.init_code and lowering.weights_step is not None and first is None:
             init_code.append((lowering.steps[lowering.weights_step], lowering.init_code))
         out_rank = len(lowering.out_shape)
         dim = 1 if lowering.out_layout == FIRST and out_rank >= 2 else -1
@@ -303,7 +340,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
                 index=index,
                 key=layer.key,
                 module=id(weights_step or last_module_step) if (weights_step or last_module_step) else None,
-                weights=weights_step is not None,
+                weights=weights_step is not None and first is None,  # shared: transferred once
                 transfer_info=lowering.transfer_info,
                 activation=activation if activation not in (None, "linear") else None,
                 layout=lowering.out_layout,
@@ -319,6 +356,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
         raise Failed(problems)
 
     names = _name_modules(modules, model)
+    names.update({mine: names[theirs] for mine, theirs in shared_steps.items()})
     for lm in layer_maps:
         lm.module = names.get(lm.module) if lm.module is not None else None
     reset = _reset_parameters(init_requests, names, notes, comments)
@@ -343,10 +381,11 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
     output_units = out_tensor.shape[-1] if out_tensor.shape else None
     input_vars = [var for var, _ in model.graph_inputs]
     ctor_keywords = _constant_parameters(init_lines, forward + reset, ctor_params, constants or {})
+    terms = [term for step, param, p in penalties for term in p.terms(f"self.{names[id(step)]}.{param}")]
     code = _class_code(
         model, input_vars, input_shapes,
         ctor_params + [f"{name}={value!r}" for name, value in ctor_keywords.items()],
-        init_lines, reset, forward, output_var, out_tensor.shape, channels_first, fused_activation,
+        init_lines, reset, forward, output_var, out_tensor.shape, channels_first, fused_activation, terms,
     )
     return LoweredModel(
         class_name=model.class_name,
@@ -373,6 +412,7 @@ def lower_model(model: ModelIR, fused_activation: str | None = None, constants: 
             for (var, _), shape in zip(model.graph_inputs, input_shapes)
         ],
         output_shape=tuple(out_tensor.shape),
+        regularized=bool(terms),
     )
 
 
@@ -402,7 +442,7 @@ def _name_modules(modules, model: ModelIR) -> dict[int, str]:
     names: dict[int, str] = {}
     taken: set[str] = set()
     for step, index in modules:
-        keras_name = model.layers[index].name
+        keras_name = model.layers[index].name or model.layers[index].binding
         if keras_name and step.attr not in ("pad",):
             name = _identifier(keras_name)
         elif counts[step.attr] == 1:
@@ -498,7 +538,7 @@ def _constant_parameters(init_lines, other_lines, ctor_params, constants: dict) 
 
 
 def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_var,
-                out_shape, channels_first, fused) -> str:
+                out_shape, channels_first, fused, penalty_terms=()) -> str:
     params = "".join(f", {p}" for p in ctor_params)
     source = model.keras_name or model.var
     kind = "Sequential" if model.kind == "sequential" else "functional"
@@ -528,4 +568,8 @@ def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset,
     else:
         forward = forward + [f"return {output_var}"]
     lines += [f"        {line}" for line in forward]
+    if penalty_terms:
+        lines += ["", "    def regularization_loss(self):",
+                  '        """The layers\' weight regularizers, which Keras adds to the loss."""',
+                  f"        return {' + '.join(penalty_terms)}"]
     return "\n".join(lines) + "\n"

@@ -75,6 +75,11 @@ class Program:
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def marker_pattern(self) -> str:
+        """A regex matching the cell markers of ``text`` (a translation must keep them)."""
+        return _marker_pattern(self.nonce)
+
     def locate(self, line: int) -> tuple[int, int] | None:
         """Map a 1-based line of ``text`` to ``(cell index, 1-based line in it)``.
 
@@ -249,6 +254,10 @@ def _nonce(nb_text: str) -> str:
     # Derived from the notebook, so program_to_notebook finds it again, and
     # no cell can contain it (it would have to contain its own hash).
     return hashlib.sha256(nb_text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+def _marker_pattern(nonce: str) -> str:
+    return rf"# k2t-cell: \d+ {nonce}$"
 
 
 def _cell_marker(index: int, nonce: str) -> str:

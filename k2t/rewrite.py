@@ -44,6 +44,7 @@ _NEEDED_IMPORTS = [
     (re.compile(r"(?<![\w.])os\."), ("os", None, None)),
     (re.compile(r"(?<![\w.])random\."), ("random", None, None)),
     (re.compile(r"(?<![\w.])csv\."), ("csv", None, None)),
+    (re.compile(r"(?<![\w.])OrderedDict\("), ("collections", "OrderedDict", None)),
 ]
 
 
@@ -165,9 +166,10 @@ class _Rewriter(cst.CSTTransformer):
     else is left as the very same nodes. ``imports`` maps an import node to its new version, or to
     None where it goes (a line whose imports all go is dropped with its comments)."""
 
-    def __init__(self, edits: Edits, imports: dict | None = None, dirty: set | None = None):
+    def __init__(self, edits: Edits, imports: dict | None = None, dirty: set | None = None, kept_comments=None):
         super().__init__()
         self.edits = edits
+        self.kept_comments = re.compile(kept_comments) if kept_comments else None
         self.imports = imports or {}
         self.dirty = dirty
         self.updated: dict[cst.CSTNode, cst.CSTNode] = {}  # template parts after rewriting
@@ -233,6 +235,11 @@ class _Rewriter(cst.CSTTransformer):
             new[0] = _with_comments(new[0], carried, markers)
             carried = []
             if dropped:
+                if self.kept_comments is not None:  # e.g. notebook cell markers: never dropped
+                    carried = [  # with those carried onto this line from dropped lines above
+                        line for line in new[0].leading_lines
+                        if line.comment is not None and self.kept_comments.match(line.comment.value)
+                    ]
                 continue
             out.extend(new)
         if carried:
@@ -915,6 +922,7 @@ def apply(
     main_guard: bool = False,
     plan: ImportPlan | None = None,
     parents: dict | None = None,
+    kept_comments: str | None = None,
 ) -> str | None:
     """The rewritten module's code, header included; None when nothing changes.
 
@@ -932,7 +940,7 @@ def apply(
         while node is not None and node not in dirty:
             dirty.add(node)
             node = parents.get(node)
-    new = module.visit(_Rewriter(edits, plan.changes, dirty))
+    new = module.visit(_Rewriter(edits, plan.changes, dirty, kept_comments))
     new = add_imports(new, needed_imports("\n".join(edits.generated + header)))
     if main_guard:
         new = guard_script(new)

@@ -23,6 +23,7 @@ from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
 from k2t.lower import Failed, LoweredModel, lower_model
 from k2t.names import resolver_for
+from k2t.ops import consumed_definitions
 from k2t.options import Options, TranslationError
 from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
 from k2t.rules.callbacks import CALLBACKS
@@ -126,7 +127,13 @@ def _is_keras_import(node: cst.CSTNode) -> bool:
 
 
 def _imports_keras(module: cst.Module) -> bool:
-    for node in rewrite.import_statements(module):
+    """An import of keras/tensorflow anywhere: at the top, under `if`/`try`, or inside a function."""
+    imports = (
+        node
+        for node in cstwalk.iter_nodes(module, prune=lambda n: isinstance(n, cst.BaseExpression))
+        if isinstance(node, (cst.Import, cst.ImportFrom))
+    )
+    for node in imports:
         for alias in node.names if not isinstance(node.names, cst.ImportStar) else []:
             name = code_of(alias.name)
             full = name if isinstance(node, cst.Import) else f"{code_of(node.module) if node.module else ''}.{name}"
@@ -158,14 +165,6 @@ def _is_print_of(statement: cst.SimpleStatementLine, call: cst.Call) -> bool:
     )
 
 
-# Optimizers whose update squares the gradient: Keras (TensorFlow) applies an Embedding's sparse
-# gradient one repeated row at a time, which a dense torch update cannot reproduce.
-_SPARSE_SENSITIVE = re.compile(r"(KerasAdam|KerasRMSprop|KerasAdagrad|torch\.optim\.(Adam|AdamW|NAdam|RMSprop|Adagrad))\(")
-_SPARSE_EMBEDDING_NOTE = (
-    "Keras on TensorFlow updates an Embedding from sparse gradients, squaring each repetition of a "
-    "token in a batch where this dense update squares their sum: the embedding rows of repeated "
-    "tokens train slightly differently"
-)
 _LR_CALLBACKS = re.compile(r"\b(ReduceLROnPlateau|LearningRateScheduler)\b")
 
 
@@ -310,7 +309,10 @@ class _Translation:
         try:
             if model.problems:
                 raise Failed(model.problems)
-            lowered = lower_model(model, compiled.loss.fused if compiled else None, env.values)
+            lowered = lower_model(
+                model, compiled.loss.fused if compiled else None, env.values,
+                sparse_gradients=compiled is not None and compiled.sparse_gradients,
+            )
         except (Failed, Unsupported) as exc:
             problems = exc.problems if isinstance(exc, Failed) else [Problem(model.call, exc.code, str(exc))]
             self.leave_untranslated(model, problems)
@@ -321,8 +323,11 @@ class _Translation:
         self.model_names.add(model.var)
         self.model_names.update(u.call.func.value.value for u in model.usages)
         ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
-        self.edits.replace(model.creation, [f"{model.var} = {model.class_name}({ctor_args}).to(device)"])
+        created = f"{model.class_name}({ctor_args}).to(device)"
+        self.edits.replace(model.creation, [f"return {created}" if model.returned else f"{model.var} = {created}"])
         self.covered.add(model.creation)
+        # A def used only as this model's Lambda function is inlined in forward(): it goes with the model.
+        model.build_statements += [d for d in consumed_definitions(model, self.wrapper.module) if d not in model.build_statements]
         for statement in model.build_statements:
             self.edits.remove(statement)
             self.covered.add(statement)
@@ -353,8 +358,6 @@ class _Translation:
         loops = self.loops_for(model, lowered, compiled)
         if compile_usage is not None:
             if compiled is not None:
-                if _SPARSE_SENSITIVE.match(compiled.optimizer_code) and any(n.key == "Embedding" for n in model.graph_nodes):
-                    compiled.notes.append(_SPARSE_EMBEDDING_NOTE)
                 for note in compiled.notes:
                     self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
                 if compiled.loss.snippet:
@@ -441,6 +444,7 @@ class _Translation:
             weighted=bool(keywords & {"sample_weight", "class_weight"}) or triples,
             shuffle_param="shuffle" in keywords,
             steps_param="steps_per_epoch" in keywords,
+            clipping=compiled.clipping if compiled else (),
         )
         if compiled is not None and loops.weighted:
             # Per-sample losses: the loop weighs them as Keras does.
@@ -590,9 +594,17 @@ class _Translation:
             return False
         what = code_of(node)
         if key in ("Model", "Input"):
-            problem = Problem(node, "K2T301", f"{what}: functional and subclassed models are not translated yet")
+            problem = Problem(
+                node, "K2T301",
+                f"{what} is not part of a model k2t can follow statically (a graph built by a helper function "
+                "that takes tensors, in a loop, or a subclassed model): not translated yet",
+            )
         elif key.startswith("layers."):
-            problem = Problem(node, "K2T101", f"{what} outside a Sequential model has no translation yet")
+            problem = Problem(
+                node, "K2T101",
+                f"{what} is not part of a model k2t can follow statically (a layer created in a class, a helper "
+                "function that takes tensors or a loop): not translated yet",
+            )
         else:
             problem = Problem(node, "K2T501", f"{what} has no translation yet; left as is")
         self.report(problem)
@@ -656,7 +668,8 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
     )
     # A file that defines model classes keeps its script under a __main__ guard (importable classes).
     code = rewrite.apply(
-        module, state.edits, header, main_guard=options.main_guard and bool(state.reports), plan=plan, parents=parents
+        module, state.edits, header, main_guard=options.main_guard and bool(state.reports), plan=plan, parents=parents,
+        kept_comments=options.kept_comments,
     )
     if code is None:
         code = source

@@ -85,13 +85,21 @@ class LayerRule:
     params: tuple[Param, ...]
     lower: Callable[..., Lowering]
     # The layout the layer wants for its input: FIRST (conv, pooling), LAST (dense on a sequence,
-    # reshape), or None when the layer does not care (elementwise).
-    wants: str | None = None
+    # reshape), or None when the layer does not care (elementwise); or a function of the bound
+    # arguments that says it (Lambda: None for a pointwise body).
+    wants: str | None | Callable[[dict], str | None] = None
     transfer: Callable[..., dict] | None = None
     # Arguments whose value does not change the forward computation (checked nowhere else).
     inert: frozenset[str] = frozenset(
         {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape", "batch_size"}
     )
+    # Regularizer argument -> the parameter of the layer's weights module that holds that Keras
+    # weight (up to a transpose or a gate reorder, which a sum of |w| or w**2 does not see).
+    regularized: tuple[tuple[str, str], ...] = (("kernel_regularizer", "weight"), ("bias_regularizer", "bias"))
+
+    def wanted(self, args: dict) -> str | None:
+        """The input layout one call of the layer wants."""
+        return self.wants(args) if callable(self.wants) else self.wants
 
 
 class Unsupported(Exception):
@@ -113,6 +121,8 @@ class LayerContext:
     next_keys: tuple[str, ...] = ()  # canonical keys of the layers that follow (for look-ahead)
     flat_from: tuple | None = None  # input is a (C, H, W)-ordered flatten of this Keras shape
     in_shapes: tuple = ()  # every input's shape, for layers with several inputs (merging)
+    # The optimizer takes an Embedding's gradient sparse (one row per token), as Keras on TensorFlow does.
+    sparse_gradients: bool = False
     # (code, message, comment) triples: translated, but differs. The message is the diagnostic; the
     # comment (the message where None) is written above the layer's line in the output.
     notes: list = field(default_factory=list)

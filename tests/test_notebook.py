@@ -374,3 +374,29 @@ def test_round_trip_property(cell_sources):
         if "k2t-magic" in masked:
             for magic in magics:
                 assert magic in after
+
+
+def test_a_cell_of_keras_imports_only_keeps_its_place(tmp_path):
+    """convert removes every import of such a cell: its marker (and the next cell's, when that cell
+    starts with a removed import) must survive, so that each cell is written back where it was."""
+    from click.testing import CliRunner
+
+    from k2t.cli import main
+
+    path = tmp_path / "nb.ipynb"
+    path.write_text(
+        notebook(
+            code("import tensorflow as tf\nimport numpy as np"),
+            code("from tensorflow.keras.models import Sequential\nfrom tensorflow.keras.optimizers import Adam"),
+            code("print(np.ones(2))"),
+            code("from tensorflow.keras.layers import Dense\nmodel = Sequential([Dense(2, input_shape=(3,))])\n"
+                 "model.compile(optimizer=Adam(), loss='mse')"),
+        )
+    )
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(tmp_path / "out.ipynb")])
+    assert result.exit_code in (0, 1), result.output
+    cells = sources((tmp_path / "out.ipynb").read_text())
+    assert len(cells) == 4
+    assert "class Model(nn.Module)" in cells[0] and cells[1] == ""  # its imports all went
+    assert cells[2] == "print(np.ones(2))"
+    assert cells[3].startswith("model = Model().to(device)")

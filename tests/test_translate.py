@@ -223,3 +223,11 @@ model.fit(x, keras.utils.to_categorical(y, 3))
     assert [(d.code, d.line) for d in result.errors] == [("K2T401", 7), ("K2T403", 8)]
     assert "model.fit(x, keras.utils.to_categorical(y, 3))" in result.code
     assert "train_inputs = prepare_inputs(x)" in result.code  # the first fit() is translated
+
+
+def test_an_unknown_input_size_is_reported_not_written_as_an_invalid_lazy_module():
+    for layer in ("keras.layers.Dense(3)", "keras.layers.Conv1D(4, 3)"):
+        source = f"import keras\nm = keras.Sequential([keras.Input(shape=(5, None)), {layer}])\n"
+        result = translate(source)
+        assert [d.code for d in result.errors] == ["K2T303"], result.diagnostics
+        assert "Lazy" not in result.code

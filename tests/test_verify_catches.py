@@ -9,7 +9,7 @@ import pytest
 
 from k2t import translate
 from k2t.rules import layers as registry
-from k2t.rules.layers import core
+from k2t.rules.layers import conv, core
 from k2t.verify import verify_sources
 
 KERAS = """
@@ -127,3 +127,98 @@ model = keras.Sequential([keras.layers.Dense(3, input_shape=(4,))])
     (verdict,) = verify_sources(keras, translate(keras).code)
     assert verdict.status == "equivalent", verdict
     assert "keras.py: imports (lines 4);" in verdict.executed  # neither numpy nor line 3
+
+
+# Layers whose wrong translations look plausible: causal padding, the depthwise channel order of
+# a separable conv with depth_multiplier > 1, GroupNorm's epsilon, the axis of a unit norm after
+# the layout change, and tf.image.resize's half-pixel sampling.
+KERAS_SEQUENCE = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+model = keras.Sequential([
+    keras.Input(shape=(12, 3)),
+    layers.Conv1D(4, 3, padding="causal", dilation_rate=2),
+    layers.Flatten(),
+    layers.Dense(2),
+])
+"""
+
+KERAS_IMAGES = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+model = keras.Sequential([
+    keras.Input(shape=(10, 10, 4)),
+    layers.SeparableConv2D(8, 3, padding="same", depth_multiplier=2),
+    layers.GroupNormalization(groups=2),
+    layers.UnitNormalization(),
+    layers.Resizing(7, 7, interpolation="nearest"),
+    layers.Resizing(9, 9),
+    layers.Flatten(),
+    layers.Dense(3),
+])
+"""
+
+
+@pytest.fixture(scope="module")
+def translated_images() -> str:
+    return translate(KERAS_IMAGES).code
+
+
+def _verdict_of(keras_code: str, torch_code: str):
+    (verdict,) = verify_sources(keras_code, torch_code)
+    return verdict
+
+
+def test_causal_padding_on_both_sides_is_caught():
+    translated = translate(KERAS_SEQUENCE).code
+    assert _verdict_of(KERAS_SEQUENCE, translated).status == "equivalent"
+    # Same length, but the output at step t now sees inputs after t.
+    mutated = _mutate(translated, "nn.ZeroPad1d((4, 0))", "nn.ZeroPad1d((2, 2))")
+    verdict = _verdict_of(KERAS_SEQUENCE, mutated)
+    assert verdict.status == "different"
+    assert verdict.first_divergent_layer == "Conv1D (layer 0)"
+
+
+def test_new_image_layers_translate_equivalently(translated_images):
+    assert _verdict_of(KERAS_IMAGES, translated_images).status == "equivalent"
+
+
+def test_separable_depthwise_channel_order_is_caught(translated_images, monkeypatch):
+    # Keras's depthwise output channel c * multiplier + m, transferred multiplier-major instead.
+    original = conv._transfer_separable
+
+    def multiplier_major(weights, info):
+        out = original(weights, info)
+        kh, kw, channels, multiplier = weights[0].shape
+        depthwise = weights[0].transpose(3, 2, 0, 1)  # (multiplier, in, kh, kw)
+        out["depthwise.weight"] = depthwise.reshape(channels * multiplier, 1, kh, kw)
+        return out
+
+    rule = dataclasses.replace(registry.LAYERS["SeparableConv2D"], transfer=multiplier_major)
+    monkeypatch.setitem(registry.LAYERS, "SeparableConv2D", rule)
+    verdict = _verdict_of(KERAS_IMAGES, translated_images)
+    assert verdict.status == "different"
+    assert verdict.first_divergent_layer == "SeparableConv2D (layer 0)"
+
+
+def test_torch_default_group_norm_epsilon_is_caught(translated_images):
+    mutated = _mutate(translated_images, "nn.GroupNorm(2, 8, eps=0.001)", "nn.GroupNorm(2, 8)")
+    assert _verdict_of(KERAS_IMAGES, mutated).status == "different"
+
+
+def test_unit_norm_over_the_wrong_axis_is_caught(translated_images):
+    # Keras's axis=-1 is the channels: dim 1 of the channels-first tensor, not its width.
+    mutated = _mutate(translated_images, "F.normalize(x, dim=1)", "F.normalize(x, dim=-1)")
+    assert _verdict_of(KERAS_IMAGES, mutated).status == "different"
+
+
+def test_torch_nearest_instead_of_half_pixel_nearest_is_caught(translated_images):
+    mutated = _mutate(translated_images, 'mode="nearest-exact"', 'mode="nearest"')
+    assert _verdict_of(KERAS_IMAGES, mutated).status == "different"
+
+
+def test_bilinear_with_aligned_corners_is_caught(translated_images):
+    mutated = _mutate(translated_images, "align_corners=False", "align_corners=True")
+    assert _verdict_of(KERAS_IMAGES, mutated).status == "different"

@@ -115,7 +115,7 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         local = scope_constants(keras_source, ir.scope, ir.creation)
         statements = sorted([ir.creation, *ir.build_statements], key=lambda s: keras_source.span(s))
         construction = keras_source.code(local.statements) + "".join(
-            keras_source.module.code_for_node(s.with_changes(leading_lines=[])) for s in statements
+            _construction_code(keras_source, ir, s) for s in statements
         )
         training_plan = None
         if train_steps:
@@ -208,6 +208,12 @@ def _verify_training(model, plan, keras_ns, keras_model, torch_source, torch_ns,
         figures["max_weight_diff"], figures["worst_ratio"], figures["first_divergence"], reason, executed,
         figures["notes"], figures["steps"],
     )
+
+
+def _construction_code(source: Source, ir, statement) -> str:
+    if statement is ir.creation and ir.returned:  # `return keras.Sequential([...])` -> `var = ...`
+        return f"{ir.var} = {source.module.code_for_node(ir.call)}\n"
+    return source.module.code_for_node(statement.with_changes(leading_lines=[]))
 
 
 def _describe(lines) -> str:

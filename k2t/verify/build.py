@@ -136,9 +136,15 @@ def scope_constants(source: Source, scope: cst.CSTNode, before: cst.CSTNode) -> 
     if not isinstance(scope, cst.FunctionDef):
         return plan
     env = Env()
+    given = _call_site_arguments(source, scope)
     for param in scope.params.params + scope.params.kwonly_params:
-        if param.default is not None and evaluate(param.default, env).known:
-            code = f"{param.name.value} = {source.module.code_for_node(param.default)}\n"
+        name = param.name.value
+        if name in given:
+            call, value = given[name]
+            plan.statements.append(cst.parse_statement(f"{name} = {source.module.code_for_node(value)}\n"))
+            plan.lines.append((*source.span(call), "the builder's arguments"))
+        elif param.default is not None and evaluate(param.default, env).known:
+            code = f"{name} = {source.module.code_for_node(param.default)}\n"
             plan.statements.append(cst.parse_statement(code))
             plan.lines.append((*source.span(param), "argument defaults"))
     for statement in _walk_block(scope.body):
@@ -148,6 +154,43 @@ def scope_constants(source: Source, scope: cst.CSTNode, before: cst.CSTNode) -> 
             plan.statements.append(statement.with_changes(leading_lines=[]))
             plan.lines.append((*source.span(statement), "literal assignments"))
     return plan
+
+
+def _call_site_arguments(source: Source, function: cst.FunctionDef) -> dict:
+    """param -> (call, value) from the first call of `function` in the module whose arguments are
+    all literals (`model = build_model(10)`): a builder's sizes as the program passes them."""
+    env = Env()
+    for statement in source.module.body:
+        _constant_assignment(statement, env)
+    params = [p.name.value for p in function.params.params]
+    for call in _calls_of(source.module, function.name.value):
+        if any(arg.star for arg in call.args):
+            continue
+        if not all(evaluate(arg.value, env).known for arg in call.args):
+            continue
+        given = {}
+        for i, arg in enumerate(call.args):
+            name = arg.keyword.value if arg.keyword else (params[i] if i < len(params) else None)
+            if name is None:
+                break
+            given[name] = (call, arg.value)
+        else:
+            return given
+    return {}
+
+
+def _calls_of(module: cst.Module, name: str) -> list[cst.Call]:
+    class Calls(cst.CSTVisitor):
+        def __init__(self):
+            self.found = []
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Name) and node.func.value == name:
+                self.found.append(node)
+
+    calls = Calls()
+    module.visit(calls)
+    return calls.found
 
 
 def _walk_block(block):

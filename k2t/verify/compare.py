@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from collections import Counter
+
 import numpy as np
 import torch
 
@@ -213,15 +215,14 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
 
     # Torch, with hooks on the modules that stand for Keras layers.
     torch_model.eval()
-    captured = {}
+    captured: dict[str, list] = {}  # module -> its outputs, one per call (a shared layer: several)
     hooks = []
     modules = dict(torch_model.named_modules())
-    for layer_map in lowered.layers:
-        if layer_map.module and layer_map.comparable and layer_map.module in modules:
-            def hook(module, inputs, output, key=layer_map.module):
-                captured[key] = output.detach()
+    for key in {m.module for m in lowered.layers if m.module and m.comparable and m.module in modules}:
+        def hook(module, inputs, output, key=key):
+            captured.setdefault(key, []).append(output.detach())
 
-            hooks.append(modules[layer_map.module].register_forward_hook(hook))
+        hooks.append(modules[key].register_forward_hook(hook))
     inputs = []
     for array in xs:
         tensor = torch.as_tensor(array)
@@ -242,10 +243,15 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
     actual = output.numpy()
 
     compared, first = [], None
+    calls = Counter()  # forward() calls the modules in the order of the layers
     for layer_map in lowered.layers:
-        if layer_map.module not in captured or keras_outputs[layer_map.index] is None:
+        if layer_map.module not in captured or not layer_map.comparable:
             continue
-        value = captured[layer_map.module]
+        call = calls[layer_map.module]
+        calls[layer_map.module] += 1
+        if keras_outputs[layer_map.index] is None or call >= len(captured[layer_map.module]):
+            continue
+        value = captured[layer_map.module][call]
         if layer_map.activation:
             dim = 1 if layer_map.layout == FIRST and value.dim() >= 3 else -1
             value = eval(render(layer_map.activation, "value", dim), {"torch": torch, "F": torch.nn.functional, "value": value})  # noqa: S307

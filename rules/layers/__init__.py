@@ -5,9 +5,11 @@ from __future__ import annotations
 from k2t.rules.layers import (
     conv,
     core,
+    lambda_layer,
     merging,
     normalization,
     pooling,
+    preprocessing,
     recurrent,
     regularization,
     reshaping,
@@ -15,14 +17,34 @@ from k2t.rules.layers import (
 )
 from k2t.rules.spec import LayerRule
 
-_FAMILIES = (core, conv, pooling, normalization, merging, reshaping, regularization, recurrent, wrappers)
+_FAMILIES = (
+    core,
+    lambda_layer,
+    conv,
+    pooling,
+    normalization,
+    merging,
+    reshaping,
+    preprocessing,
+    regularization,
+    recurrent,
+    wrappers,
+)
 
 LAYERS: dict[str, LayerRule] = {rule.keras: rule for family in _FAMILIES for rule in family.RULES}
 ALIASES: dict[str, str] = {
     alias: target for family in _FAMILIES for alias, target in getattr(family, "ALIASES", {}).items()
 }
 # Keras 2 names for the same layer classes.
-ALIASES.update({"Convolution1D": "Conv1D", "Convolution2D": "Conv2D"})
+ALIASES.update(
+    {
+        "Convolution1D": "Conv1D",
+        "Convolution2D": "Conv2D",
+        "Convolution3D": "Conv3D",
+        "SeparableConvolution1D": "SeparableConv1D",
+        "SeparableConvolution2D": "SeparableConv2D",
+    }
+)
 
 
 # Functions that build and apply a layer in one call: layers.concatenate([a, b]) -> Concatenate.

@@ -1,18 +1,23 @@
-"""Convolutions: Conv1D, Conv2D (channels_last in Keras, channels_first in torch).
+"""Convolutions: Conv1D/2D/3D, SeparableConv1D/2D, DepthwiseConv2D, Conv2DTranspose (channels_last
+in Keras, channels_first in torch).
 
 padding='same' is symmetric only when the total padding is even; TF puts the extra row/column at the
 bottom/right: total = max((ceil(n/s) - 1) * s + (k - 1) * d + 1 - n, 0), before = total // 2. With
 stride 1 torch's padding='same' does the same; with strides > 1 torch refuses 'same', so the padding
 is written out (an nn.ZeroPad layer where it is asymmetric).
+Conv1D(padding='causal') pads (k - 1) * dilation zeros before the sequence and none after.
 Kernels: Conv2D (kh, kw, in, out) -> (out, in, kh, kw); Conv1D (k, in, out) -> (out, in, k);
 DepthwiseConv2D (kh, kw, in, mult) -> (in * mult, 1, kh, kw) with groups=in; Conv2DTranspose
-(kh, kw, out, in) -> ConvTranspose2d (in, out, kh, kw).
+(kh, kw, out, in) -> ConvTranspose2d (in, out, kh, kw); SeparableConv depthwise (*k, in, mult) ->
+(in * mult, 1, *k) and pointwise (1, ..., in * mult, out) -> (out, in * mult, 1, ...), the bias on
+the pointwise conv (TF applies the strides, padding and dilation in the depthwise step).
 """
 
 from __future__ import annotations
 
 import math
 
+from k2t.rules.initializers import initializer_code, keras_fans
 from k2t.rules.spec import KERNEL_PARAMS, FIRST, LayerRule, Lowering, Step, Unsupported, compact, params, tuple_of
 from k2t.values import NamedInt, Value, dim_code
 
@@ -31,7 +36,7 @@ def same_padding(size, kernel: int, stride: int, dilation: int = 1) -> tuple[int
 def conv_out(size, kernel: int, stride: int, padding: str, dilation: int = 1):
     if size is None:
         return None
-    if padding == "same":
+    if padding in ("same", "causal"):  # causal: (k - 1) * d zeros before, none after
         return math.ceil(size / stride)
     return (size - dilation * (kernel - 1) - 1) // stride + 1
 
@@ -47,35 +52,55 @@ def pad_module(pads: list[tuple[int, int]], value: str = "0.0") -> str:
     return f"nn.ConstantPad{n}d({tuple(flat)}, {value})"
 
 
-def _conv(n: int):
+def _padding(ctx, kernel, strides, dilation, padding) -> tuple[list[Step], list[str]]:
+    """Keras's padding as (pad steps before the conv, the conv's padding options)."""
+    n = len(kernel)
+    spatial = ctx.in_shape[:-1]
+    if padding == "causal":
+        if kernel[0] == 1:
+            return [], []
+        pads = [((kernel[0] - 1) * dilation[0], 0)]
+        comment = "padding='causal': Keras pads the start only (no step sees later inputs)."
+        return [Step("{m}({x})", pad_module(pads), attr="pad", comment=comment)], []
+    if padding != "same":
+        return [], []
+    pads = [same_padding(size, k, s, d) for size, k, s, d in zip(spatial, kernel, strides, dilation)]
+    if None in pads:
+        raise Unsupported(f"{ctx.key}(padding='same', strides>1) needs a known input size")
+    if all(before == after for before, after in pads):
+        return [], [f"padding={compact(tuple(b for b, _ in pads))}"] if any(b for b, _ in pads) else []
+    if strides == (1,) * n:
+        return [], ['padding="same"']
+    comment = "TF pads 'same' asymmetrically: the extra row/column goes bottom/right."
+    return [Step("{m}({x})", pad_module(pads), attr="pad", comment=comment)], []
+
+
+def _geometry(ctx, n: int, causal: bool = False, strided_dilation: bool = True):
+    """kernel, strides, dilation, padding of a convolution, checked."""
+    if ctx.value("data_format") not in (None, "channels_last"):
+        raise Unsupported(f"{ctx.key}(data_format={ctx.code('data_format')}) is not supported")
+    kernel = tuple_of(ctx.require("kernel_size"), n)
+    strides = tuple_of(ctx.require("strides"), n)
+    dilation = tuple_of(ctx.require("dilation_rate"), n)
+    padding = str(ctx.require("padding")).lower()
+    if padding not in ("valid", "same") and not (causal and padding == "causal"):
+        raise Unsupported(f"{ctx.key}(padding={padding!r}) has no translation yet")
+    if not strided_dilation and max(strides) > 1 and max(dilation) > 1:
+        raise Unsupported(f"{ctx.key}: Keras refuses strides > 1 together with dilation_rate > 1")
+    return kernel, strides, dilation, padding
+
+
+def _conv(n: int, strided_dilation: bool = False):
+    """Conv1D/2D/3D (and DepthwiseConv2D through it, which allows strides with dilation)."""
+
     def lower(ctx) -> Lowering:
-        if ctx.value("data_format") not in (None, "channels_last"):
-            raise Unsupported(f"{ctx.key}(data_format={ctx.code('data_format')}) is not supported")
         filters = ctx.require("filters")
-        kernel = tuple_of(ctx.require("kernel_size"), n)
-        strides = tuple_of(ctx.require("strides"), n)
-        dilation = tuple_of(ctx.require("dilation_rate"), n)
+        kernel, strides, dilation, padding = _geometry(ctx, n, n == 1, strided_dilation)
         groups = ctx.require("groups")
-        padding = str(ctx.require("padding")).lower()
-        if padding not in ("valid", "same"):
-            raise Unsupported(f"{ctx.key}(padding={padding!r}) has no translation yet")
         spatial, in_channels = ctx.in_shape[:-1], ctx.in_shape[-1]
-        steps = []
-        options = []
-        if strides != (1,) * n:
-            options.append(f"stride={compact(strides)}")
-        if padding == "same":
-            pads = [same_padding(size, k, s, d) for size, k, s, d in zip(spatial, kernel, strides, dilation)]
-            if None in pads:
-                raise Unsupported(f"{ctx.key}(padding='same', strides>1) needs a known input size")
-            if all(before == after for before, after in pads):
-                if any(before for before, _ in pads):
-                    options.append(f"padding={compact(tuple(b for b, _ in pads))}")
-            elif strides == (1,) * n:
-                options.append('padding="same"')
-            else:
-                steps.append(Step("{m}({x})", pad_module(pads), attr="pad", comment=
-                                  "TF pads 'same' asymmetrically: the extra row/column goes bottom/right."))
+        steps, padding_options = _padding(ctx, kernel, strides, dilation, padding)
+        options = [f"stride={compact(strides)}"] if strides != (1,) * n else []
+        options += padding_options
         if dilation != (1,) * n:
             options.append(f"dilation={compact(dilation)}")
         if groups != 1:
@@ -83,11 +108,10 @@ def _conv(n: int):
         bias = ctx.value("use_bias")
         if not bias:
             options.append("bias=False")
+        if in_channels is None:  # lazy modules need a dry run before the optimizer: not written yet
+            raise Unsupported(f"{ctx.key} needs its number of input channels, which is unknown here", "K2T303")
         head = f"{dim_code(in_channels)}, {ctx.code('filters')}, {compact(kernel)}"
-        cls = f"nn.Conv{n}d" if in_channels is not None else f"nn.LazyConv{n}d"
-        if in_channels is None:
-            head = head.split(", ", 1)[1]
-        steps.append(Step("{m}({x})", f"{cls}({', '.join([head, *options])})", attr="conv"))
+        steps.append(Step("{m}({x})", f"nn.Conv{n}d({', '.join([head, *options])})", attr="conv"))
         out = tuple(
             conv_out(size, k, s, padding, d) for size, k, s, d in zip(spatial, kernel, strides, dilation)
         )
@@ -149,7 +173,7 @@ def _depthwise(ctx) -> Lowering:
     inner["groups"] = Value(dim_code(channels), channels)
     inner["kernel_initializer"] = ctx.args["depthwise_initializer"]
     sub = type(ctx)(ctx.key, inner, ctx.in_shape, ctx.layout, ctx.next_keys)
-    lowering = _conv(2)(sub)
+    lowering = _conv(2, strided_dilation=True)(sub)
     ctx.notes.extend(sub.notes)
     # Keras's fans come from its (kh, kw, in, multiplier) kernel: fan_in = kh * kw * in, fan_out =
     # kh * kw * multiplier; torch's nn.init would take kh * kw and in * multiplier * kh * kw from the
@@ -222,9 +246,112 @@ def _transfer_conv_transpose(weights, info):
     return out
 
 
+def _separable(n: int):
+    """SeparableConv1D/2D: a depthwise conv (groups=in, no bias) then a 1x1 pointwise conv with the
+    bias, as one nn.Sequential so that the layer's three weights live in one module."""
+
+    def lower(ctx) -> Lowering:
+        filters = ctx.require("filters")
+        multiplier = ctx.require("depth_multiplier")
+        kernel, strides, dilation, padding = _geometry(ctx, n)
+        spatial, channels = ctx.in_shape[:-1], ctx.in_shape[-1]
+        if not isinstance(channels, int):
+            raise Unsupported(f"{ctx.key} needs a known number of input channels", "K2T303")
+        steps, padding_options = _padding(ctx, kernel, strides, dilation, padding)
+        options = [f"stride={compact(strides)}"] if strides != (1,) * n else []
+        options += padding_options
+        if dilation != (1,) * n:
+            options.append(f"dilation={compact(dilation)}")
+        options += [f"groups={channels}", "bias=False"]
+        inner = channels * multiplier
+        depthwise = f"nn.Conv{n}d({channels}, {inner}, {compact(kernel)}, {', '.join(options)})"
+        bias = ctx.value("use_bias")
+        pointwise = f"nn.Conv{n}d({inner}, {ctx.code('filters')}, 1{'' if bias else ', bias=False'})"
+        module = f"nn.Sequential(OrderedDict(depthwise={depthwise}, pointwise={pointwise}))"
+        steps.append(Step("{m}({x})", module, attr="sepconv"))
+        # Keras's fans: the depthwise kernel is (*kernel, in, multiplier) (torch's grouped
+        # (in * multiplier, 1, *kernel) weight gives others); the pointwise kernel
+        # (1, ..., in * multiplier, filters) has torch's fans.
+        init = [
+            initializer_code(ctx.value("depthwise_initializer"), "{m}.depthwise.weight",
+                             keras_fans((*kernel, channels, multiplier)), torch_fans=False),
+            initializer_code(ctx.value("pointwise_initializer"), "{m}.pointwise.weight",
+                             keras_fans((1,) * n + (inner, filters))),
+        ]
+        if bias:
+            init.append(initializer_code(ctx.value("bias_initializer"), "{m}.pointwise.bias"))
+        if None in init:
+            ctx.note(f"{ctx.key}: an initializer has no translation; torch's default initialisation is used")
+            init = []
+        out = tuple(
+            conv_out(size, k, s, padding, d) for size, k, s, d in zip(spatial, kernel, strides, dilation)
+        )
+        return Lowering(
+            steps=steps,
+            out_shape=out + (filters,),
+            out_layout=FIRST,
+            activation=ctx.value("activation"),
+            weights_step=len(steps) - 1,
+            init_code=[line for code in init for line in code.splitlines()],
+        )
+
+    return lower
+
+
+def _transfer_separable(weights, info):
+    depthwise, pointwise = weights[0], weights[1]
+    # (*kernel, in, multiplier) -> (in * multiplier, 1, *kernel): output channel c * multiplier + m
+    *kernel, channels, multiplier = depthwise.shape
+    rank = len(kernel)
+    depthwise = depthwise.reshape(*kernel, channels * multiplier)
+    out = {"depthwise.weight": depthwise.transpose((rank,) + tuple(range(rank)))[:, None]}
+    # (1, ..., in * multiplier, filters) -> (filters, in * multiplier, 1, ...)
+    out["pointwise.weight"] = pointwise.transpose((rank + 1, rank) + tuple(range(rank)))
+    if len(weights) > 2:
+        out["pointwise.bias"] = weights[2]
+    return out
+
+
+def _separable_params(n: int):
+    one = 1 if n == 1 else (1,) * n
+    return params(
+        "filters",
+        "kernel_size",
+        ("strides", one),
+        ("padding", "valid"),
+        ("data_format", None),
+        ("dilation_rate", one),
+        ("depth_multiplier", 1),
+        ("activation", None),
+        ("use_bias", True),
+        ("depthwise_initializer", "glorot_uniform"),
+        ("pointwise_initializer", "glorot_uniform"),
+        ("bias_initializer", "zeros"),
+        ("depthwise_regularizer", None),
+        ("pointwise_regularizer", None),
+        ("bias_regularizer", None),
+        ("activity_regularizer", None),
+        ("depthwise_constraint", None),
+        ("pointwise_constraint", None),
+        ("bias_constraint", None),
+    )
+
+
 RULES = [
     LayerRule("Conv1D", _conv_params(1), _conv(1), wants=FIRST, transfer=_transfer_conv),
     LayerRule("Conv2D", _conv_params(2), _conv(2), wants=FIRST, transfer=_transfer_conv),
+    LayerRule("Conv3D", _conv_params(3), _conv(3), wants=FIRST, transfer=_transfer_conv),
+    *(
+        LayerRule(
+            f"SeparableConv{n}D", _separable_params(n), _separable(n), wants=FIRST, transfer=_transfer_separable,
+            regularized=(
+                ("depthwise_regularizer", "depthwise.weight"),
+                ("pointwise_regularizer", "pointwise.weight"),
+                ("bias_regularizer", "pointwise.bias"),
+            ),
+        )
+        for n in (1, 2)
+    ),
     LayerRule(
         "DepthwiseConv2D",
         params(
@@ -247,6 +374,7 @@ RULES = [
         _depthwise,
         wants=FIRST,
         transfer=_transfer_depthwise,
+        regularized=(("depthwise_regularizer", "weight"), ("bias_regularizer", "bias")),
     ),
     LayerRule(
         "Conv2DTranspose",

@@ -5,6 +5,8 @@ Caveats kept by these rules:
   torch's (C, H, W) flatten and the Dense rows are permuted during weight transfer (flat_from).
 - LeakyReLU's default slope is 0.3 in Keras (0.01 in torch).
 - Embedding(mask_zero=True) masks downstream layers; torch has no masks (padding_idx differs).
+- Embedding is sparse=True where the compiled optimizer reproduces Keras's update from per-token
+  gradient rows (rules/optimizers.py).
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ def _dense(ctx) -> Lowering:
     units = ctx.value("units") if ctx.args["units"].known else Symbol(ctx.code("units"))
     in_features = ctx.in_shape[-1] if ctx.flat_from is None else math.prod(ctx.flat_from)
     bias = ctx.value("use_bias")
+    if in_features is None:  # lazy modules need a dry run before the optimizer: not written yet
+        raise Unsupported("Dense needs its number of input features, which is unknown here", "K2T303")
     args = f"{dim_code(in_features)}, {ctx.code('units')}" + ("" if bias else ", bias=False")
-    module = f"nn.Linear({args})" if in_features is not None else f"nn.LazyLinear({args})"
+    module = f"nn.Linear({args})"
     return Lowering(
         steps=[Step("{m}({x})", module, attr="fc")],
         out_shape=ctx.in_shape[:-1] + (units,) if ctx.flat_from is None else (units,),
@@ -154,9 +158,12 @@ def _embedding(ctx) -> Lowering:
             "Embedding(mask_zero=True) masks the layers that follow; torch has no masks "
             "(padding_idx is not the same): mask by hand"
         )
-    module = f"nn.Embedding({ctx.code('input_dim')}, {ctx.code('output_dim')})"
+    # A regularizer's dense gradient term makes Keras's gradient dense too.
+    sparse = ", sparse=True" if ctx.sparse_gradients and ctx.value("embeddings_regularizer") is None else ""
+    module = f"nn.Embedding({ctx.code('input_dim')}, {ctx.code('output_dim')}{sparse})"
+    comment = "sparse=True: Keras on TensorFlow updates embeddings from per-token sparse gradients"
     return Lowering(
-        steps=[Step("{m}({x})", module, attr="embedding")],
+        steps=[Step("{m}({x})", module, attr="embedding", comment=comment if sparse else None)],
         out_shape=ctx.in_shape + (ctx.require("output_dim"),),
         weights_step=0,
         init=(ctx.value("embeddings_initializer"), None),
@@ -227,6 +234,7 @@ RULES = [
         ),
         _embedding,
         transfer=_transfer_embedding,
+        regularized=(("embeddings_regularizer", "weight"),),
     ),
     LayerRule("Rescaling", params("scale", ("offset", 0.0)), _rescaling),
     LayerRule("Identity", params(), _elementwise("{x}")),

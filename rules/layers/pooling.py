@@ -1,4 +1,4 @@
-"""Pooling: Max/AveragePooling1D/2D and their Global forms.
+"""Pooling: Max/AveragePooling1D/2D/3D and their Global forms.
 
 'same' pooling: max pooling pads with -inf and average pooling leaves the padding out of the mean
 (count_include_pad=False). Where TF's padding is only at the end, torch's ceil_mode=True gives the
@@ -80,10 +80,14 @@ RULES = [
     LayerRule("MaxPooling2D", _pool_params(2, (2, 2)), _pool("Max", 2), wants=FIRST),
     LayerRule("AveragePooling1D", _pool_params(1, 2), _pool("Avg", 1), wants=FIRST),
     LayerRule("AveragePooling2D", _pool_params(2, (2, 2)), _pool("Avg", 2), wants=FIRST),
+    LayerRule("MaxPooling3D", _pool_params(3, (2, 2, 2)), _pool("Max", 3), wants=FIRST),
+    LayerRule("AveragePooling3D", _pool_params(3, (2, 2, 2)), _pool("Avg", 3), wants=FIRST),
     LayerRule("GlobalAveragePooling1D", _GLOBAL, _global("Avg")),
     LayerRule("GlobalAveragePooling2D", _GLOBAL, _global("Avg")),
     LayerRule("GlobalMaxPooling1D", _GLOBAL, _global("Max")),
     LayerRule("GlobalMaxPooling2D", _GLOBAL, _global("Max")),
+    LayerRule("GlobalAveragePooling3D", _GLOBAL, _global("Avg")),
+    LayerRule("GlobalMaxPooling3D", _GLOBAL, _global("Max")),
 ]
 
 ALIASES = {
@@ -95,4 +99,8 @@ ALIASES = {
     "GlobalAvgPool2D": "GlobalAveragePooling2D",
     "GlobalMaxPool1D": "GlobalMaxPooling1D",
     "GlobalMaxPool2D": "GlobalMaxPooling2D",
+    "MaxPool3D": "MaxPooling3D",
+    "AvgPool3D": "AveragePooling3D",
+    "GlobalAvgPool3D": "GlobalAveragePooling3D",
+    "GlobalMaxPool3D": "GlobalMaxPooling3D",
 }

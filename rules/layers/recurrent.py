@@ -70,10 +70,8 @@ def _arg(ctx, name: str, bidirectional: bool, code: str | None = None) -> str:
 def _check(ctx, bidirectional: bool) -> None:
     """Raise Unsupported for argument values without a faithful translation."""
     key = ctx.key
-    # The engine reports the kernel/bias ones of an unwrapped layer itself.
-    for name in (
-        _REGULARIZED if bidirectional else ("recurrent_regularizer", "recurrent_constraint")
-    ):
+    # The engine reports the regularizers and constraints of an unwrapped layer itself.
+    for name in _REGULARIZED if bidirectional else ():
         if ctx.value(name) is not None:
             raise Unsupported(f"{_arg(ctx, name, bidirectional, '...')} is not translated yet")
     allowed = ("tanh", "relu") if key == "SimpleRNN" else ("tanh",)
@@ -337,7 +335,11 @@ def _recurrent_params(key: str):
 
 
 RULES = [
-    LayerRule(key, _recurrent_params(key), _lower, wants=LAST, transfer=_transfer, inert=_INERT)
+    LayerRule(
+        key, _recurrent_params(key), _lower, wants=LAST, transfer=_transfer, inert=_INERT,
+        # Keras's bias is torch's bias_ih + bias_hh: a penalty on it is not one on each (refused).
+        regularized=(("kernel_regularizer", "weight_ih_l0"), ("recurrent_regularizer", "weight_hh_l0")),
+    )
     for key in ("LSTM", "GRU", "SimpleRNN")
 ] + [
     LayerRule(

@@ -61,7 +61,7 @@ def _upsampling(n: int):
     def lower(ctx) -> Lowering:
         _check_format(ctx)
         size = tuple_of(ctx.require("size"), n)
-        mode = ctx.value("interpolation") if "interpolation" in ctx.args else "nearest"
+        mode = str(ctx.require("interpolation")).lower() if "interpolation" in ctx.args else "nearest"
         if mode not in ("nearest", "bilinear"):
             raise Unsupported(f"{ctx.key}(interpolation={mode!r}) has no translation yet")
         out = tuple(None if d is None else d * s for d, s in zip(ctx.in_shape[:-1], size)) + ctx.in_shape[-1:]

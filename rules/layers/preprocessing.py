@@ -1,0 +1,90 @@
+"""Image preprocessing layers that are part of the model: Resizing, CenterCrop.
+
+Resizing runs tf.image.resize, which samples at half-pixel centres: 'bilinear' is F.interpolate's
+bilinear with align_corners=False (with antialias=True too: both filter with a triangle kernel
+when downsampling), and 'nearest' is torch's 'nearest-exact' (torch's 'nearest' rounds the source
+index down and picks other pixels). bicubic (TF: Keys a=-0.5, torch: a=-0.75), area, lanczos and
+the aspect-ratio crop/pad options have no exact torch equivalent here and are refused.
+CenterCrop slices the centre, cutting the extra row/column of an odd difference from the
+bottom/right (start = (size - target) // 2); on an input smaller than the target Keras resizes
+instead, which is refused.
+"""
+
+from __future__ import annotations
+
+from k2t.rules.spec import FIRST, LayerRule, Lowering, Step, Unsupported, params
+
+_MODES = {"bilinear": 'mode="bilinear", align_corners=False', "nearest": 'mode="nearest-exact"'}
+
+
+def _check(ctx) -> None:
+    if ctx.value("data_format") not in (None, "channels_last"):
+        raise Unsupported(f"{ctx.key}(data_format={ctx.code('data_format')}) is not supported")
+    if ctx.rank != 3:
+        raise Unsupported(f"{ctx.key} needs (height, width, channels) images, got {ctx.in_shape}")
+
+
+def _resizing(ctx) -> Lowering:
+    _check(ctx)
+    interpolation = ctx.require("interpolation")
+    if interpolation not in _MODES:
+        raise Unsupported(
+            f"Resizing(interpolation={interpolation!r}) has no exact torch equivalent"
+        )
+    for name in ("crop_to_aspect_ratio", "pad_to_aspect_ratio"):
+        if ctx.require(name):
+            raise Unsupported(f"Resizing({name}=True) has no translation yet")
+    antialias = bool(ctx.require("antialias"))
+    if antialias and interpolation != "bilinear":
+        raise Unsupported(
+            f"Resizing(interpolation={interpolation!r}, antialias=True) has no translation yet"
+        )
+    height, width = ctx.require("height"), ctx.require("width")
+    options = f"size=({ctx.code('height')}, {ctx.code('width')}), {_MODES[interpolation]}"
+    if antialias:
+        options += ", antialias=True"
+    step = Step("F.interpolate({x}, " + options + ")")
+    return Lowering([step], (height, width, ctx.in_shape[-1]), FIRST)
+
+
+def _center_crop(ctx) -> Lowering:
+    _check(ctx)
+    height, width = ctx.require("height"), ctx.require("width")
+    size_h, size_w = ctx.in_shape[:2]
+    if not (isinstance(size_h, int) and isinstance(size_w, int)):
+        raise Unsupported(
+            "CenterCrop needs the input's height and width known statically", "K2T303"
+        )
+    if size_h < height or size_w < width:
+        raise Unsupported(
+            f"CenterCrop({height}, {width}) on a {size_h}x{size_w} input: Keras resizes instead of "
+            "cropping (smart_resize), which has no translation yet"
+        )
+    top, left = (size_h - height) // 2, (size_w - width) // 2
+    rows = f"{top}:{top + height}" if height != size_h else ":"
+    cols = f"{left}:{left + width}" if width != size_w else ":"
+    steps = [Step("{x}[:, :, " + rows + ", " + cols + "]")] if (rows, cols) != (":", ":") else []
+    return Lowering(steps, (height, width, ctx.in_shape[-1]), FIRST)
+
+
+RULES = [
+    LayerRule(
+        "Resizing",
+        params(
+            "height",
+            "width",
+            ("interpolation", "bilinear"),
+            ("crop_to_aspect_ratio", False),
+            ("pad_to_aspect_ratio", False),
+            ("fill_mode", "constant"),
+            ("fill_value", 0.0),
+            ("antialias", False),
+            ("data_format", None),
+        ),
+        _resizing,
+        wants=FIRST,
+    ),
+    LayerRule(
+        "CenterCrop", params("height", "width", ("data_format", None)), _center_crop, wants=FIRST
+    ),
+]

@@ -1,0 +1,75 @@
+"""Functional graphs as real code writes them: shared layers, builders that return models, inline calls."""
+
+from __future__ import annotations
+
+from k2t.translate import translate
+from k2t.verify import verify_sources
+
+SHARED = """
+import keras
+from keras import layers
+
+a = keras.Input(shape=(6,))
+b = keras.Input(shape=(6,))
+tower = layers.Dense(5, activation="tanh")
+out = layers.Dense(1)(layers.concatenate([tower(a), tower(b)]))
+model = keras.Model([a, b], out)
+"""
+
+
+def test_a_shared_layer_is_one_module_called_per_application():
+    code = translate(SHARED).code
+    assert code.count("nn.Linear(6, 5)") == 1
+    assert code.count("self.tower(a)") == 1 and code.count("self.tower(b)") == 1
+    (verdict,) = verify_sources(SHARED, code)
+    assert verdict.status == "equivalent", verdict
+    # Each application is compared with its own Keras output (the module's calls in order).
+    assert [name for name, _ in verdict.layers][:2] == ["Dense (layer 0)", "Dense (layer 1)"]
+    assert all(error is not None and error < 1e-5 for _, error in verdict.layers), verdict.layers
+
+
+def test_a_shared_layer_on_inputs_of_another_shape_is_reported():
+    source = SHARED.replace("b = keras.Input(shape=(6,))", "b = keras.Input(shape=(7,))")
+    result = translate(source)
+    assert [d.code for d in result.errors] == ["K2T301"]
+    assert "shared Dense applied to inputs of another shape" in result.errors[0].message
+
+
+BUILDERS = """
+import keras
+from keras import layers
+
+
+def make_model(width, classes=4):
+    inputs = keras.Input(shape=(9,))
+    x = layers.Dense(width, activation="relu")(inputs)
+    x = layers.Dense(width)(x)
+    return keras.Model(inputs, layers.Dense(classes)(layers.Dense(width, activation="relu")(x)))
+
+
+def build_small():
+    return keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2)])
+
+
+net = make_model(7)
+small = build_small()
+"""
+
+
+def test_builders_that_return_models_directly():
+    result = translate(BUILDERS)
+    assert not result.errors, result.errors
+    assert "return Model(width, classes).to(device)" in result.code
+    assert "return Small().to(device)" in result.code
+    verdicts = verify_sources(BUILDERS, result.code)
+    assert [v.status for v in verdicts] == ["equivalent", "equivalent"], verdicts
+    # The builder's sizes come from the program's own call, `make_model(7)`.
+    assert "the builder's arguments" in verdicts[0].executed
+
+
+def test_a_layer_applied_inline_runs_after_the_layers_it_reads():
+    source = BUILDERS.replace("x = layers.Dense(width)(x)\n", "x = layers.Dense(width)(x)\n    x = layers.Dense(3)(layers.Dense(5)(x))\n")
+    result = translate(source)
+    assert not result.errors, result.errors
+    (first, _) = verify_sources(source, result.code)
+    assert first.status == "equivalent", first
