@@ -78,8 +78,6 @@ class LoweredModel:
     regularized: bool = False  # the class has regularization_loss(): Keras's penalties
 
 
-
-
 @dataclass
 class _Tensor:
     """A value in forward(): its variable, Keras shape (no batch axis), torch layout."""
