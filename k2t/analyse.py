@@ -228,6 +228,15 @@ def _penalty(node: cst.BaseExpression, value: Value, env: Env, resolver: Resolve
     return UNKNOWN if found is None else found
 
 
+def _unused(base: str, taken: set[str], separator: str) -> str:
+    """base, else base2, base3, ... (with the separator between) that is not taken."""
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}{separator}{n}"
+    return name
+
+
 class Analyzer(cst.CSTVisitor):
     # Driven by cstwalk.visit (read-only, in libcst's order); names come from the Resolver.
 
@@ -446,20 +455,10 @@ class Analyzer(cst.CSTVisitor):
     def _returned_model_var(self, function: cst.FunctionDef) -> str:
         base = re.sub(r"^(build|create|make|get|define|construct)_", "", function.name.value) or "model"
         base = base if base.isidentifier() and not keyword.iskeyword(base) else "model"
-        taken = {m.var for m in self.result.models} | set(self.env.values) | self.env.local
-        var, n = base, 1
-        while var in taken:
-            n += 1
-            var = f"{base}{n}"
-        return var
+        return _unused(base, {m.var for m in self.result.models} | set(self.env.values) | self.env.local, "")
 
     def _fresh_tensor_name(self, base: str) -> str:
-        taken = set(self.tensors[-1]) | set(self.synthetic) | set(self.env.values) | self.env.local
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}_{n}"
-        return name
+        return _unused(base, set(self.tensors[-1]) | set(self.synthetic) | set(self.env.values) | self.env.local, "_")
 
     # -- Sequential -----------------------------------------------------------------------
     def _sequential(self, line: cst.SimpleStatementLine, call: cst.Call, var: str) -> None:

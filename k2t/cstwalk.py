@@ -89,6 +89,13 @@ def iter_nodes(node: cst.CSTNode, prune=None):
         stack.extend(found)
 
 
+def imports(module: cst.Module):
+    """Every import statement of the module, wherever it stands (top, under if/try, in functions)."""
+    for node in iter_nodes(module, prune=lambda n: isinstance(n, cst.BaseExpression)):
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            yield node
+
+
 def parents_of(node: cst.CSTNode, into: dict | None = None) -> dict:
     """child -> parent for every node below ``node`` (ParentNodeProvider's mapping)."""
     parents = {} if into is None else into

@@ -81,7 +81,7 @@ def star_imports(module: cst.Module) -> list[str]:
     from k2t import cstwalk
 
     found = []
-    for node in cstwalk.iter_nodes(module, prune=lambda n: isinstance(n, cst.BaseExpression)):
+    for node in cstwalk.imports(module):
         if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar) and node.module is not None:
             path = cst.Module([]).code_for_node(node.module)
             key = "" if path in ("keras", "tensorflow.keras", "tf_keras") else canonical(path)

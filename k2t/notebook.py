@@ -77,7 +77,8 @@ class Program:
 
     @property
     def marker_pattern(self) -> str:
-        """A regex matching the cell markers of ``text`` (a translation must keep them)."""
+        """A regex matching a whole cell marker of ``text`` (a translation must keep them); group 1 is
+        the cell."""
         return _marker_pattern(self.nonce)
 
     def locate(self, line: int) -> tuple[int, int] | None:
@@ -87,7 +88,7 @@ class Program:
         line or a line outside the program. Meant for diagnostics reported
         against the untranslated program.
         """
-        marker = re.compile(rf"# k2t-cell: (\d+) {self.nonce}")
+        marker = re.compile(self.marker_pattern)
         cell, first = None, 0
         for number, text in enumerate(self.text.splitlines(), start=1):
             if number > line:
@@ -257,7 +258,7 @@ def _nonce(nb_text: str) -> str:
 
 
 def _marker_pattern(nonce: str) -> str:
-    return rf"# k2t-cell: \d+ {nonce}$"
+    return rf"# k2t-cell: (\d+) {nonce}"
 
 
 def _cell_marker(index: int, nonce: str) -> str:

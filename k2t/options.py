@@ -17,6 +17,6 @@ class Options:
     torch_optimizers: bool = False  # torch's built-in optimizers, with a note where Keras's update differs
     main_guard: bool = True  # script code under `if __name__ == "__main__":` (not for notebooks)
     formatted: bool = True  # black on the output (`k2t check` only needs to know what changes)
-    # Comments that stay in the output even where the statement under them goes (a regex matched
-    # at their start; notebooks' cell markers).
+    # Comments that stay in the output even where the statement under them goes (a regex matching
+    # the whole comment; notebooks' cell markers).
     kept_comments: str | None = None

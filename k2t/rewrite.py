@@ -238,7 +238,7 @@ class _Rewriter(cst.CSTTransformer):
                 if self.kept_comments is not None:  # e.g. notebook cell markers: never dropped
                     carried = [  # with those carried onto this line from dropped lines above
                         line for line in new[0].leading_lines
-                        if line.comment is not None and self.kept_comments.match(line.comment.value)
+                        if line.comment is not None and self.kept_comments.fullmatch(line.comment.value)
                     ]
                 continue
             out.extend(new)

@@ -128,12 +128,7 @@ def _is_keras_import(node: cst.CSTNode) -> bool:
 
 def _imports_keras(module: cst.Module) -> bool:
     """An import of keras/tensorflow anywhere: at the top, under `if`/`try`, or inside a function."""
-    imports = (
-        node
-        for node in cstwalk.iter_nodes(module, prune=lambda n: isinstance(n, cst.BaseExpression))
-        if isinstance(node, (cst.Import, cst.ImportFrom))
-    )
-    for node in imports:
+    for node in cstwalk.imports(module):
         for alias in node.names if not isinstance(node.names, cst.ImportStar) else []:
             name = code_of(alias.name)
             full = name if isinstance(node, cst.Import) else f"{code_of(node.module) if node.module else ''}.{name}"

@@ -22,9 +22,9 @@ from k2t.ops import Expr, torch_code, translate_expression  # noqa: E402
 from k2t.rules.ops import ENTRIES, OPS, TENSOR, Refused  # noqa: E402
 from k2t.values import Env  # noqa: E402
 
-tf = pytest.importorskip("tensorflow")
-torch = pytest.importorskip("torch")
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import torch  # noqa: E402
 
 _rng = np.random.default_rng(0)
 INPUTS = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from k2t import cstwalk
 from k2t.rewrite import is_import_line
 from k2t.values import Env, evaluate
 
@@ -180,17 +181,10 @@ def _call_site_arguments(source: Source, function: cst.FunctionDef) -> dict:
 
 
 def _calls_of(module: cst.Module, name: str) -> list[cst.Call]:
-    class Calls(cst.CSTVisitor):
-        def __init__(self):
-            self.found = []
-
-        def visit_Call(self, node: cst.Call) -> None:
-            if isinstance(node.func, cst.Name) and node.func.value == name:
-                self.found.append(node)
-
-    calls = Calls()
-    module.visit(calls)
-    return calls.found
+    return [
+        node for node in cstwalk.iter_nodes(module)
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == name
+    ]
 
 
 def _walk_block(block):
