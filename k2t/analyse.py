@@ -148,6 +148,7 @@ class Analysis:
     objects: dict[str, KerasObject] = field(default_factory=dict)
     names_in_use: set[str] = field(default_factory=set)
     module_env: Env = field(default_factory=Env)
+    keras_classes: set[str] = field(default_factory=set)  # custom layers and subclassed models
 
 
 def bind_arguments(
@@ -288,16 +289,14 @@ class Analyzer(cst.CSTVisitor):
         self.layer_objects.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        for base in node.bases:
-            key = self.resolver.key(base.value)
-            if key in ("layers.Layer", "Layer"):
-                self.result.problems.append(
-                    Problem(node, "K2T201", f"custom layer class {node.name.value} is not translated yet")
-                )
-            elif key == "Model":
-                self.result.problems.append(
-                    Problem(node, "K2T301", f"subclassed model {node.name.value} is not translated yet")
-                )
+        """Keras classes are translated construct by construct (k2t/classes.py), not read here."""
+        keras_bases = ("layers.Layer", "Layer", "Model")
+        if any(self.resolver.key(base.value) in keras_bases for base in node.bases) or any(
+            isinstance(base.value, cst.Name) and base.value.value in self.result.keras_classes for base in node.bases
+        ):
+            self.result.keras_classes.add(node.name.value)
+            self.result.names_in_use.update(n.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name))
+            return False
         return True
 
     def visit_Attribute(self, node: cst.Attribute) -> None:

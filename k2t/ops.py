@@ -86,15 +86,17 @@ _FUNCTIONS = {
 
 
 def translate_expression(
-    node: cst.BaseExpression, resolver, env, names: dict[str, Expr], device: ast.expr | None = None
+    node: cst.BaseExpression, resolver, env, names: dict[str, Expr], device: ast.expr | None = None, hook=None
 ) -> Expr:
     """The torch translation of ``node``. ``names`` binds names to values (a Lambda's input tensor);
-    ``device`` is the code of the inputs' device, for constructors (torch.zeros(..., device=...)).
+    ``device`` is the code of the inputs' device, for constructors (torch.zeros(..., device=...));
+    ``hook(node, translate)`` may answer a subexpression first (a class's `self.dense(x)`), with
+    ``translate`` translating its parts, or return None.
     Raises Refused(reason) where any part of the expression has no faithful translation."""
     if device is None:
         first = next((e for e in names.values() if e.kind == TENSOR), None)
         device = ast.Attribute(copy.deepcopy(first.node), "device", ast.Load()) if first is not None else None
-    return _Translator(resolver, env, names, device).expr(node)
+    return _Translator(resolver, env, names, device, hook).expr(node)
 
 
 def torch_code(expr: Expr) -> str:
@@ -158,13 +160,18 @@ class _Fill(ast.NodeTransformer):
 
 
 class _Translator:
-    def __init__(self, resolver, env, names: dict[str, Expr], device: ast.expr | None):
+    def __init__(self, resolver, env, names: dict[str, Expr], device: ast.expr | None, hook=None):
         self.resolver = resolver
         self.env = env
         self.names = names
         self.device = device
+        self.hook = hook
 
     def expr(self, node: cst.BaseExpression) -> Expr:
+        if self.hook is not None:
+            found = self.hook(node, self.expr)
+            if found is not None:
+                return found
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise Refused(f"{_short(node)}: this kind of expression is not translated")

@@ -18,7 +18,8 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from k2t import cstwalk, rewrite, snippets
-from k2t.analyse import Analysis, ModelIR, Problem, analyse
+from k2t.analyse import MODEL_METHODS, Analysis, ModelIR, Problem, analyse
+from k2t.classes import ClassReport, ClassTranslator, build_lines, built_shapes, keras_classes
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
 from k2t.lower import Failed, LoweredModel, lower_model
@@ -63,6 +64,7 @@ class Result:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     models: list[ModelReport] = field(default_factory=list)
     untranslated: list[ModelIR] = field(default_factory=list)
+    classes: list[ClassReport] = field(default_factory=list)  # custom layers and subclassed models
     # What `k2t check` needs from the translation, so that it reads the module only once.
     uses: "KerasUses | None" = field(default=None, repr=False, compare=False)
     # False when ``code`` was not run through black (Options.formatted=False).
@@ -225,6 +227,7 @@ class _Translation:
         self.untranslated: list[ModelIR] = []
         self.loops: list[ModelLoops] = []  # per translated model, in order
         self.loops_by_var: dict[str, tuple[ModelLoops, cst.CSTNode]] = {}  # model var -> (loops, scope)
+        self.class_reports: list[ClassReport] = []
 
     # -- reporting ------------------------------------------------------------------------
     def report(self, problem: Problem, severity: str = ERROR, mark: bool = True) -> None:
@@ -455,6 +458,67 @@ class _Translation:
             candidate += "_"
         return candidate
 
+    # -- classes ------------------------------------------------------------------------------
+    def classes(self) -> None:
+        """Custom layers and subclassed models, construct by construct (k2t/classes.py)."""
+        found = keras_classes(self.wrapper.module, self.analysis_resolver)
+        translated: dict[str, ClassReport] = {}
+        shapes = built_shapes(self.wrapper.module, found)
+        for name, (node, kind) in found.items():
+            saved = self.snapshot()
+            translator = ClassTranslator(
+                node, kind, self.analysis_resolver, self.analysis.module_env, found, self.positions,
+                lambda problem: self.report(problem, mark=False), shapes.get(name),
+            )
+            try:
+                code = translator.code()
+            except Exception as exc:  # noqa: BLE001 - one class's internal error stays that class's
+                self.restore(saved)
+                message = " ".join(f"{type(exc).__name__}: {exc}".split())
+                self.report(Problem(node, "K2T902", f"internal error while translating class {name} ({message}); left as is"))
+                continue
+            self.edits.replace(node, [code])
+            self.covered.add(node)
+            translated[name] = translator.result
+        for report in translated.values():  # a class holding a lazy class is lazy
+            report.lazy = report.lazy or any(translated.get(c, report).lazy for _, c in report.custom)
+        self.class_reports = list(translated.values())
+        if translated:
+            self.class_instances(translated)
+
+    def class_instances(self, translated: dict) -> None:
+        """`model = MyModel(...)` at module level: its Keras model methods."""
+        instances: dict[str, ClassReport] = {}
+        for statement in self.wrapper.module.body:
+            if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+                small = statement.body[0]
+                if (
+                    isinstance(small, cst.Assign) and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name) and isinstance(small.value, cst.Call)
+                    and isinstance(small.value.func, cst.Name) and small.value.func.value in translated
+                ):
+                    instances[small.targets[0].target.value] = translated[small.value.func.value]
+                    translated[small.value.func.value].instance = small.targets[0].target.value
+        self.class_instance_names = instances
+        for node in cstwalk.iter_nodes(self.wrapper.module):
+            if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
+                continue
+            owner = node.func.value
+            if not (isinstance(owner, cst.Name) and owner.value in instances) or self.is_covered(node):
+                continue
+            method, var = node.func.attr.value, owner.value
+            statement = self.statement_of(node)
+            if method == "build" and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+                instances[var].built = code_of(node.args[0].value) if node.args else None
+                self.edits.replace(statement, build_lines(var, node, instances[var].lazy))
+                self.covered.add(statement)
+            elif method == "summary" and isinstance(statement, cst.SimpleStatementLine):
+                self.edits.replace_expression(node, f"print({var})")
+                self.covered.add(node)
+            elif method in MODEL_METHODS or method in ("get_weights", "set_weights", "count_params"):
+                what = "subclassed model" if instances[var].kind == "model" else "custom layer"
+                self.report(Problem(node, "K2T302", f"{var}.{method}() on a {what} is not translated yet"))
+
     # -- functions and leftovers ----------------------------------------------------------
     def functions_and_leftovers(self) -> None:
         translation = self
@@ -641,6 +705,7 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
     state = _Translation(wrapper, analysis, resolver, options, parents)
     for problem in analysis.problems:
         state.report(problem)
+    state.classes()
     state.models()
     state.functions_and_leftovers()
     for loops in state.loops:
@@ -690,6 +755,7 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
         diagnostics=diagnostics,
         models=state.reports,
         untranslated=state.untranslated,
+        classes=state.class_reports,
         uses=KerasUses(
             module=module,
             references=state.references,

@@ -123,6 +123,9 @@ class LayerContext:
     in_shapes: tuple = ()  # every input's shape, for layers with several inputs (merging)
     # The optimizer takes an Embedding's gradient sparse (one row per token), as Keras on TensorFlow does.
     sparse_gradients: bool = False
+    # Sizes may stay unknown: the rule writes torch's lazy module (nn.LazyLinear, ...), whose sizes the
+    # first batch sets (code-level translation of classes, where shapes are not always followed).
+    lazy: bool = False
     # (code, message, comment) triples: translated, but differs. The message is the diagnostic; the
     # comment (the message where None) is written above the layer's line in the output.
     notes: list = field(default_factory=list)

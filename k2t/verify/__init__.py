@@ -90,6 +90,7 @@ def verify_sources(
     rtol: float = RTOL,
     seed: int = 0,
     train_steps: int = 0,
+    input_shape: tuple | None = None,
 ) -> list[Verdict]:
     _quiet_frameworks()
     keras_source = Source(keras_text, keras_path)
@@ -99,11 +100,59 @@ def verify_sources(
     for model in result.untranslated:
         reason = "k2t could not translate this model (see the convert diagnostics)"
         verdicts.append(Verdict(model.var, "unverifiable", reason=reason))
-    if not result.models and not result.untranslated:
-        verdicts.append(Verdict("<file>", "unverifiable", reason="no Keras model (Sequential or functional) found"))
+    models = [c for c in result.classes if c.kind == "model"]
+    if not result.models and not result.untranslated and not models:
+        verdicts.append(Verdict("<file>", "unverifiable", reason="no Keras model (Sequential, functional or subclassed) found"))
     for model in result.models:
         verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed, train_steps))
+    reports = {c.name: c for c in result.classes}
+    for report in models:
+        verdicts.append(_verify_class(report, reports, keras_source, torch_source, atol, rtol, seed, input_shape))
     return verdicts
+
+
+def _verify_class(report, reports, keras_source, torch_source, atol, rtol, seed, input_shape=None) -> Verdict:
+    """A subclassed model: built from its module-level instance (`model = Net(...)`)."""
+    import libcst as cst
+
+    from k2t.values import Env, evaluate
+    from k2t.verify import classes
+
+    name = report.instance or report.name
+    if report.instance is None:
+        return Verdict(name, "unverifiable", reason=f"the program creates no instance of {report.name} at module level")
+    creation = next(
+        s for s in keras_source.module.body
+        if isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.Assign)
+        and any(isinstance(t.target, cst.Name) and t.target.value == report.instance for t in s.body[0].targets)
+    )
+    shape = input_shape
+    if shape is None and report.built is not None:
+        built = evaluate(cst.parse_expression(report.built), Env())
+        shape = tuple(built.value[1:]) if built.known else None
+    if shape is None:
+        return Verdict(name, "unverifiable", reason=(
+            f"the input shape of {report.name} is known only from data: give it with --input-shape"))
+    try:
+        construction = keras_source.code([creation])
+        keras_plan = keep_needed_imports(keras_source, keras_source.prelude(with_definitions=True), construction)
+        namespace: dict = {"__name__": "k2t_verify_keras"}
+        execute(keras_source.code(keras_plan.statements) + construction, namespace, keras_source.path)
+        keras_model = namespace[report.instance]
+        lines = keras_plan.lines + [(*keras_source.span(creation), "model construction")]
+        executed = f"{keras_source.path}: " + _describe(lines)
+        torch_plan = keep_needed_imports(torch_source, torch_source.prelude(with_definitions=True))
+        executed += f"; {torch_source.path}: " + torch_plan.describe()
+        torch_ns: dict = {"__name__": "k2t_verify_torch"}
+        execute(torch_source.code(torch_plan.statements) + construction, torch_ns, torch_source.path)
+        torch_model = torch_ns[report.instance]
+    except Unverifiable as exc:
+        return Verdict(name, "unverifiable", reason=str(exc))
+    try:
+        return classes.compare(name, keras_model, torch_model, report, reports, shape, executed, atol, rtol, seed)
+    except Exception as exc:  # noqa: BLE001 - a verifier bug must not pass for a verdict
+        return Verdict(name, "unverifiable", reason=f"internal error in the verifier: {type(exc).__name__}: {exc}",
+                       executed=executed)
 
 
 def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, seed, train_steps=0) -> Verdict:

@@ -19,7 +19,7 @@ import math
 
 from k2t.rules.initializers import initializer_code, keras_fans
 from k2t.rules.spec import KERNEL_PARAMS, FIRST, LayerRule, Lowering, Step, Unsupported, compact, params, tuple_of
-from k2t.values import NamedInt, Value, dim_code
+from k2t.values import NamedInt, Symbol, Value, dim_code
 
 
 def same_padding(size, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int] | None:
@@ -94,7 +94,8 @@ def _conv(n: int, strided_dilation: bool = False):
     """Conv1D/2D/3D (and DepthwiseConv2D through it, which allows strides with dilation)."""
 
     def lower(ctx) -> Lowering:
-        filters = ctx.require("filters")
+        # A size passed to a block-building function or class (Conv2D(filters, 3)) stays a name.
+        filters = ctx.value("filters") if ctx.args["filters"].known else Symbol(ctx.code("filters"))
         kernel, strides, dilation, padding = _geometry(ctx, n, n == 1, strided_dilation)
         groups = ctx.require("groups")
         spatial, in_channels = ctx.in_shape[:-1], ctx.in_shape[-1]
@@ -108,10 +109,15 @@ def _conv(n: int, strided_dilation: bool = False):
         bias = ctx.value("use_bias")
         if not bias:
             options.append("bias=False")
-        if in_channels is None:  # lazy modules need a dry run before the optimizer: not written yet
+        if in_channels is None and not ctx.lazy:
             raise Unsupported(f"{ctx.key} needs its number of input channels, which is unknown here", "K2T303")
-        head = f"{dim_code(in_channels)}, {ctx.code('filters')}, {compact(kernel)}"
-        steps.append(Step("{m}({x})", f"nn.Conv{n}d({', '.join([head, *options])})", attr="conv"))
+        if in_channels is None:  # the first batch sets the size (torch's lazy module)
+            head = f"{ctx.code('filters')}, {compact(kernel)}"
+            module = f"nn.LazyConv{n}d({', '.join([head, *options])})"
+        else:
+            head = f"{dim_code(in_channels)}, {ctx.code('filters')}, {compact(kernel)}"
+            module = f"nn.Conv{n}d({', '.join([head, *options])})"
+        steps.append(Step("{m}({x})", module, attr="conv"))
         out = tuple(
             conv_out(size, k, s, padding, d) for size, k, s, d in zip(spatial, kernel, strides, dilation)
         )

@@ -34,10 +34,13 @@ def _dense(ctx) -> Lowering:
     units = ctx.value("units") if ctx.args["units"].known else Symbol(ctx.code("units"))
     in_features = ctx.in_shape[-1] if ctx.flat_from is None else math.prod(ctx.flat_from)
     bias = ctx.value("use_bias")
-    if in_features is None:  # lazy modules need a dry run before the optimizer: not written yet
+    if in_features is None and not ctx.lazy:
         raise Unsupported("Dense needs its number of input features, which is unknown here", "K2T303")
-    args = f"{dim_code(in_features)}, {ctx.code('units')}" + ("" if bias else ", bias=False")
-    module = f"nn.Linear({args})"
+    if in_features is None:  # the first batch sets the size (torch's lazy module)
+        module = f"nn.LazyLinear({ctx.code('units')}" + ("" if bias else ", bias=False") + ")"
+    else:
+        args = f"{dim_code(in_features)}, {ctx.code('units')}" + ("" if bias else ", bias=False")
+        module = f"nn.Linear({args})"
     return Lowering(
         steps=[Step("{m}({x})", module, attr="fc")],
         out_shape=ctx.in_shape[:-1] + (units,) if ctx.flat_from is None else (units,),

@@ -45,7 +45,11 @@ def _batch_norm(ctx) -> Lowering:
         if ctx.value(name) != default:
             raise Unsupported(f"BatchNormalization({name}={ctx.code(name)}) has no translation yet")
     momentum = round(1 - ctx.require("momentum"), 10)
-    options = [dim_code(ctx.in_shape[-1]), f"eps={ctx.code('epsilon')}", f"momentum={momentum}"]
+    lazy = ctx.in_shape[-1] is None and ctx.lazy  # the first batch sets the size
+    if ctx.in_shape[-1] is None and not lazy:
+        raise Unsupported("BatchNormalization needs its number of features, which is unknown here", "K2T303")
+    options = [] if lazy else [dim_code(ctx.in_shape[-1])]
+    options += [f"eps={ctx.code('epsilon')}", f"momentum={momentum}"]
     if not center:
         options.append("affine=False")
     if ctx.is_default("momentum", 0.99) and ctx.is_default("epsilon", 0.001):
@@ -58,7 +62,7 @@ def _batch_norm(ctx) -> Lowering:
         comment="torch's running_var averages unbiased batch variances (Keras: biased ones).",
     )
     return Lowering(
-        steps=[Step("{m}({x})", f"nn.BatchNorm{n}d({', '.join(options)})", attr="bn", comment=comment)],
+        steps=[Step("{m}({x})", f"nn.{'Lazy' if lazy else ''}BatchNorm{n}d({', '.join(options)})", attr="bn", comment=comment)],
         out_shape=ctx.in_shape,
         out_layout=ctx.layout,
         weights_step=0,

@@ -1,0 +1,806 @@
+"""Code-level translation of Keras classes: custom layers and subclassed models into nn.Modules.
+
+A class is translated construct by construct, keeping the user's structure and names:
+- the base becomes nn.Module (or the translated in-file base class);
+- `self.x = layers.Dense(...)` goes through the same layer rules as Sequential models. The sizes
+  come from the shapes followed through call() (abstract shapes from the ops table and the rules);
+  where a size stays unknown the rule writes torch's lazy module (nn.LazyLinear, ...);
+- `add_weight` becomes an nn.Parameter initialised like Keras; a weight whose shape reads build()'s
+  input_shape becomes an nn.UninitializedParameter that torch's LazyModuleMixin materialises from
+  the first batch (initialize_parameters plays build());
+- call() becomes forward(): `training` reads self.training, ops go through the ops table
+  (k2t/ops.py), each sub-layer call is the rule's forward expression. Keras code is channels-last and
+  stays so inside a class: layers that want channels-first are wrapped in explicit permutes.
+A line without a faithful translation keeps its Keras code with a `# k2t:` marker and a diagnostic;
+the rest of the class is translated. Where the program builds a lazy model (`model.build(shape)`),
+the output runs one forward pass on a zero batch instead, as torch's lazy modules require.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import textwrap
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from k2t import cstwalk
+from k2t.analyse import Analyzer, LayerCall, Problem
+from k2t.ops import Refused, translate_expression
+from k2t.rules.activations import ACTIVATIONS, render
+from k2t.rules.initializers import initializer_code, keras_fans
+from k2t.rules.ops import BATCH, NUMBER, OBJECT, SEQ, TENSOR, Expr
+from k2t.rules.spec import FIRST, LAST, LayerContext, Unsupported, to_first, to_last
+from k2t.values import UNKNOWN, Env, code_of, evaluate
+
+LAYER_BASES = ("layers.Layer", "Layer")
+MODEL_BASES = ("Model",)
+# Methods that only serve Keras's serialisation and shape inference: dropped unless used elsewhere.
+KERAS_ONLY_METHODS = ("get_config", "from_config", "compute_output_shape", "compute_mask", "get_build_config")
+# Keyword arguments of Layer.__init__ that have no meaning for an nn.Module.
+KERAS_ONLY_KEYWORDS = ("name", "trainable", "dtype", "dynamic", "autocast", "input_shape", "input_dim")
+# Layers that act on the last axis whatever the rank: the rule may run without knowing the rank.
+_ANY_RANK = {
+    "Dense", "Dropout", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Embedding", "Flatten",
+    "LayerNormalization", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+}
+# Output rank (without the batch) of layers whose output rank does not depend on the input's.
+_OUT_RANK = {"Flatten": 1, "GlobalAveragePooling1D": 1, "GlobalAveragePooling2D": 1, "GlobalMaxPooling1D": 1,
+             "GlobalMaxPooling2D": 1, "GlobalAveragePooling3D": 1, "GlobalMaxPooling3D": 1}
+MARKER = "# k2t: "
+
+
+@dataclass
+class SubLayer:
+    """`self.attr = <Keras layer>(...)` or `self.attr = <translated class>(...)` in __init__/build."""
+
+    attr: str
+    statement: cst.SimpleStatementLine
+    call: cst.Call
+    layer: LayerCall | None = None  # a Keras layer with a rule
+    custom: str | None = None  # the name of a class translated in this file
+    lines: list[str] | None = None  # __init__ lines, written at the first call site
+    lowered: tuple | None = None  # (module code, ...) of the first call: later calls must agree
+    transfer: list = field(default_factory=list)  # (torch attribute, rule key, transfer info)
+    lazy: bool = False
+
+
+@dataclass
+class Weight:
+    """`self.attr = self.add_weight(...)`: a Keras variable that becomes an nn.Parameter."""
+
+    attr: str
+    statement: cst.SimpleStatementLine
+    lines: list[str]  # __init__ lines
+    lazy_lines: list[str]  # initialize_parameters() lines (shape read from input_shape)
+
+
+@dataclass
+class ClassReport:
+    """What verify needs of a translated class: where each Keras weight went."""
+
+    name: str
+    kind: str  # "layer" or "model"
+    line: int
+    # (attr, rule key, transfer info, torch attribute of the weights module) per rule-backed sub-layer
+    layers: list = field(default_factory=list)
+    weights: list = field(default_factory=list)  # attrs of add_weight variables (copied as they are)
+    custom: list = field(default_factory=list)  # (attr, class name) of nested translated classes
+    lazy: bool = False  # the module has sizes set by the first batch
+    complete: bool = True  # no line of the class was left in Keras
+    instance: str | None = None  # `model = Name(...)` at module level
+    built: str | None = None  # the shape given to `model.build(shape)`
+
+
+def keras_classes(module: cst.Module, resolver) -> dict[str, tuple[cst.ClassDef, str]]:
+    """Top-level classes deriving from keras Layer/Model (also through another such class)."""
+    found: dict[str, tuple[cst.ClassDef, str]] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.ClassDef):
+            continue
+        for base in statement.bases:
+            key = resolver.key(base.value)
+            if key in LAYER_BASES or key in MODEL_BASES:
+                found[statement.name.value] = (statement, "model" if key in MODEL_BASES else "layer")
+                break
+            if isinstance(base.value, cst.Name) and base.value.value in found:
+                found[statement.name.value] = (statement, found[base.value.value][1])
+                break
+    return found
+
+
+def _self_attr(node) -> str | None:
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return node.attr.value
+    return None
+
+
+def _assignment(statement) -> tuple[str, cst.BaseExpression] | None:
+    """`self.attr = value` as (attr, value)."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        attr = _self_attr(small.targets[0].target)
+        if attr is not None:
+            return attr, small.value
+    return None
+
+
+def _methods(node: cst.ClassDef) -> dict[str, cst.FunctionDef]:
+    return {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)}
+
+
+def _is_super_call(small, method: str) -> bool:
+    """super().<method>(...) or super(Cls, self).<method>(...)."""
+    value = small.value if isinstance(small, cst.Expr) else None
+    return (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == method
+        and isinstance(value.func.value, cst.Call)
+        and isinstance(value.func.value.func, cst.Name)
+        and value.func.value.func.value == "super"
+    )
+
+
+def _comments(statement) -> list[str]:
+    return [line.comment.value for line in getattr(statement, "leading_lines", ()) if line.comment is not None]
+
+
+def _indent(lines: list[str], by: str = "    ") -> list[str]:
+    return [by + line if line else line for line in lines]
+
+
+class ClassTranslator:
+    """One class: sub-layers, weights and methods in, nn.Module source lines out."""
+
+    def __init__(self, node: cst.ClassDef, kind: str, resolver, module_env: Env, classes: dict, positions, report,
+                 input_shape: tuple | None = None):
+        self.node = node
+        self.input_shape = input_shape  # of call()'s input, without the batch: from `model.build(shape)`
+        self.kind = kind
+        self.resolver = resolver
+        self.module_env = module_env
+        self.classes = classes  # name -> (ClassDef, kind) of every translated class in the file
+        self.positions = positions
+        self.report = report  # report(Problem) -> None: a diagnostic (the marker is written here)
+        self.methods = _methods(node)
+        self.sublayers: dict[str, SubLayer] = {}
+        self.weights: dict[str, Weight] = {}
+        self.numbers: set[str] = set()  # self attributes holding numbers (sizes, rates)
+        self.helpers: dict[str, list[Expr]] = {}  # helper method -> the arguments of its first call
+        self.complete = True
+        self.lazy = False
+        position = positions.get(node)
+        self.result = ClassReport(node.name.value, kind, position.start.line if position else 1)
+
+    # -- problems ----------------------------------------------------------------------------
+    def problem(self, node, code: str, message: str) -> str:
+        self.complete = False
+        self.report(Problem(node, code, message))
+        return MARKER + f"{code} " + " ".join(message.split())
+
+    # -- reading __init__ and build ----------------------------------------------------------
+    def read_members(self) -> None:
+        analyzer = Analyzer(self.resolver)
+        for method in ("__init__", "build"):
+            function = self.methods.get(method)
+            if function is None:
+                continue
+            env = Env(self.module_env)
+            for param in [*function.params.params, *function.params.kwonly_params]:
+                env.bind(param.name, UNKNOWN, is_local=True)
+            analyzer.env = env
+            for statement in cstwalk.iter_nodes(function.body):
+                if not isinstance(statement, cst.SimpleStatementLine):
+                    continue
+                found = _assignment(statement)
+                if found is None:
+                    continue
+                attr, value = found
+                if isinstance(value, cst.Call):
+                    key = self.resolver.key(value.func)
+                    if isinstance(value.func, cst.Name) and value.func.value in self.classes:
+                        self.sublayers[attr] = SubLayer(attr, statement, value, custom=value.func.value)
+                        continue
+                    if key is not None and key.startswith("layers."):
+                        problems: list[Problem] = []
+                        layer = analyzer._layer_call(value, problems, key)
+                        sub = SubLayer(attr, statement, value, layer=layer)
+                        sub.problems = problems
+                        self.sublayers[attr] = sub
+                        continue
+                if method == "__init__" and evaluate(value, env).known or isinstance(value, cst.Name):
+                    self.numbers.add(attr)
+
+    # -- expressions -------------------------------------------------------------------------
+    def hook(self, node, translate):
+        """The class's own constructs inside an expression (see ops.translate_expression)."""
+        if isinstance(node, cst.Name) and node.value == "training" and self.in_forward:
+            return Expr(ast.parse("self.training", mode="eval").body, OBJECT)
+        attr = _self_attr(node)
+        if attr is not None:
+            code = ast.parse(f"self.{attr}", mode="eval").body
+            if attr in self.weights:
+                return Expr(code, TENSOR)
+            if attr in self.numbers:
+                return Expr(code, NUMBER)
+            return Expr(code, OBJECT)
+        if isinstance(node, cst.Call):
+            attr = _self_attr(node.func)
+            if attr in self.sublayers:
+                return self.sublayer_call(self.sublayers[attr], node, translate)
+            if attr in self.methods and attr not in ("call", "build", "__init__"):
+                args = [translate(a.value) for a in node.args if not a.star]
+                self.helpers.setdefault(attr, args)
+                code = ast.parse(code_of(node.func), mode="eval").body
+                return Expr(ast.Call(code, [a.node for a in args], []), TENSOR)
+        return None
+
+    def sublayer_call(self, sub: SubLayer, node: cst.Call, translate) -> Expr:
+        args = [a for a in node.args if not (a.keyword and a.keyword.value == "training")]
+        for a in node.args:
+            if a.keyword and a.keyword.value == "training" and not (
+                isinstance(a.value, cst.Name) and a.value.value == "training"
+            ):
+                raise Refused(f"self.{sub.attr}(training={code_of(a.value)}): a fixed training mode is not translated")
+        if sub.custom is not None:
+            values = [translate(a.value) for a in args]
+            call = ast.Call(ast.parse(f"self.{sub.attr}", mode="eval").body,
+                            [v.node for v in values if True], [])
+            if any(a.keyword for a in args):
+                call.args = [v.node for v, a in zip(values, args) if a.keyword is None]
+                call.keywords = [ast.keyword(a.keyword.value, v.node) for v, a in zip(values, args) if a.keyword]
+            return Expr(call, TENSOR)
+        if sub.layer is None or getattr(sub, "problems", None):
+            raise Refused(f"self.{sub.attr} is a layer k2t cannot translate (see its line)")
+        if len(args) != 1 or args[0].keyword is not None or args[0].star:
+            raise Refused(f"self.{sub.attr}(...) with these arguments has no translation yet")
+        value = translate(args[0].value)
+        inputs = list(value.items) if value.kind == SEQ else [value]
+        if any(i.kind != TENSOR for i in inputs):
+            raise Refused(f"self.{sub.attr}(...): its input is not a tensor k2t can follow")
+        return self.lower_call(sub, inputs, value.kind == SEQ)
+
+    def lower_call(self, sub: SubLayer, inputs: list[Expr], several: bool) -> Expr:
+        layer = sub.layer
+        rule = layer.rule
+        known = all(i.shape is not None and len(i.shape) >= 1 for i in inputs)
+        shapes = [tuple(i.shape[1:]) if known else self.guessed_shape(layer.key) for i in inputs]
+        codes = [ast.unparse(i.node) for i in inputs]
+        rank = len(shapes[0])
+        wants = rule.wanted(layer.args) if rank >= 2 else None
+        layout = LAST
+        if wants == FIRST:
+            codes = [to_first(rank).format(x=f"({c})" if not c.isidentifier() else c) for c in codes]
+            layout = FIRST
+        ctx = LayerContext(key=layer.key, args=layer.args, in_shape=shapes[0], layout=layout,
+                           in_shapes=tuple(shapes), lazy=True)
+        try:
+            lowering = rule.lower(ctx)
+        except Unsupported as exc:
+            raise Refused(str(exc)) from None
+        except (TypeError, ValueError):
+            raise Refused(f"{layer.key} needs input sizes that k2t could not follow here") from None
+        activation = lowering.activation
+        if activation is not None and activation not in ACTIVATIONS:
+            raise Refused(f"{layer.key}(activation={layer.args['activation'].code}) has no translation")
+        module_steps = [s for s in lowering.steps if s.module is not None]
+        names = {}
+        for step in module_steps:
+            names[id(step)] = sub.attr if step is module_steps[-1] or len(module_steps) == 1 else f"{sub.attr}_{step.attr}"
+        signature = tuple(s.module for s in module_steps)
+        if sub.lowered is None:
+            sub.lowered = signature
+            sub.lines = self.module_lines(sub, lowering, ctx, names, module_steps)
+            weights_step = lowering.steps[lowering.weights_step] if lowering.weights_step is not None else None
+            if weights_step is not None:
+                sub.transfer.append((names[id(weights_step)], layer.key, lowering.transfer_info))
+        elif sub.lowered != signature:
+            raise Refused(f"self.{sub.attr} is applied to inputs of another shape than at its first call")
+        x = codes[0]
+        fields = {f"x{i}": c for i, c in enumerate(codes)}
+        fields["xs"] = "[" + ", ".join(codes) + "]"
+        for step in lowering.steps:
+            x = step.forward.format(x=x, m=f"self.{names[id(step)]}" if step.module else "", **fields)
+        out_rank = len(lowering.out_shape)
+        if activation not in (None, "linear"):
+            x = render(activation, x, 1 if lowering.out_layout == FIRST and out_rank >= 2 else -1)
+        if lowering.out_layout == FIRST and out_rank >= 2:
+            x = to_last(out_rank).format(x=f"({x})" if not x.isidentifier() else x)
+        if known:
+            shape = (BATCH, *lowering.out_shape)
+        elif layer.key in _OUT_RANK:
+            shape = (BATCH,) + (None,) * _OUT_RANK[layer.key]
+        elif wants == FIRST:
+            shape = (BATCH, *(None,) * len(lowering.out_shape))
+        else:
+            shape = None
+        return Expr(ast.parse(x, mode="eval").body, TENSOR, shape=shape)
+
+    def guessed_shape(self, key: str) -> tuple:
+        """The input shape a layer implies where the tensor's is unknown (Conv2D: rank 3)."""
+        for suffix, rank in (("1D", 2), ("2D", 3), ("3D", 4)):
+            if key.endswith(suffix):
+                return (None,) * rank
+        if key in ("LSTM", "GRU", "SimpleRNN", "Bidirectional"):
+            return (None, None)
+        if key in _ANY_RANK:
+            return (None,)
+        raise Refused(f"{key} needs the rank of its input, which k2t could not follow here")
+
+    def module_lines(self, sub: SubLayer, lowering, ctx, names, module_steps) -> list[str]:
+        lines = []
+        for note in ctx.notes:
+            lines += [f"# {t}" for t in textwrap.wrap(note[2] or note[1], 78)]
+        for step in module_steps:
+            if step.comment:
+                lines.append(f"# {step.comment}")
+            lines.append(f"self.{names[id(step)]} = {step.module}")
+        weights_step = lowering.steps[lowering.weights_step] if lowering.weights_step is not None else None
+        lazy = any(s.module.startswith("nn.Lazy") for s in module_steps)
+        sub.lazy = lazy
+        if lazy:
+            self.lazy = True
+            lines.insert(len(lines) - 1, "# Input size set by the first batch (torch's lazy module); torch's default init.")
+            return lines
+        if weights_step is not None and lowering.init is not None:
+            target = f"self.{names[id(weights_step)]}"
+            kernel, bias = lowering.init
+            code = initializer_code(kernel, f"{target}.weight", keras_fans(lowering.kernel_shape), lowering.torch_fans)
+            bias_code = initializer_code(bias, f"{target}.bias") if bias is not None else None
+            if code is None or (bias is not None and bias_code is None):
+                lines.append(f"# initializer {kernel!r} has no translation: torch's default initialisation")
+            else:
+                lines += code.splitlines() + (bias_code.splitlines() if bias_code else [])
+        for line in lowering.init_code:
+            lines.append(line.format(m=f"self.{names[id(weights_step)]}"))
+        return lines
+
+    # -- statements --------------------------------------------------------------------------
+    def block(self, statements, names: dict[str, Expr]) -> list[str]:
+        lines: list[str] = []
+        for statement in statements:
+            lines += [c for c in _comments(statement)]
+            lines += self.statement(statement, names)
+        return lines
+
+    def statement(self, statement, names: dict[str, Expr]) -> list[str]:
+        if isinstance(statement, cst.SimpleStatementLine):
+            out = []
+            for small in statement.body:
+                out += self.small(small, statement, names)
+            return out
+        if isinstance(statement, cst.If):
+            return self.if_block(statement, names)
+        if isinstance(statement, (cst.For, cst.While, cst.With, cst.Try)):
+            return self.kept(statement, names, "this kind of statement is not translated inside a class yet")
+        return self.kept(statement, names, "this statement is not translated inside a class yet")
+
+    def if_block(self, node: cst.If, names, keyword: str = "if") -> list[str]:
+        try:
+            test = self.expression(node.test, names)
+        except Refused as exc:
+            return self.kept(node, names, str(exc))
+        lines = [f"{keyword} {test}:"] + _indent(self.block(node.body.body, names) or ["pass"])
+        orelse = node.orelse
+        if isinstance(orelse, cst.If):
+            lines += self.if_block(orelse, names, "elif")
+        elif isinstance(orelse, cst.Else):
+            lines += ["else:"] + _indent(self.block(orelse.body.body, names) or ["pass"])
+        return lines
+
+    def expression(self, node, names: dict[str, Expr]) -> str:
+        return ast.unparse(self.translate(node, names).node)
+
+    def translate(self, node, names) -> Expr:
+        return translate_expression(node, self.resolver, self.module_env, names, hook=self.hook)
+
+    def small(self, small, statement, names: dict[str, Expr]) -> list[str]:
+        try:
+            if isinstance(small, cst.Assign):
+                value = self.translate(small.value, names)
+                targets = []
+                for target in small.targets:
+                    self.bind(target.target, value, names)
+                    targets.append(code_of(target.target))
+                return [" = ".join(targets) + " = " + ast.unparse(value.node)]
+            if isinstance(small, cst.AugAssign):
+                value = self.translate(small.value, names)
+                if isinstance(small.target, cst.Name) and small.target.value in names:
+                    current = names[small.target.value]
+                    if value.kind == TENSOR and current.kind != TENSOR:
+                        names[small.target.value] = Expr(current.node, TENSOR)
+                operator = code_of(small.operator).strip()
+                return [f"{code_of(small.target)} {operator} {ast.unparse(value.node)}"]
+            if isinstance(small, cst.Return):
+                if small.value is None:
+                    return ["return"]
+                return ["return " + self.expression(small.value, names)]
+            if isinstance(small, cst.Expr):
+                return [self.expression(small.value, names)]
+            if isinstance(small, (cst.Pass, cst.Break, cst.Continue)):
+                return [code_of(small)]
+        except Refused as exc:
+            return self.kept(statement, names, str(exc), small)
+        return self.kept(statement, names, "this statement is not translated inside a class yet", small)
+
+    def bind(self, target, value: Expr, names) -> None:
+        if isinstance(target, cst.Name):  # later uses read the variable, not the expression
+            names[target.value] = dataclasses.replace(value, node=ast.Name(target.value))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            items = value.items if value.kind == SEQ and len(value.items) == len(target.elements) else None
+            for i, element in enumerate(target.elements):
+                self.bind(element.value, items[i] if items else Expr(ast.Name(code_of(element.value)), TENSOR), names)
+
+    def kept(self, statement, names, reason: str, small=None) -> list[str]:
+        """A statement left as it is. It is marked only when it uses Keras/TensorFlow or tensors."""
+        node = small if small is not None else statement
+        for target in cstwalk.iter_nodes(node):
+            if isinstance(target, (cst.AssignTarget, cst.For)):
+                place = target.target
+                for name in cstwalk.iter_nodes(place):
+                    if isinstance(name, cst.Name):
+                        names[name.value] = Expr(ast.Name(name.value), TENSOR)
+        code = code_of(small) if small is not None else code_of(statement.with_changes(leading_lines=[]))
+        lines = code.rstrip("\n").splitlines()
+        if self.uses_keras(node) or self.uses_tensors(node, names):
+            marker = self.problem(node, "K2T501", reason)
+            return [marker, *lines]
+        return lines
+
+    def uses_keras(self, node) -> bool:
+        return any(
+            isinstance(n, (cst.Name, cst.Attribute)) and self.resolver.key(n) is not None
+            for n in cstwalk.iter_nodes(node)
+        ) or any(isinstance(n, cst.Call) and _self_attr(n.func) in self.sublayers for n in cstwalk.iter_nodes(node))
+
+    @staticmethod
+    def uses_tensors(node, names) -> bool:
+        return any(
+            isinstance(n, cst.Name) and n.value in names and names[n.value].kind == TENSOR
+            for n in cstwalk.iter_nodes(node)
+        )
+
+    # -- methods -----------------------------------------------------------------------------
+    def forward(self) -> list[str]:
+        call = self.methods.get("call")
+        if call is None:
+            return []
+        self.in_forward = True
+        params, names = [], {}
+        used = {n.value for n in cstwalk.iter_nodes(call.body) if isinstance(n, cst.Name)}
+        for i, param in enumerate(call.params.params[1:]):
+            name = param.name.value
+            if name == "training":
+                continue
+            if name == "mask" and name not in used:
+                continue
+            params.append(code_of(param.with_changes(comma=cst.MaybeSentinel.DEFAULT)))
+            shape = (BATCH, *self.input_shape) if self.input_shape is not None and not names else None
+            names[name] = Expr(ast.Name(name), TENSOR, shape=shape)
+        self.forward_params = [p.split("=")[0].strip() for p in params]
+        body = self.block(self.body_of(call), names)
+        self.in_forward = False
+        return [f"def forward(self{''.join(', ' + p for p in params)}):", *_indent(body or ["pass"])]
+
+    def helper(self, name: str, arguments: list[Expr]) -> list[str]:
+        function = self.methods[name]
+        self.in_forward = True
+        names = {}
+        params = function.params.params[1:]
+        for i, param in enumerate(params):
+            if i < len(arguments):
+                names[param.name.value] = arguments[i]
+            elif param.default is not None and evaluate(param.default, self.module_env).known:
+                value = evaluate(param.default, self.module_env).value
+                names[param.name.value] = Expr(ast.Constant(value), NUMBER, value=value)
+            else:
+                names[param.name.value] = Expr(ast.Name(param.name.value), TENSOR)
+        body = self.block(self.body_of(function), names)
+        self.in_forward = False
+        header = code_of(function.with_changes(body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Pass()])]),
+                                               leading_lines=[], decorators=function.decorators))
+        header = header.strip().splitlines()
+        return [*header[:-1], *_indent(body or ["pass"])]
+
+    @staticmethod
+    def body_of(function: cst.FunctionDef) -> list:
+        statements = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
+        return statements
+
+    def init(self) -> list[str]:
+        function = self.methods.get("__init__")
+        lines = []
+        params = ""
+        if function is not None:
+            kept = []
+            for param in [*function.params.params[1:], *function.params.kwonly_params]:
+                kept.append(code_of(param.with_changes(comma=cst.MaybeSentinel.DEFAULT)))
+            if function.params.star_arg not in (cst.MaybeSentinel.DEFAULT, None) and isinstance(
+                function.params.star_arg, cst.Param
+            ):
+                kept.insert(len(function.params.params) - 1, "*" + function.params.star_arg.name.value)
+            params = "".join(", " + p for p in kept)
+            for statement in self.body_of(function):
+                lines += _comments(statement)
+                lines += self.init_statement(statement)
+        if not any(line.startswith("super().__init__") for line in lines):
+            lines.insert(0, "super().__init__()")
+        lines += self.build_members()
+        return [f"def __init__(self{params}):", *_indent(lines)]
+
+    def init_statement(self, statement) -> list[str]:
+        if isinstance(statement, cst.SimpleStatementLine):
+            if len(statement.body) == 1 and _is_super_call(statement.body[0], "__init__"):
+                call = statement.body[0].value
+                kept = [
+                    code_of(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+                    for a in call.args
+                    if not a.star and not (a.keyword and a.keyword.value in KERAS_ONLY_KEYWORDS)
+                ]
+                base_is_custom = any(
+                    isinstance(b.value, cst.Name) and b.value.value in self.classes for b in self.node.bases
+                )
+                return [f"super().__init__({', '.join(kept) if base_is_custom else ''})"]
+            found = _assignment(statement)
+            if found is not None:
+                attr, value = found
+                if attr in self.sublayers and self.sublayers[attr].statement is statement:
+                    return self.sublayer_lines(self.sublayers[attr])
+                if attr in self.weights:
+                    return self.weights[attr].lines
+        if self.uses_keras(statement):
+            code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+            return [self.problem(statement, "K2T501", "this line of __init__ is not translated yet"), *code]
+        return code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+
+    def sublayer_lines(self, sub: SubLayer) -> list[str]:
+        if sub.custom is not None:
+            kept = [
+                code_of(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+                for a in sub.call.args
+                if not (a.keyword and a.keyword.value in KERAS_ONLY_KEYWORDS)
+            ]
+            return [f"self.{sub.attr} = {sub.call.func.value}({', '.join(kept)})"]
+        problems = getattr(sub, "problems", [])
+        code = code_of(sub.statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+        if sub.layer is None or problems:
+            problem = problems[0] if problems else Problem(sub.call, "K2T101", "this layer has no translation yet")
+            return [self.problem(problem.node, problem.code, problem.message), *code]
+        if sub.lines is None:  # never called in call(): its sizes are unknown
+            try:
+                self.lower_call(sub, [Expr(ast.Name("x"), TENSOR)], False)
+            except Refused as exc:
+                return [self.problem(sub.call, "K2T303", str(exc)), *code]
+        return sub.lines
+
+    def read_weights(self) -> None:
+        """add_weight / tf.Variable assignments in __init__ and build."""
+        for method in ("__init__", "build"):
+            function = self.methods.get(method)
+            if function is None:
+                continue
+            shape_param = None
+            if method == "build" and len(function.params.params) > 1:
+                shape_param = function.params.params[1].name.value
+            for statement in self.body_of(function):
+                found = _assignment(statement)
+                if found is None or not isinstance(found[1], cst.Call):
+                    continue
+                attr, call = found
+                if _self_attr(call.func) != "add_weight":
+                    continue
+                self.weights[attr] = self.add_weight(attr, statement, call, shape_param)
+
+    def add_weight(self, attr: str, statement, call: cst.Call, shape_param: str | None) -> Weight:
+        args = {}
+        positional = [a for a in call.args if a.keyword is None]
+        order = ("shape", "initializer", "dtype", "trainable")
+        if positional and isinstance(positional[0].value, cst.SimpleString):
+            order = ("name", "shape", "dtype", "initializer", "regularizer", "trainable")
+        for i, a in enumerate(positional):
+            if i < len(order):
+                args[order[i]] = a.value
+        for a in call.args:
+            if a.keyword is not None:
+                args[a.keyword.value] = a.value
+        code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+        unsupported = set(args) - {"shape", "initializer", "dtype", "trainable", "name"}
+        for name in ("regularizer", "constraint"):
+            if name in args and code_of(args[name]) == "None":
+                unsupported.discard(name)
+        if unsupported or "shape" not in args:
+            what = ", ".join(sorted(unsupported)) or "a missing shape"
+            return Weight(attr, statement, [self.problem(call, "K2T102", f"add_weight({what}) is not translated yet"), *code], [])
+        shape_node = args["shape"]
+        if any(self.resolver.key(n) is not None for n in cstwalk.iter_nodes(shape_node)):
+            return Weight(attr, statement, [self.problem(call, "K2T102", "add_weight: the shape must be plain Python"), *code], [])
+        shape = code_of(shape_node)
+        init_node = args.get("initializer")
+        init_name = "glorot_uniform"
+        if init_node is not None:
+            value = evaluate(init_node, self.module_env)
+            key = self.resolver.key(init_node.func if isinstance(init_node, cst.Call) and not init_node.args else init_node)
+            if isinstance(value.value, str):
+                init_name = value.value
+            elif key and key.startswith("initializers."):
+                init_name = key[len("initializers."):]
+            else:
+                return Weight(attr, statement, [self.problem(init_node, "K2T102", f"initializer {code_of(init_node)} is not translated yet"), *code], [])
+        static = evaluate(shape_node, self.module_env)
+        rank = len(static.value) if static.known and isinstance(static.value, (tuple, list)) else (
+            len(shape_node.elements) if isinstance(shape_node, (cst.Tuple, cst.List)) else None
+        )
+        fans = keras_fans(tuple(static.value)) if static.known and isinstance(static.value, (tuple, list)) else None
+        # torch's xavier takes the fans from a 2-D weight's two sizes: the same sum as Keras's.
+        init = initializer_code(init_name, f"self.{attr}", fans, torch_fans=rank == 2 and init_name.startswith("glorot"))
+        if init is None:
+            return Weight(attr, statement, [self.problem(call, "K2T102", f"initializer {init_name!r} on this weight needs its sizes; not translated yet"), *code], [])
+        trainable = args.get("trainable")
+        frozen = trainable is not None and code_of(trainable) == "False"
+        reads_input = shape_param is not None and any(
+            isinstance(n, cst.Name) and n.value == shape_param for n in cstwalk.iter_nodes(shape_node)
+        )
+        grad = ", requires_grad=False" if frozen else ""
+        if reads_input:
+            self.lazy = True
+            lines = [f"self.{attr} = nn.UninitializedParameter({grad.removeprefix(', ')})"]
+            lazy_lines = [f"self.{attr}.materialize({shape})", *init.splitlines()]
+            return Weight(attr, statement, lines, lazy_lines)
+        lines = [f"self.{attr} = nn.Parameter(torch.empty({shape}){grad})", *init.splitlines()]
+        return Weight(attr, statement, lines, [])
+
+    def build_members(self) -> list[str]:
+        """Sub-layers and eager weights created in build() move to __init__."""
+        build = self.methods.get("build")
+        if build is None:
+            return []
+        lines = []
+        for statement in self.body_of(build):
+            found = _assignment(statement)
+            if found is None:
+                continue
+            attr = found[0]
+            if attr in self.sublayers and self.sublayers[attr].statement is statement:
+                lines += self.sublayer_lines(self.sublayers[attr])
+            elif attr in self.weights and self.weights[attr].statement is statement:
+                lines += self.weights[attr].lines
+        return lines
+
+    def initialize_parameters(self) -> list[str]:
+        """build()'s lazy part: torch's LazyModuleMixin calls it with the first batch."""
+        build = self.methods.get("build")
+        if build is None or not any(w.lazy_lines for w in self.weights.values()):
+            return []
+        shape_param = build.params.params[1].name.value if len(build.params.params) > 1 else "input_shape"
+        params = getattr(self, "forward_params", None) or ["inputs"]
+        lines = [f"{shape_param} = {params[0]}.shape"]
+        for statement in self.body_of(build):
+            found = _assignment(statement)
+            if found is not None and found[0] in self.weights and self.weights[found[0]].statement is statement:
+                lines += self.weights[found[0]].lazy_lines
+                continue
+            if found is not None and found[0] in self.sublayers:
+                continue
+            if isinstance(statement, cst.SimpleStatementLine) and (
+                _is_super_call(statement.body[0], "build")
+                or code_of(statement.body[0]).replace(" ", "") == "self.built=True"
+            ):
+                continue
+            lines += self.init_statement(statement)
+        doc = '"""Keras\'s build(): the sizes that depend on the input come from the first batch."""'
+        return [f"def initialize_parameters(self, {', '.join(params)}):", *_indent([doc, *lines])]
+
+    # -- the class ---------------------------------------------------------------------------
+    def code(self) -> str:
+        self.read_members()
+        self.read_weights()
+        self.in_forward = False
+        forward = self.forward()
+        helpers = []
+        done = set()
+        while set(self.helpers) - done:
+            name = next(n for n in self.helpers if n not in done)
+            done.add(name)
+            helpers.append(self.helper(name, self.helpers[name]))
+        init = self.init()
+        lazy_init = self.initialize_parameters()
+        bases = []
+        for base in self.node.bases:
+            if isinstance(base.value, cst.Name) and base.value.value in self.classes:
+                bases.append(base.value.value)
+        if lazy_init:
+            bases.insert(0, "nn.modules.lazy.LazyModuleMixin")
+        if not any(b in self.classes for b in bases):
+            bases.append("nn.Module")
+        lines = [f"class {self.node.name.value}({', '.join(bases)}):"]
+        body: list[list[str]] = []
+        for statement in self.node.body.body:
+            if isinstance(statement, cst.FunctionDef):
+                name = statement.name.value
+                if name == "__init__":
+                    body.append(init)
+                elif name == "call":
+                    body.append(forward)
+                elif name == "build":
+                    if lazy_init:
+                        body.append(lazy_init)
+                elif name in KERAS_ONLY_METHODS:
+                    continue
+                elif name in self.helpers:
+                    body.append(helpers[list(self.helpers).index(name)])
+                else:
+                    code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+                    if self.uses_keras(statement):
+                        code.insert(0, self.problem(statement, "K2T501", f"method {name} is not translated yet"))
+                    body.append(code)
+            else:
+                body.append(_comments(statement) + code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines())
+        if "__init__" not in self.methods and (self.weights or self.sublayers):
+            body.insert(0, init)
+        for i, part in enumerate(body):
+            if i:
+                lines.append("")
+            lines += _indent(part)
+        if len(lines) == 1:
+            lines.append("    pass")
+        self.result.lazy = self.lazy or any(s.lazy for s in self.sublayers.values())
+        self.result.complete = self.complete
+        for sub in self.sublayers.values():
+            if sub.custom:
+                self.result.custom.append((sub.attr, sub.custom))
+            for torch_attr, key, info in sub.transfer:
+                self.result.layers.append((sub.attr, key, info, torch_attr))
+        self.result.weights = [w for w in self.weights]
+        return "\n".join(lines) + "\n"
+
+
+def build_lines(var: str, call: cst.Call, lazy: bool) -> list[str]:
+    """`model.build(shape)`: nothing to do for explicit sizes; lazy modules take theirs from one
+    forward pass on a zero batch (in eval mode, so that BatchNorm statistics do not move)."""
+    if not lazy:
+        return []
+    shape = evaluate(call.args[0].value, Env()) if call.args else None
+    if shape is not None and shape.known and isinstance(shape.value, (tuple, list)):
+        sizes = ", ".join(str(1 if d is None else d) for d in shape.value)
+        zeros = f"torch.zeros({sizes})"
+    else:
+        shape_code = code_of(call.args[0].value) if call.args else "()"
+        zeros = f"torch.zeros(1, *{shape_code}[1:])"
+    return [
+        "# Keras's build(): one pass on a zero batch sets the sizes of the lazy modules.",
+        "with torch.no_grad():",
+        f"    {var}.eval()({zeros})",
+        f"{var}.train()",
+    ]
+
+
+def built_shapes(module: cst.Module, classes: dict) -> dict[str, tuple]:
+    """Class name -> the input shape its one module-level instance is built with
+    (`model = Net(); model.build((None, 20))`), where the shape is literal."""
+    instances: dict[str, str] = {}
+    shapes: dict[str, tuple] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            continue
+        small = statement.body[0]
+        if (
+            isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+            and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Name)
+            and small.value.func.value in classes
+        ):
+            instances[small.targets[0].target.value] = small.value.func.value
+        call = small.value if isinstance(small, cst.Expr) else None
+        if (
+            isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "build"
+            and isinstance(call.func.value, cst.Name) and call.func.value.value in instances and call.args
+        ):
+            value = evaluate(call.args[0].value, Env())
+            if value.known and isinstance(value.value, (tuple, list)) and len(value.value) >= 2:
+                name = instances[call.func.value.value]
+                shape = tuple(value.value[1:])
+                shapes[name] = shape if shapes.get(name, shape) == shape else None
+    return {name: shape for name, shape in shapes.items() if shape is not None}
