@@ -91,6 +91,7 @@ class ClassReport:
     complete: bool = True  # no line of the class was left in Keras
     instance: str | None = None  # `model = Name(...)` at module level
     built: str | None = None  # the shape given to `model.build(shape)`
+    token_input: bool = False  # the input is token ids into an Embedding
 
 
 def keras_classes(module: cst.Module, resolver) -> dict[str, tuple[cst.ClassDef, str]]:
@@ -157,8 +158,14 @@ class ClassTranslator:
     """One class: sub-layers, weights and methods in, nn.Module source lines out."""
 
     def __init__(self, node: cst.ClassDef, kind: str, resolver, module_env: Env, classes: dict, positions, report,
-                 input_shape: tuple | None = None):
+                 input_shape: tuple | None = None, call_shapes: dict | None = None, outputs: dict | None = None):
         self.node = node
+        # class name -> (input shape, output shape) learnt by a first pass over the classes
+        self.outputs = outputs if outputs is not None else {}
+        self.returns: list = []  # shapes forward() returns
+        self.output_shape: tuple | None = None
+        # class name -> the input shapes of its calls as sub-layers (None: unknown), for the callees
+        self.call_shapes = call_shapes if call_shapes is not None else {}
         self.input_shape = input_shape  # of call()'s input, without the batch: from `model.build(shape)`
         self.kind = kind
         self.resolver = resolver
@@ -171,6 +178,7 @@ class ClassTranslator:
         self.weights: dict[str, Weight] = {}
         self.numbers: set[str] = set()  # self attributes holding numbers (sizes, rates)
         self.helpers: dict[str, list[Expr]] = {}  # helper method -> the arguments of its first call
+        self.forward_params: list[str] = []
         self.complete = True
         self.lazy = False
         position = positions.get(node)
@@ -248,17 +256,27 @@ class ClassTranslator:
                 raise Refused(f"self.{sub.attr}(training={code_of(a.value)}): a fixed training mode is not translated")
         if sub.custom is not None:
             values = [translate(a.value) for a in args]
-            call = ast.Call(ast.parse(f"self.{sub.attr}", mode="eval").body,
-                            [v.node for v in values if True], [])
-            if any(a.keyword for a in args):
-                call.args = [v.node for v, a in zip(values, args) if a.keyword is None]
-                call.keywords = [ast.keyword(a.keyword.value, v.node) for v, a in zip(values, args) if a.keyword]
+            call = ast.Call(
+                ast.parse(f"self.{sub.attr}", mode="eval").body,
+                [v.node for v, a in zip(values, args) if a.keyword is None],
+                [ast.keyword(a.keyword.value, v.node) for v, a in zip(values, args) if a.keyword is not None],
+            )
+            shape = values[0].shape if values and values[0].kind == TENSOR else None
+            if shape is not None:  # numbers only: the caller's names mean nothing in the callee
+                shape = tuple(int(d) if isinstance(d, int) else None for d in shape[1:])
+            self.call_shapes.setdefault(sub.custom, []).append(shape)
+            learnt = self.outputs.get(sub.custom)
+            if learnt is not None and shape is not None and learnt[0] == shape:
+                return Expr(call, TENSOR, shape=(BATCH, *learnt[1]))
             return Expr(call, TENSOR)
         if sub.layer is None or getattr(sub, "problems", None):
             raise Refused(f"self.{sub.attr} is a layer k2t cannot translate (see its line)")
         if len(args) != 1 or args[0].keyword is not None or args[0].star:
             raise Refused(f"self.{sub.attr}(...) with these arguments has no translation yet")
         value = translate(args[0].value)
+        if sub.layer.key == "Embedding" and self.in_forward and isinstance(args[0].value, cst.Name):
+            if args[0].value.value == (self.forward_params or [None])[0]:
+                self.result.token_input = True  # the input holds token ids
         inputs = list(value.items) if value.kind == SEQ else [value]
         if any(i.kind != TENSOR for i in inputs):
             raise Refused(f"self.{sub.attr}(...): its input is not a tensor k2t can follow")
@@ -274,8 +292,13 @@ class ClassTranslator:
         wants = rule.wanted(layer.args) if rank >= 2 else None
         layout = LAST
         if wants == FIRST:
-            codes = [to_first(rank).format(x=f"({c})" if not c.isidentifier() else c) for c in codes]
+            back = to_last(rank).format(x="")
+            codes = [
+                c[: -len(back)] if c.endswith(back) else to_first(rank).format(x=f"({c})" if not c.isidentifier() else c)
+                for c in codes
+            ]
             layout = FIRST
+            self.permuted = True
         ctx = LayerContext(key=layer.key, args=layer.args, in_shape=shapes[0], layout=layout,
                            in_shapes=tuple(shapes), lazy=True)
         try:
@@ -418,7 +441,9 @@ class ClassTranslator:
             if isinstance(small, cst.Return):
                 if small.value is None:
                     return ["return"]
-                return ["return " + self.expression(small.value, names)]
+                value = self.translate(small.value, names)
+                self.returns.append(value.shape if value.kind == TENSOR else None)
+                return ["return " + ast.unparse(value.node)]
             if isinstance(small, cst.Expr):
                 return [self.expression(small.value, names)]
             if isinstance(small, (cst.Pass, cst.Break, cst.Continue)):
@@ -481,9 +506,16 @@ class ClassTranslator:
             params.append(code_of(param.with_changes(comma=cst.MaybeSentinel.DEFAULT)))
             shape = (BATCH, *self.input_shape) if self.input_shape is not None and not names else None
             names[name] = Expr(ast.Name(name), TENSOR, shape=shape)
-        self.forward_params = [p.split("=")[0].strip() for p in params]
+        self.forward_params = [code_of(p.name) for p in call.params.params[1:] if p.name.value != "training"]
         body = self.block(self.body_of(call), names)
         self.in_forward = False
+        shapes = {r for r in self.returns}
+        if len(shapes) == 1 and None not in shapes:  # sizes as numbers: names mean nothing to callers
+            shape = shapes.pop()[1:]
+            if all(isinstance(d, int) for d in shape):
+                self.output_shape = tuple(int(d) for d in shape)
+        if getattr(self, "permuted", False):
+            body.insert(0, "# Tensors keep Keras's channels-last layout here; the conv/pool modules permute to NCHW and back.")
         return [f"def forward(self{''.join(', ' + p for p in params)}):", *_indent(body or ["pass"])]
 
     def helper(self, name: str, arguments: list[Expr]) -> list[str]:
@@ -642,7 +674,7 @@ class ClassTranslator:
         trainable = args.get("trainable")
         frozen = trainable is not None and code_of(trainable) == "False"
         reads_input = shape_param is not None and any(
-            isinstance(n, cst.Name) and n.value == shape_param for n in cstwalk.iter_nodes(shape_node)
+            isinstance(n, cst.Name) and n.value in self.input_names(shape_param) for n in cstwalk.iter_nodes(shape_node)
         )
         grad = ", requires_grad=False" if frozen else ""
         if reads_input:
@@ -652,6 +684,19 @@ class ClassTranslator:
             return Weight(attr, statement, lines, lazy_lines)
         lines = [f"self.{attr} = nn.Parameter(torch.empty({shape}){grad})", *init.splitlines()]
         return Weight(attr, statement, lines, [])
+
+    def input_names(self, shape_param: str) -> set[str]:
+        """build()'s input_shape and the local names computed from it."""
+        found = {shape_param}
+        for statement in self.body_of(self.methods["build"]):
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if isinstance(small, cst.Assign) and any(
+                        isinstance(n, cst.Name) and n.value in found for n in cstwalk.iter_nodes(small.value)
+                    ):
+                        for target in small.targets:
+                            found |= {n.value for n in cstwalk.iter_nodes(target.target) if isinstance(n, cst.Name)}
+        return found
 
     def build_members(self) -> list[str]:
         """Sub-layers and eager weights created in build() move to __init__."""
@@ -673,7 +718,7 @@ class ClassTranslator:
     def initialize_parameters(self) -> list[str]:
         """build()'s lazy part: torch's LazyModuleMixin calls it with the first batch."""
         build = self.methods.get("build")
-        if build is None or not any(w.lazy_lines for w in self.weights.values()):
+        if build is None:
             return []
         shape_param = build.params.params[1].name.value if len(build.params.params) > 1 else "input_shape"
         params = getattr(self, "forward_params", None) or ["inputs"]
@@ -691,6 +736,8 @@ class ClassTranslator:
             ):
                 continue
             lines += self.init_statement(statement)
+        if len(lines) == 1:  # build() only made members, which __init__ now makes
+            return []
         doc = '"""Keras\'s build(): the sizes that depend on the input come from the first batch."""'
         return [f"def initialize_parameters(self, {', '.join(params)}):", *_indent([doc, *lines])]
 
@@ -758,7 +805,7 @@ class ClassTranslator:
         return "\n".join(lines) + "\n"
 
 
-def build_lines(var: str, call: cst.Call, lazy: bool) -> list[str]:
+def build_lines(var: str, call: cst.Call, lazy: bool, token_input: bool = False) -> list[str]:
     """`model.build(shape)`: nothing to do for explicit sizes; lazy modules take theirs from one
     forward pass on a zero batch (in eval mode, so that BatchNorm statistics do not move)."""
     if not lazy:
@@ -766,10 +813,9 @@ def build_lines(var: str, call: cst.Call, lazy: bool) -> list[str]:
     shape = evaluate(call.args[0].value, Env()) if call.args else None
     if shape is not None and shape.known and isinstance(shape.value, (tuple, list)):
         sizes = ", ".join(str(1 if d is None else d) for d in shape.value)
-        zeros = f"torch.zeros({sizes})"
     else:
-        shape_code = code_of(call.args[0].value) if call.args else "()"
-        zeros = f"torch.zeros(1, *{shape_code}[1:])"
+        sizes = "1, *" + (code_of(call.args[0].value) if call.args else "()") + "[1:]"
+    zeros = f"torch.zeros({sizes}, dtype=torch.long)" if token_input else f"torch.zeros({sizes})"
     return [
         "# Keras's build(): one pass on a zero batch sets the sizes of the lazy modules.",
         "with torch.no_grad():",
@@ -804,3 +850,20 @@ def built_shapes(module: cst.Module, classes: dict) -> dict[str, tuple]:
                 shape = tuple(value.value[1:])
                 shapes[name] = shape if shapes.get(name, shape) == shape else None
     return {name: shape for name, shape in shapes.items() if shape is not None}
+
+
+def callers_first(classes: dict) -> list[str]:
+    """Class names ordered so that a class comes after every class that creates it as a sub-layer
+    (the callers tell the callee its input shape); source order otherwise, and for cycles."""
+    users: dict[str, set[str]] = {name: set() for name in classes}
+    for name, (node, _) in classes.items():
+        for n in cstwalk.iter_nodes(node):
+            if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in classes and n.func.value != name:
+                users[n.func.value].add(name)
+    ordered: list[str] = []
+    pending = list(classes)
+    while pending:
+        ready = next((n for n in pending if users[n] <= set(ordered)), pending[0])
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered

@@ -19,7 +19,7 @@ from libcst.metadata import ScopeProvider
 
 from k2t import cstwalk, rewrite, snippets
 from k2t.analyse import MODEL_METHODS, Analysis, ModelIR, Problem, analyse
-from k2t.classes import ClassReport, ClassTranslator, build_lines, built_shapes, keras_classes
+from k2t.classes import ClassReport, ClassTranslator, build_lines, built_shapes, callers_first, keras_classes
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
 from k2t.lower import Failed, LoweredModel, lower_model
@@ -460,15 +460,38 @@ class _Translation:
 
     # -- classes ------------------------------------------------------------------------------
     def classes(self) -> None:
-        """Custom layers and subclassed models, construct by construct (k2t/classes.py)."""
+        """Custom layers and subclassed models, construct by construct (k2t/classes.py). Two
+        passes: the first learns each class's input shape (from the program's build() or from the
+        classes that call it) and its output shape; the second writes the classes knowing both."""
         found = keras_classes(self.wrapper.module, self.analysis_resolver)
+        if not found:
+            return
+        outputs: dict[str, tuple] = {}
+        saved = self.snapshot()
+        self.translate_classes(found, outputs)
+        self.restore(saved)
+        translated = self.translate_classes(found, outputs)
+        for report in translated.values():  # a class holding a lazy class is lazy
+            report.lazy = report.lazy or any(translated.get(c, report).lazy for _, c in report.custom)
+        self.class_reports = list(translated.values())
+        if translated:
+            self.class_instances(translated)
+
+    def translate_classes(self, found: dict, outputs: dict) -> dict[str, ClassReport]:
         translated: dict[str, ClassReport] = {}
         shapes = built_shapes(self.wrapper.module, found)
-        for name, (node, kind) in found.items():
+        call_shapes: dict[str, list] = {}  # a class used as a sub-layer: its inputs' shapes
+        for name in callers_first(found):
+            node, kind = found[name]
             saved = self.snapshot()
+            # The callers' known input shapes, where they agree (an unknown one that differs
+            # fails loudly at run time: a size mismatch in a module).
+            sites = {shape for shape in call_shapes.get(name, []) if shape is not None}
+            if name not in shapes and len(sites) == 1:
+                shapes[name] = sites.pop()
             translator = ClassTranslator(
                 node, kind, self.analysis_resolver, self.analysis.module_env, found, self.positions,
-                lambda problem: self.report(problem, mark=False), shapes.get(name),
+                lambda problem: self.report(problem, mark=False), shapes.get(name), call_shapes, outputs,
             )
             try:
                 code = translator.code()
@@ -480,11 +503,9 @@ class _Translation:
             self.edits.replace(node, [code])
             self.covered.add(node)
             translated[name] = translator.result
-        for report in translated.values():  # a class holding a lazy class is lazy
-            report.lazy = report.lazy or any(translated.get(c, report).lazy for _, c in report.custom)
-        self.class_reports = list(translated.values())
-        if translated:
-            self.class_instances(translated)
+            if translator.output_shape is not None:
+                outputs[name] = (shapes.get(name), translator.output_shape)
+        return translated
 
     def class_instances(self, translated: dict) -> None:
         """`model = MyModel(...)` at module level: its Keras model methods."""
@@ -510,7 +531,7 @@ class _Translation:
             statement = self.statement_of(node)
             if method == "build" and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
                 instances[var].built = code_of(node.args[0].value) if node.args else None
-                self.edits.replace(statement, build_lines(var, node, instances[var].lazy))
+                self.edits.replace(statement, build_lines(var, node, instances[var].lazy, instances[var].token_input))
                 self.covered.add(statement)
             elif method == "summary" and isinstance(statement, cst.SimpleStatementLine):
                 self.edits.replace_expression(node, f"print({var})")

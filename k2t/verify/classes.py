@@ -49,8 +49,10 @@ def transfer(keras_object, torch_module, report, reports: dict, prefix: str = ""
     return out
 
 
-def sample(shape: tuple, rng, count: int = SAMPLES) -> np.ndarray:
+def sample(shape: tuple, rng, vocabulary: int | None = None, count: int = SAMPLES) -> np.ndarray:
     sizes = tuple(UNKNOWN_SIZE if d is None else int(d) for d in shape)
+    if vocabulary is not None:  # token ids into an Embedding
+        return rng.integers(0, vocabulary, (count, *sizes)).astype("int64")
     return rng.standard_normal((count, *sizes)).astype("float32")
 
 
@@ -68,7 +70,11 @@ def compare(name, keras_model, torch_model, report, reports, shape, executed, at
     from k2t.verify import Verdict
 
     rng = np.random.default_rng(seed)
-    x = sample(shape, rng)
+    vocabulary = None
+    if report.token_input:  # ids valid for every Embedding of the model
+        sizes = [layer.input_dim for layer in keras_model._flatten_layers() if hasattr(layer, "input_dim")]
+        vocabulary = min(sizes) if sizes else None
+    x = sample(shape, rng, vocabulary)
     keras_model(x, training=False)  # builds the Keras model's variables (no-op when built)
     torch_model.eval()
     try:

@@ -84,6 +84,8 @@ def _layer_norm(ctx) -> Lowering:
     center, scale = ctx.require("center"), ctx.require("scale")
     if center != scale:
         raise Unsupported("LayerNormalization with only one of center/scale has no translation yet")
+    if ctx.in_shape[-1] is None:  # torch has no lazy LayerNorm
+        raise Unsupported("LayerNormalization needs its number of features, which is unknown here", "K2T303")
     options = [dim_code(ctx.in_shape[-1]), f"eps={ctx.code('epsilon')}"]
     if not center:
         options.append("elementwise_affine=False")
