@@ -148,7 +148,7 @@ class Analysis:
     objects: dict[str, KerasObject] = field(default_factory=dict)
     names_in_use: set[str] = field(default_factory=set)
     module_env: Env = field(default_factory=Env)
-    keras_classes: set[str] = field(default_factory=set)  # custom layers and subclassed models
+    keras_classes: dict[str, str] = field(default_factory=dict)  # class name -> "layer" or "model"
 
 
 def bind_arguments(
@@ -291,10 +291,14 @@ class Analyzer(cst.CSTVisitor):
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         """Keras classes are translated construct by construct (k2t/classes.py), not read here."""
         keras_bases = ("layers.Layer", "Layer", "Model")
-        if any(self.resolver.key(base.value) in keras_bases for base in node.bases) or any(
-            isinstance(base.value, cst.Name) and base.value.value in self.result.keras_classes for base in node.bases
-        ):
-            self.result.keras_classes.add(node.name.value)
+        kinds = [
+            "model" if key == "Model" else "layer"
+            for base in node.bases
+            if (key := self.resolver.key(base.value)) in keras_bases
+        ] + [self.result.keras_classes[b.value.value] for b in node.bases
+             if isinstance(b.value, cst.Name) and b.value.value in self.result.keras_classes]
+        if kinds:
+            self.result.keras_classes[node.name.value] = kinds[0]
             self.result.names_in_use.update(n.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name))
             return False
         return True
@@ -384,6 +388,15 @@ class Analyzer(cst.CSTVisitor):
                 return
             if name and key and key.split(".")[0] in ("optimizers", "losses"):
                 self.result.objects[name] = KerasObject(key, value, line)
+            if name and isinstance(value.func, cst.Name) and self.result.keras_classes.get(value.func.value) == "model":
+                # `model = MyModel(...)`: a subclassed model, translated by k2t/classes.py; its
+                # compile/fit/evaluate/predict are read here like a Sequential model's.
+                model = ModelIR(var=name, scope=self.scopes[-1], creation=line, call=value, kind="class",
+                                class_name=value.func.value)
+                self.models_in_scope[-1][name] = model
+                self.result.models.append(model)
+                self.touched.append(model)
+                return
             if name and isinstance(value.func, cst.Name) and value.func.value in self.builders:
                 self.models_in_scope[-1][name] = self.builders[value.func.value]
                 return

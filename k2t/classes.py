@@ -92,6 +92,9 @@ class ClassReport:
     instance: str | None = None  # `model = Name(...)` at module level
     built: str | None = None  # the shape given to `model.build(shape)`
     token_input: bool = False  # the input is token ids into an Embedding
+    input_shape: tuple | None = None  # of forward()'s input, without the batch, where known
+    output_shape: tuple | None = None  # of forward()'s output, without the batch, where known
+    input_name: str = "x"  # forward()'s first parameter
 
 
 def keras_classes(module: cst.Module, resolver) -> dict[str, tuple[cst.ClassDef, str]]:
@@ -795,6 +798,8 @@ class ClassTranslator:
         if len(lines) == 1:
             lines.append("    pass")
         self.result.lazy = self.lazy or any(s.lazy for s in self.sublayers.values())
+        self.result.input_shape, self.result.output_shape = self.input_shape, self.output_shape
+        self.result.input_name = self.forward_params[0] if self.forward_params else "x"
         self.result.complete = self.complete
         for sub in self.sublayers.values():
             if sub.custom:
@@ -805,7 +810,7 @@ class ClassTranslator:
         return "\n".join(lines) + "\n"
 
 
-def build_lines(var: str, call: cst.Call, lazy: bool, token_input: bool = False) -> list[str]:
+def build_lines(var: str, call: cst.Call, lazy: bool, token_input: bool = False, device: bool = False) -> list[str]:
     """`model.build(shape)`: nothing to do for explicit sizes; lazy modules take theirs from one
     forward pass on a zero batch (in eval mode, so that BatchNorm statistics do not move)."""
     if not lazy:
@@ -815,7 +820,8 @@ def build_lines(var: str, call: cst.Call, lazy: bool, token_input: bool = False)
         sizes = ", ".join(str(1 if d is None else d) for d in shape.value)
     else:
         sizes = "1, *" + (code_of(call.args[0].value) if call.args else "()") + "[1:]"
-    zeros = f"torch.zeros({sizes}, dtype=torch.long)" if token_input else f"torch.zeros({sizes})"
+    options = (", dtype=torch.long" if token_input else "") + (", device=device" if device else "")
+    zeros = f"torch.zeros({sizes}{options})"
     return [
         "# Keras's build(): one pass on a zero batch sets the sizes of the lazy modules.",
         "with torch.no_grad():",

@@ -702,6 +702,13 @@ def _check_text(text: str, options: Options) -> Outcome:
     return Outcome("<stdin>", result.status, findings_from_diagnostics(result.diagnostics), analysis.findings)
 
 
+def _input_shape(text: str) -> tuple:
+    try:
+        return tuple(None if part.strip() in ("None", "") else int(part) for part in text.strip("()").split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: sizes separated by commas, e.g. 28,28,1", param_hint="--input-shape") from None
+
+
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path())
 @click.option(
@@ -722,7 +729,12 @@ def _check_text(text: str, options: Options) -> Outcome:
     help="Also train both models N steps on the same batches with the program's loss and optimizer "
     "and compare loss, gradients and weights per step (0: forward pass only).",
 )
-def verify(files, pairs_file, fmt, as_json, atol, rtol, seed, train_steps):
+@click.option(
+    "--input-shape", "input_shape", metavar="D1,D2,...",
+    help="The input shape without the batch (e.g. 28,28,1) for subclassed models whose input shape the "
+    "program only gets from its data; 'None' for a variable size.",
+)
+def verify(files, pairs_file, fmt, as_json, atol, rtol, seed, train_steps, input_shape):
     """Check numerically that each TORCH.py computes what its KERAS.py's models compute.
 
     FILES are KERAS.py TORCH.py pairs (one or more); --pairs reads them from a file. All pairs run in
@@ -735,11 +747,14 @@ def verify(files, pairs_file, fmt, as_json, atol, rtol, seed, train_steps):
     from k2t.verify import verify_files
 
     fmt = "json" if as_json else fmt
+    shape = _input_shape(input_shape) if input_shape else None
     pairs = _verify_pairs(files, pairs_file)
     reports, code = [], EXIT_OK
     for keras_file, torch_file in pairs:
         try:
-            verdicts = verify_files(keras_file, torch_file, atol=atol, rtol=rtol, seed=seed, train_steps=train_steps)
+            verdicts = verify_files(
+                keras_file, torch_file, atol=atol, rtol=rtol, seed=seed, train_steps=train_steps, input_shape=shape
+            )
         except (InputError, TranslationError) as exc:
             click.echo(f"error: {exc}", err=True)
             code = EXIT_BAD_INPUT

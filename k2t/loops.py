@@ -120,8 +120,11 @@ class ModelLoops:
         return OUTPUT_ACTIVATIONS[self.loss.fused].format(x=outputs)
 
     def _loss_call(self, outputs: str, targets: str) -> str:
-        rank = len(self.lowered.output_shape) + 1
-        if self.loss.classes_axis and rank > 2:
+        shape = self.lowered.output_shape
+        # An output of unknown rank (a subclassed model): movedim is a no-op on (N, C).
+        rank = len(shape) + 1 if shape is not None else 3
+        # The probability forms (rules/snippets.py) read the classes from the last axis themselves.
+        if self.loss.classes_axis and self.loss.logits and rank > 2:
             # CrossEntropyLoss wants the classes at dim 1: (N, T, C) -> (N, C, T).
             outputs = f"{outputs}.movedim(-1, 1)"
             if not self.loss.sparse:
@@ -134,6 +137,9 @@ class ModelLoops:
         return rank - 1 if self.loss.classes_axis else rank
 
     def _weighted(self, per_sample: str, weights: str) -> str:
+        if self.lowered.output_shape is None:  # rank known only at run time
+            view = f"{weights}.view(-1, *[1] * ({per_sample}.dim() - 1))"
+            return f"({per_sample} * {view}).mean()"
         extra = self._per_sample_rank() - 1
         view = f"{weights}[:{', None' * extra}]" if extra else weights
         # Keras divides the weighted sum by the number of values, not by the sum of the weights.
@@ -238,8 +244,8 @@ class ModelLoops:
         return _function(self.fn("prepare_inputs"), "x", lines)
 
     def prepare_targets(self) -> str:
-        shape = self.lowered.output_shape
-        static = all(isinstance(d, int) for d in shape)
+        shape = self.lowered.output_shape or ()
+        static = self.lowered.output_shape is not None and all(isinstance(d, int) for d in shape)
         if self.loss.sparse:
             dims = ", ".join(str(int(d)) for d in shape[:-1]) if static else ""
             reshape = f".reshape(-1{', ' + dims if dims else ''})" if static else ""

@@ -76,6 +76,9 @@ class LoweredModel:
     inputs: list[InputSpec] = field(default_factory=list)
     output_shape: tuple = ()  # Keras's output shape without the batch (the torch output's too)
     regularized: bool = False  # the class has regularization_loss(): Keras's penalties
+    # Lazy modules not yet materialised where the program compiles: the optimizer is created after
+    # one forward pass on the first training batch.
+    materialize: bool = False
 
 
 @dataclass

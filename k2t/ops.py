@@ -75,6 +75,7 @@ _COMPARE = {
     cst.Equal: (ast.Eq, operator.eq),
     cst.NotEqual: (ast.NotEq, operator.ne),
 }
+_IDENTITY = {cst.Is: ast.Is, cst.IsNot: ast.IsNot}
 # Builtins whose result k2t folds when their arguments are static (sizes computed in a Lambda).
 _BUILTINS = {"int": int, "float": float, "abs": abs, "min": min, "max": max, "round": round, "len": len}
 # math./np. constants and scalar functions, folded so that a tensor operand is known to be a number.
@@ -258,8 +259,13 @@ class _Translator:
             return self._apply(entry, node)
         if isinstance(node.func, cst.Attribute):
             base = self.expr(node.func.value)
+            method = node.func.attr.value
+            if base.kind == TENSOR and method == "get_shape" and not node.args:  # TF 1's x.get_shape()
+                return _sizes(base, ast.Attribute(base.node, "shape", ast.Load()))
+            if base.kind == SEQ and method == "as_list" and not node.args:  # x.shape.as_list()
+                return Expr(ast.Call(ast.Name("list", ast.Load()), [base.node], []), SEQ, items=base.items, value=base.value)
             if base.kind == TENSOR:
-                raise Refused(f"{_short(node)}: the tensor method .{node.func.attr.value}() has no translation yet")
+                raise Refused(f"{_short(node)}: the tensor method .{method}() has no translation yet")
         func = self.expr(node.func)
         if func.kind != OBJECT:
             raise Refused(f"{_short(node)}: a call of a {func.kind}")
@@ -540,8 +546,14 @@ class _Translator:
             return Expr(code, OBJECT)
 
     def _Comparison(self, node: cst.Comparison) -> Expr:
+        if len(node.comparisons) == 1 and type(node.comparisons[0].operator) in _IDENTITY:
+            # `mask is not None`: identity is Python's, the same for tensors in both frameworks.
+            target = node.comparisons[0]
+            left, right = self.expr(node.left), self.expr(target.comparator)
+            code = ast.Compare(left.node, [_IDENTITY[type(target.operator)]()], [right.node])
+            return Expr(code, OBJECT)
         if len(node.comparisons) != 1 or type(node.comparisons[0].operator) not in _COMPARE:
-            raise Refused(f"{_short(node)}: chained comparisons, `is` and `in` are not translated")
+            raise Refused(f"{_short(node)}: chained comparisons and `in` are not translated")
         target = node.comparisons[0]
         ast_op, fold = _COMPARE[type(target.operator)]
         left, right = self._operand(node.left), self._operand(target.comparator)

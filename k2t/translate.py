@@ -22,7 +22,7 @@ from k2t.analyse import MODEL_METHODS, Analysis, ModelIR, Problem, analyse
 from k2t.classes import ClassReport, ClassTranslator, build_lines, built_shapes, callers_first, keras_classes
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
-from k2t.lower import Failed, LoweredModel, lower_model
+from k2t.lower import Failed, InputSpec, LoweredModel, lower_model
 from k2t.names import resolver_for
 from k2t.ops import consumed_definitions
 from k2t.options import Options, TranslationError
@@ -254,7 +254,8 @@ class _Translation:
     def models(self) -> None:
         taken = set(self.analysis.names_in_use)
         for model in self.analysis.models:
-            model.class_name = _class_name(model, taken)
+            if model.kind != "class":  # a subclassed model keeps its own class
+                model.class_name = _class_name(model, taken)
             saved = self.snapshot()
             try:
                 self.model(model)
@@ -291,6 +292,9 @@ class _Translation:
         self.untranslated.append(model)
 
     def model(self, model: ModelIR) -> None:
+        if model.kind == "class":
+            self.class_model(model)
+            return
         env = self.analysis.module_env
         compile_usage = model.compile
         compiled: Compiled | None = None
@@ -346,6 +350,53 @@ class _Translation:
         self.reports[-1].compiled = compiled
         self.reports[-1].loops = self.loops_by_var[model.var][0]
 
+    def class_model(self, model: ModelIR) -> None:
+        """`model = MyModel(...)` of a translated subclassed model: moved to the device, built, and
+        trained by the same loops as Sequential models."""
+        report = next((c for c in self.class_reports if c.name == model.class_name), None)
+        if report is None or not report.complete:
+            problem = Problem(model.call, "K2T301", f"{model.class_name} is not fully translated (see the markers in it)")
+            self.leave_untranslated(model, [problem])
+            return
+        env = self.analysis.module_env
+        output_shape = report.output_shape
+        compiled, compile_problems = None, []
+        if model.compile is not None:
+            compiled, compile_problems = lower_compile(
+                model.compile, model, self.analysis, self.analysis_resolver, env,
+                output_shape[-1] if output_shape else None,
+                exact_optimizers=not self.options.torch_optimizers, changing_lr=self.changes_learning_rate(model),
+            )
+            if compiled is not None and output_shape is None and not compiled.loss_spec().classes_axis:
+                compile_problems.append(Problem(model.compile.call, "K2T303", (
+                    f"the output shape of {model.class_name} is not known statically and {compiled.loss_key} needs it "
+                    "(give model.build(input_shape) before compile())")))
+                compiled = None
+        rank = len(report.input_shape) if report.input_shape is not None else 1
+        dtype = "int64" if report.token_input else "float32"
+        lowered = LoweredModel(
+            class_name=model.class_name, code="", layers=[], input_shape=report.input_shape or (), input_dtype=dtype,
+            channels_first=False, fused_activation=None, output_units=output_shape[-1] if output_shape else None,
+            ctor_params=[], ctor_args=[], inputs=[InputSpec(report.input_name, None, dtype, rank, False)],
+            output_shape=output_shape, materialize=report.lazy and not model.build_statements,
+        )
+        self.model_names.add(model.var)
+        self.model_names.update(u.call.func.value.value for u in model.usages)
+        self.edits.replace(model.creation, [f"{model.var} = {code_of(model.call)}.to(device)"])
+        self.covered.add(model.creation)
+        for statement in model.build_statements:
+            call = statement.body[0].value
+            report.built = code_of(call.args[0].value) if call.args else None
+            self.edits.replace(statement, build_lines(model.var, call, report.lazy, report.token_input, device=True))
+            self.covered.add(statement)
+        self.reports.append(ModelReport(
+            var=model.var, class_name=model.class_name, builder=None, ctor_args=[], lowered=lowered,
+            line=self.positions[model.creation].start.line, ir=model,
+        ))
+        self.training(model, lowered, compiled, compile_problems)
+        self.reports[-1].compiled = compiled
+        self.reports[-1].loops = self.loops_by_var[model.var][0]
+
     def training(self, model, lowered, compiled, compile_problems) -> None:
         env = self.analysis.module_env
         materialized: set[cst.CSTNode] = set()
@@ -366,6 +417,8 @@ class _Translation:
                 # Write the optimizer where compile() was, unless only other scopes train the
                 # model (compile() inside a builder function): then it is made where it is used.
                 trains_here = not trainings or any(u.scope is compile_usage.scope for u in trainings)
+                # Lazy modules: the optimizer takes their parameters after one pass on a batch.
+                trains_here = trains_here and not (lowered.materialize and trainings)
                 var = compile_usage.call.func.value.value
                 if trains_here:
                     self.edits.replace(compile_usage.statement, compiled.lines(var))
@@ -406,6 +459,14 @@ class _Translation:
             if usage.method in ("fit", "evaluate") and usage.scope not in materialized:
                 prefix = compiled.lines(var)
                 materialized.add(usage.scope)
+                data = next((a.value for a in usage.call.args if a.keyword is None or a.keyword.value == "x"), None)
+                if lowered.materialize and data is not None:
+                    x = code_of(data)
+                    prefix = [
+                        "# One pass on a batch sets the sizes of the lazy modules before the optimizer takes them.",
+                        "with torch.no_grad():",
+                        f"    {var}.eval()({loops.fn('prepare_inputs')}({x}[:2]))",
+                    ] + prefix
             if isinstance(code, list):  # fit(): the loop replaces the statement
                 self.edits.replace(usage.statement, prefix + code, parts=embedded)
                 self.covered.add(usage.call.func)
@@ -520,6 +581,8 @@ class _Translation:
                 ):
                     instances[small.targets[0].target.value] = translated[small.value.func.value]
                     translated[small.value.func.value].instance = small.targets[0].target.value
+        class_models = {m.var for m in self.analysis.models if m.kind == "class"}  # trained like Sequential ones
+        instances = {var: report for var, report in instances.items() if var not in class_models}
         self.class_instance_names = instances
         for node in cstwalk.iter_nodes(self.wrapper.module):
             if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):

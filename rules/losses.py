@@ -41,6 +41,7 @@ LOSSES: dict[str, LossRule] = {
             params(("from_logits", False), ("ignore_class", None), ("axis", -1)),
             "nn.CrossEntropyLoss",
             fuses="softmax",
+            on_probabilities="SparseProbabilityCrossentropy",  # e.g. a subclassed model's softmax output
             accuracy="sparse_categorical",
         ),
         LossRule(

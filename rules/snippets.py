@@ -109,6 +109,19 @@ class ProbabilityCrossentropy(nn.Module):
         return loss.mean() if self.reduction == "mean" else loss
 
 
+class SparseProbabilityCrossentropy(nn.Module):
+    """Keras's sparse_categorical_crossentropy on probabilities: the log of the probabilities
+    clipped to [1e-7, 1 - 1e-7] taken as logits, as Keras's TensorFlow backend does."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, output, target):
+        log_probabilities = output.clamp(1e-7, 1 - 1e-7).log()
+        return F.cross_entropy(log_probabilities.movedim(-1, 1), target, reduction=self.reduction)
+
+
 class History:
     """What Keras's fit() returns: .history maps 'loss', metric and 'val_' names to epoch values."""
 

@@ -104,19 +104,26 @@ def verify_sources(
     if not result.models and not result.untranslated and not models:
         verdicts.append(Verdict("<file>", "unverifiable", reason="no Keras model (Sequential, functional or subclassed) found"))
     for model in result.models:
-        verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed, train_steps))
+        if model.ir.kind != "class":  # subclassed models: below, from their class reports
+            verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed, train_steps))
     reports = {c.name: c for c in result.classes}
+    instances = {m.var: m for m in result.models if m.ir.kind == "class"}
     for report in models:
-        verdicts.append(_verify_class(report, reports, keras_source, torch_source, atol, rtol, seed, input_shape))
+        verdicts.append(_verify_class(
+            report, reports, instances.get(report.instance), keras_source, torch_source, atol, rtol, seed,
+            input_shape, train_steps,
+        ))
     return verdicts
 
 
-def _verify_class(report, reports, keras_source, torch_source, atol, rtol, seed, input_shape=None) -> Verdict:
+def _verify_class(report, reports, model, keras_source, torch_source, atol, rtol, seed, input_shape=None,
+                  train_steps=0) -> Verdict:
     """A subclassed model: built from its module-level instance (`model = Net(...)`)."""
     import libcst as cst
 
     from k2t.values import Env, evaluate
     from k2t.verify import classes
+    from k2t.verify.training import TRAIN_BATCH
 
     name = report.instance or report.name
     if report.instance is None:
@@ -133,9 +140,17 @@ def _verify_class(report, reports, keras_source, torch_source, atol, rtol, seed,
     if shape is None:
         return Verdict(name, "unverifiable", reason=(
             f"the input shape of {report.name} is known only from data: give it with --input-shape"))
+    training_plan = None
+    if train_steps and model is not None:
+        try:
+            training_plan = compile_plan(keras_source, model)
+        except Exception as exc:  # noqa: BLE001 - reported as the training's verdict
+            training_plan = exc
     try:
         construction = keras_source.code([creation])
-        keras_plan = keep_needed_imports(keras_source, keras_source.prelude(with_definitions=True), construction)
+        keras_plan = keep_needed_imports(
+            keras_source, keras_source.prelude(with_definitions=True), construction + getattr(training_plan, "code", "")
+        )
         namespace: dict = {"__name__": "k2t_verify_keras"}
         execute(keras_source.code(keras_plan.statements) + construction, namespace, keras_source.path)
         keras_model = namespace[report.instance]
@@ -149,10 +164,28 @@ def _verify_class(report, reports, keras_source, torch_source, atol, rtol, seed,
     except Unverifiable as exc:
         return Verdict(name, "unverifiable", reason=str(exc))
     try:
-        return classes.compare(name, keras_model, torch_model, report, reports, shape, executed, atol, rtol, seed)
+        verdict = classes.compare(name, keras_model, torch_model, report, reports, shape, executed, atol, rtol, seed)
     except Exception as exc:  # noqa: BLE001 - a verifier bug must not pass for a verdict
         return Verdict(name, "unverifiable", reason=f"internal error in the verifier: {type(exc).__name__}: {exc}",
                        executed=executed)
+    if not train_steps:
+        return verdict
+    if model is None or model.compiled is None or verdict.status != "equivalent":
+        reason = "the forward pass is not equivalent (see reason)" if verdict.status != "equivalent" else (
+            "the program never compiles this model: nothing to train")
+        verdict.training = TrainingVerdict(train_steps, "skipped", reason=reason)
+        return verdict
+    weights = classes.mapping(keras_model, report, reports)
+    vocabulary = classes.vocabulary_of(keras_model, report)
+    verdict.training = _verify_training(
+        model, training_plan, namespace, keras_model, torch_source, torch_ns, torch_model, train_steps, atol, rtol,
+        seed, mapping=(weights.keras, weights.lowered, lambda rng: [classes.sample(shape, rng, vocabulary, TRAIN_BATCH)]),
+    )
+    if verdict.training.status == "different":
+        verdict.status = "different"
+    elif verdict.training.status == "unverifiable":
+        verdict.status = "unverifiable"
+    return verdict
 
 
 def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, seed, train_steps=0) -> Verdict:
@@ -220,7 +253,7 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
 
 
 def _verify_training(model, plan, keras_ns, keras_model, torch_source, torch_ns, torch_model,
-                     steps, atol, rtol, seed) -> TrainingVerdict:
+                     steps, atol, rtol, seed, mapping=None) -> TrainingVerdict:
     from k2t.verify import training
 
     if plan is None:
@@ -241,7 +274,7 @@ def _verify_training(model, plan, keras_ns, keras_model, torch_source, torch_ns,
         return TrainingVerdict(steps, "unverifiable", reason=exc.args[1], executed=executed)
     executed += f"; {torch_source.path}: " + "; ".join(torch_side.used)
     try:
-        figures = training.train_and_compare(model, keras_model, torch_side, steps, atol, rtol, seed)
+        figures = training.train_and_compare(model, keras_model, torch_side, steps, atol, rtol, seed, mapping)
     except Exception as exc:  # noqa: BLE001 - a verifier bug must not pass for a verdict
         reason = f"internal error in the verifier: {type(exc).__name__}: {exc}"
         return TrainingVerdict(steps, "unverifiable", reason=reason, executed=executed)

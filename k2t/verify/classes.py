@@ -8,11 +8,15 @@ without permutes. Imports TensorFlow and torch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
 import numpy as np
 import torch
 
-from k2t.rules.layers import LAYERS
-from k2t.verify.compare import SAMPLES, UNKNOWN_SIZE, _close, _errors
+from k2t.lower import LayerMap
+from k2t.rules.spec import LAST
+from k2t.verify.compare import SAMPLES, UNKNOWN_SIZE, VARIABLE, _close, _errors, transfer
 
 
 def randomise(keras_model, rng: np.random.Generator) -> None:
@@ -32,21 +36,40 @@ def randomise(keras_model, rng: np.random.Generator) -> None:
         variable.assign(value.astype(variable.dtype if isinstance(variable.dtype, str) else "float32"))
 
 
-def transfer(keras_object, torch_module, report, reports: dict, prefix: str = "") -> dict[str, torch.Tensor]:
-    """state_dict key -> tensor for every Keras variable of this class and the classes inside it."""
-    out: dict[str, torch.Tensor] = {}
+class _Variable:
+    """An add_weight variable where the shared weight mapping expects a layer."""
+
+    def __init__(self, variable):
+        self.weights = [variable]
+        self.name = variable.path if hasattr(variable, "path") else variable.name
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [np.asarray(self.weights[0])]
+
+
+@dataclass
+class Mapping:
+    """The class's weight map in the form the Sequential verifier uses (compare.mapped_weights):
+    Keras layers, and LayerMaps (.lowered.layers) naming the torch module or parameter of each."""
+
+    keras: list = field(default_factory=list)
+    lowered: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(layers=[]))
+
+
+def mapping(keras_object, report, reports: dict, prefix: str = "", into: Mapping | None = None) -> Mapping:
+    """Sub-layer attributes through their rules, add_weight variables as they are, nested classes."""
+    into = into or Mapping()
     for attr, key, info, torch_attr in report.layers:
-        layer = getattr(keras_object, attr)
-        for name, array in LAYERS[key].transfer(layer.get_weights(), info).items():
-            out[f"{prefix}{torch_attr}.{name}"] = torch.as_tensor(np.ascontiguousarray(array))
+        into.lowered.layers.append(LayerMap(len(into.keras), key, f"{prefix}{torch_attr}", True, info, None, LAST, ()))
+        into.keras.append(getattr(keras_object, attr))
     for attr in report.weights:
-        out[f"{prefix}{attr}"] = torch.as_tensor(np.asarray(getattr(keras_object, attr)))
+        into.lowered.layers.append(LayerMap(len(into.keras), VARIABLE, f"{prefix}{attr}", True, {}, None, LAST, ()))
+        into.keras.append(_Variable(getattr(keras_object, attr)))
     for attr, class_name in report.custom:
-        inner = reports.get(class_name)
-        if inner is None:
+        if class_name not in reports:
             raise KeyError(f"class {class_name} was not translated")
-        out.update(transfer(getattr(keras_object, attr), getattr(torch_module, attr), inner, reports, f"{prefix}{attr}."))
-    return out
+        mapping(getattr(keras_object, attr), reports[class_name], reports, f"{prefix}{attr}.", into)
+    return into
 
 
 def sample(shape: tuple, rng, vocabulary: int | None = None, count: int = SAMPLES) -> np.ndarray:
@@ -66,15 +89,19 @@ def _arrays(value) -> list[np.ndarray]:
     return [np.asarray(value)]
 
 
+def vocabulary_of(keras_model, report) -> int | None:
+    """Token ids valid for every Embedding of the model, where its input holds token ids."""
+    if not report.token_input:
+        return None
+    sizes = [layer.input_dim for layer in keras_model._flatten_layers() if hasattr(layer, "input_dim")]
+    return min(sizes) if sizes else None
+
+
 def compare(name, keras_model, torch_model, report, reports, shape, executed, atol, rtol, seed):
     from k2t.verify import Verdict
 
     rng = np.random.default_rng(seed)
-    vocabulary = None
-    if report.token_input:  # ids valid for every Embedding of the model
-        sizes = [layer.input_dim for layer in keras_model._flatten_layers() if hasattr(layer, "input_dim")]
-        vocabulary = min(sizes) if sizes else None
-    x = sample(shape, rng, vocabulary)
+    x = sample(shape, rng, vocabulary_of(keras_model, report))
     keras_model(x, training=False)  # builds the Keras model's variables (no-op when built)
     torch_model.eval()
     try:
@@ -85,23 +112,13 @@ def compare(name, keras_model, torch_model, report, reports, shape, executed, at
                        executed=executed)
     randomise(keras_model, rng)
     try:
-        values = transfer(keras_model, torch_model, report, reports)
-    except (AttributeError, KeyError) as exc:
+        weights = mapping(keras_model, report, reports)
+        missing = transfer(weights.keras, torch_model, weights.lowered)
+    except (AttributeError, KeyError, ValueError, RuntimeError) as exc:
         return Verdict(name, "different", reason=f"weights do not fit: {exc}", executed=executed)
-    state = torch_model.state_dict()
-    for key, value in values.items():
-        if key not in state:
-            return Verdict(name, "different", reason=f"weights do not fit: the torch model has no {key}",
-                           executed=executed)
-        if tuple(state[key].shape) != tuple(value.shape):
-            return Verdict(name, "different", executed=executed, reason=(
-                f"weights do not fit: {key}: torch shape {tuple(state[key].shape)} but Keras gives {tuple(value.shape)}"))
-        state[key] = value.to(state[key].dtype)
-    missing = [k for k in state if k not in values and not k.endswith("num_batches_tracked")]
     if missing:
         return Verdict(name, "different", reason=f"torch parameters without Keras weights: {missing}",
                        executed=executed)
-    torch_model.load_state_dict(state)
     expected = _arrays(keras_model(x, training=False))
     try:
         with torch.no_grad():

@@ -36,6 +36,8 @@ from k2t.rules.activations import OUTPUT_ACTIVATIONS, render
 from k2t.rules.layers import LAYERS
 from k2t.rules.spec import FIRST
 
+# LayerMap.key of a custom layer's add_weight variable (k2t/verify/classes.py): copied as it is.
+VARIABLE = "Variable"
 SAMPLES = 4
 UNKNOWN_SIZE = 16  # stands for None (e.g. a variable sequence length) in sample inputs
 
@@ -103,6 +105,9 @@ def mapped_weights(layers, lowered, values=None) -> dict[str, np.ndarray]:
     for layer_map in lowered.layers:
         if not layer_map.weights:
             continue
+        if layer_map.key == VARIABLE:  # an add_weight variable: the parameter holds it as it is
+            out[layer_map.module] = np.asarray(values(layers[layer_map.index])[0])
+            continue
         rule = LAYERS[layer_map.key]
         for name, array in rule.transfer(values(layers[layer_map.index]), layer_map.transfer_info).items():
             out[f"{layer_map.module}.{name}"] = np.asarray(array)
@@ -118,6 +123,9 @@ def keras_weight_names(layers, lowered) -> dict[str, tuple[str, object]]:
         if not layer_map.weights:
             continue
         layer = layers[layer_map.index]
+        if layer_map.key == VARIABLE:
+            names[layer_map.module] = (_path(layer.weights[0]), layer)
+            continue
         rule = LAYERS[layer_map.key]
         weights = list(layer.weights)
         for j, weight in enumerate(weights):

@@ -422,10 +422,19 @@ def _running_var_expected(keras_now, keras_before, torch_before, counts, names) 
     return out
 
 
-def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, atol: float, rtol: float, seed: int) -> dict:
-    """Run `steps` steps on both sides; returns the figures for the verdict."""
+def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, atol: float, rtol: float, seed: int,
+                      mapping=None) -> dict:
+    """Run `steps` steps on both sides; returns the figures for the verdict. mapping: (Keras
+    layers, an object whose .layers are the LayerMaps, a function rng -> sample inputs) where the
+    model is not a graph of layers (a subclassed model, verify/classes.py)."""
     lowered, ir = report.lowered, report.ir
-    layers, _ = keras_layers(keras_model, ir)
+    if mapping is None:
+        layers, _ = keras_layers(keras_model, ir)
+
+        def make_inputs(rng):
+            return sample_inputs(keras_model, lowered, ir, rng, TRAIN_BATCH)
+    else:
+        layers, lowered, make_inputs = mapping
     names = keras_weight_names(layers, lowered)
     rng = np.random.default_rng([seed, 1])
     keras_off = keras_without_dropout(keras_model)
@@ -441,7 +450,7 @@ def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, at
         if len(getattr(keras_model, "outputs", None) or [None]) > 1:
             raise TrainingFailed("keras step", "a model with several outputs is not trained by verify yet")
         for step in range(1, steps + 1):
-            xs = sample_inputs(keras_model, lowered, ir, rng, TRAIN_BATCH)
+            xs = make_inputs(rng)
             keras_x = xs if len(xs) > 1 else xs[0]
             out_shape = tuple(np.asarray(keras_model(keras_x, training=False)).shape)
             y = sample_labels(loss_key, out_shape, rng)
