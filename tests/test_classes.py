@@ -1,0 +1,188 @@
+"""Custom layers and subclassed models: translated construct by construct, one marker per missing
+piece, and verify catches what a wrong translation would get wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conftest import FIXTURES, run_torch_only
+from k2t import translate
+from k2t.cli import main
+from k2t.verify import verify_sources
+
+MARKER = "# k2t: "
+
+LAZY_FIT = '''
+import numpy as np
+from tensorflow import keras
+from tensorflow.keras import layers
+
+rng = np.random.default_rng(0)
+x_train = rng.normal(size=(256, 20)).astype("float32")
+y_train = (x_train[:, 0] > 0).astype("int64")
+
+
+class Classifier(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(16, activation="relu")
+        self.out = layers.Dense(2, activation="softmax")
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+model = Classifier()
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+history = model.fit(x_train, y_train, epochs=4, batch_size=32)
+'''
+
+
+def _fixture(name: str) -> tuple[str, str]:
+    keras_path = FIXTURES / "classes" / f"{name}.keras.py"
+    return keras_path.read_text(encoding="utf-8"), keras_path.with_name(f"{name}.torch.py").read_text(encoding="utf-8")
+
+
+def test_one_missing_op_leaves_one_marker_and_the_rest_translated():
+    source = '''
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(4)
+
+    def call(self, x):
+        x = self.dense(x)
+        y = tf.signal.fft(x)
+        return tf.nn.relu(x)
+'''
+    result = translate(source)
+    assert [d.code for d in result.errors] == ["K2T501"]
+    assert result.errors[0].line == 13
+    assert result.code.count(MARKER) == 1
+    marked = result.code.splitlines()[result.code.splitlines().index(next(l for l in result.code.splitlines() if MARKER in l)) + 1]
+    assert "tf.signal.fft(x)" in marked
+    assert "class Block(nn.Module):" in result.code
+    assert "return torch.relu(x)" in result.code
+    assert "self.dense = nn.LazyLinear(4)" in result.code
+
+
+def test_training_argument_reads_the_module_mode():
+    source = '''
+import tensorflow as tf
+from tensorflow import keras
+
+
+class Noisy(keras.layers.Layer):
+    def call(self, inputs, training=None):
+        if training:
+            return inputs + tf.random.normal(tf.shape(inputs), stddev=0.1)
+        return inputs
+'''
+    code = translate(source).code
+    assert "def forward(self, inputs):" in code
+    assert "if self.training:" in code
+    assert "training" not in code.replace("self.training", "")
+
+
+def test_keras_only_methods_and_keywords_are_dropped():
+    source = '''
+from tensorflow import keras
+
+
+class Scale(keras.layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        return inputs * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+'''
+    result = translate(source)
+    assert not result.errors
+    assert "def __init__(self, factor=2.0):" in result.code
+    assert "super().__init__()" in result.code
+    assert "get_config" not in result.code
+
+
+def test_verify_catches_a_wrong_softmax_axis():
+    keras_text, torch_text = _fixture("attention_ops")
+    assert "torch.softmax(self.scores(q, k), dim=-1)" in torch_text
+    wrong = torch_text.replace("torch.softmax(self.scores(q, k), dim=-1)", "torch.softmax(self.scores(q, k), dim=1)")
+    (verdict,) = verify_sources(keras_text, wrong)
+    assert verdict.status == "different"
+    (verdict,) = verify_sources(keras_text, torch_text)
+    assert verdict.status == "equivalent"
+
+
+def test_verify_catches_a_weight_used_wrongly():
+    keras_text, torch_text = _fixture("custom_dense_build")
+    wrong = torch_text.replace("torch.matmul(inputs, self.w) + self.b", "torch.matmul(inputs, self.w) - self.b")
+    assert wrong != torch_text
+    (verdict,) = verify_sources(keras_text, wrong)
+    assert verdict.status == "different"
+
+
+def test_verify_reports_a_parameter_that_no_keras_weight_fills():
+    keras_text, torch_text = _fixture("subclassed_cnn")
+    extra = torch_text.replace(
+        "        self.pool = nn.MaxPool2d(2)\n",
+        "        self.pool = nn.MaxPool2d(2)\n        self.scale = nn.Parameter(torch.ones(1))\n",
+    )
+    assert extra != torch_text
+    (verdict,) = verify_sources(keras_text, extra)
+    assert verdict.status == "different" and "scale" in verdict.reason
+
+
+def test_lazy_model_is_materialised_before_its_optimizer(tmp_path):
+    result = translate(LAZY_FIT)
+    assert not result.errors
+    code = result.code
+    dry_run = code.index("model.eval()(prepare_inputs(x_train[:2]))")
+    assert dry_run < code.index("optimizer = KerasAdam(model.parameters()")
+    assert "nn.LazyLinear(16)" in code
+    torch_path = tmp_path / "out.py"
+    torch_path.write_text(code, encoding="utf-8")
+    completed = run_torch_only(torch_path, tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    losses = json.loads(next(l for l in completed.stdout.splitlines() if l.startswith("K2T-LOSSES ")).split(" ", 1)[1])
+    assert losses[-1] < losses[0]
+
+
+def test_verify_needs_the_input_shape_of_a_model_built_from_data():
+    code = translate(LAZY_FIT).code
+    (verdict,) = verify_sources(LAZY_FIT, code)
+    assert verdict.status == "unverifiable" and "--input-shape" in verdict.reason
+    (verdict,) = verify_sources(LAZY_FIT, code, input_shape=(20,), train_steps=5)
+    assert verdict.status == "equivalent", verdict
+    assert verdict.training.status == "equivalent" and verdict.training.steps_run == 5
+
+
+def test_cli_input_shape(tmp_path: Path):
+    keras_path, torch_path = tmp_path / "k.py", tmp_path / "t.py"
+    keras_path.write_text(LAZY_FIT, encoding="utf-8")
+    torch_path.write_text(translate(LAZY_FIT).code, encoding="utf-8")
+    runner = CliRunner()
+    ok = runner.invoke(main, ["verify", str(keras_path), str(torch_path), "--input-shape", "20", "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["models"][0]["status"] == "equivalent"
+    bad = runner.invoke(main, ["verify", str(keras_path), str(torch_path), "--input-shape", "20x"])
+    assert bad.exit_code == 2 and "--input-shape" in bad.output
+
+
+def test_sizes_follow_the_callers_into_a_custom_layer():
+    _, torch_text = _fixture("residual_block")
+    # FeedForward's input size comes from TextClassifier's Embedding; its output size sets `out`.
+    assert "self.expand = nn.Linear(16, hidden)" in torch_text
+    assert "self.norm = nn.LayerNorm(16, eps=1e-6)" in torch_text
+    assert "self.out = nn.Linear(16, num_classes)" in torch_text
+    assert "Lazy" not in torch_text
