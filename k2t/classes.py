@@ -281,7 +281,7 @@ class ClassTranslator:
             if args[0].value.value == (self.forward_params or [None])[0]:
                 self.result.token_input = True  # the input holds token ids
         inputs = list(value.items) if value.kind == SEQ else [value]
-        if any(i.kind != TENSOR for i in inputs):
+        if not inputs or any(i.kind != TENSOR for i in inputs):
             raise Refused(f"self.{sub.attr}(...): its input is not a tensor k2t can follow")
         return self.lower_call(sub, inputs, value.kind == SEQ)
 
@@ -432,6 +432,8 @@ class ClassTranslator:
                 for target in small.targets:
                     self.bind(target.target, value, names)
                     targets.append(code_of(target.target))
+                    if not isinstance(target.target, (cst.Name, cst.Tuple, cst.List)):
+                        self.forget(target.target, names)  # `shape[0] = n` changes what `shape` holds
                 return [" = ".join(targets) + " = " + ast.unparse(value.node)]
             if isinstance(small, cst.AugAssign):
                 value = self.translate(small.value, names)
@@ -472,12 +474,22 @@ class ClassTranslator:
                 for name in cstwalk.iter_nodes(place):
                     if isinstance(name, cst.Name):
                         names[name.value] = Expr(ast.Name(name.value), TENSOR)
+        self.forget(node, names)  # what the kept code does to the names it reads is unknown
         code = code_of(small) if small is not None else code_of(statement.with_changes(leading_lines=[]))
         lines = code.rstrip("\n").splitlines()
         if self.uses_keras(node) or self.uses_tensors(node, names):
             marker = self.problem(node, "K2T501", reason)
             return [marker, *lines]
         return lines
+
+    @staticmethod
+    def forget(node, names) -> None:
+        """Names the code may have changed (a list appended to, an item assigned) are no longer
+        known: tensors stay tensors of unknown shape, anything else an unknown Python value."""
+        for name in cstwalk.iter_nodes(node):
+            if isinstance(name, cst.Name) and name.value in names:
+                known = names[name.value]
+                names[name.value] = Expr(ast.Name(name.value), TENSOR if known.kind == TENSOR else OBJECT)
 
     def uses_keras(self, node) -> bool:
         return any(
