@@ -27,6 +27,7 @@ import libcst as cst
 
 from k2t import cstwalk
 from k2t.analyse import Analyzer, LayerCall, Problem
+from k2t.lower import Failed, lower_model
 from k2t.ops import Refused, translate_expression
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.initializers import initializer_code, keras_fans
@@ -64,6 +65,7 @@ class SubLayer:
     lowered: tuple | None = None  # (module code, ...) of the first call: later calls must agree
     transfer: list = field(default_factory=list)  # (torch attribute, rule key, transfer info)
     lazy: bool = False
+    sequential: object = None  # a keras.Sequential([...]) (its ModelIR): a class of its own
 
 
 @dataclass
@@ -87,6 +89,7 @@ class ClassReport:
     layers: list = field(default_factory=list)
     weights: list = field(default_factory=list)  # attrs of add_weight variables (copied as they are)
     custom: list = field(default_factory=list)  # (attr, class name) of nested translated classes
+    sequentials: list = field(default_factory=list)  # (attr, LayerMaps) of keras.Sequential members
     lazy: bool = False  # the module has sizes set by the first batch
     complete: bool = True  # no line of the class was left in Keras
     instance: str | None = None  # `model = Name(...)` at module level
@@ -153,6 +156,20 @@ def _comments(statement) -> list[str]:
     return [line.comment.value for line in getattr(statement, "leading_lines", ()) if line.comment is not None]
 
 
+def _bound_names(function: cst.FunctionDef) -> set[str]:
+    """A method's parameters and the names its body assigns."""
+    names = {p.name.value for p in [*function.params.params, *function.params.kwonly_params]}
+    for node in cstwalk.iter_nodes(function.body):
+        if isinstance(node, (cst.AssignTarget, cst.For, cst.AugAssign)):
+            target = node.target
+            names |= {n.value for n in cstwalk.iter_nodes(target) if isinstance(n, cst.Name)}
+    return names
+
+
+def _is_name(node, name) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
 def _indent(lines: list[str], by: str = "    ") -> list[str]:
     return [by + line if line else line for line in lines]
 
@@ -161,9 +178,11 @@ class ClassTranslator:
     """One class: sub-layers, weights and methods in, nn.Module source lines out."""
 
     def __init__(self, node: cst.ClassDef, kind: str, resolver, module_env: Env, classes: dict, positions, report,
-                 input_shape: tuple | None = None, call_shapes: dict | None = None, outputs: dict | None = None):
+                 input_shape: tuple | None = None, call_shapes: dict | None = None, outputs: dict | None = None,
+                 arguments: dict | None = None):
         self.node = node
-        # class name -> (input shape, output shape) learnt by a first pass over the classes
+        self.arguments = arguments or {}  # __init__ parameter -> the literal all instantiations give
+        # class name -> its ClassReport from a first pass over the classes (input and output shapes)
         self.outputs = outputs if outputs is not None else {}
         self.returns: list = []  # shapes forward() returns
         self.output_shape: tuple | None = None
@@ -182,6 +201,9 @@ class ClassTranslator:
         self.numbers: set[str] = set()  # self attributes holding numbers (sizes, rates)
         self.helpers: dict[str, list[Expr]] = {}  # helper method -> the arguments of its first call
         self.forward_params: list[str] = []
+        self.forward_names: set[str] = set()  # names bound in the method being translated
+        self.extra_classes: list[str] = []  # classes of the Sequential models made inside this one
+        self.snippets: set[str] = set()  # helpers the classes need (rules/snippets.py)
         self.complete = True
         self.lazy = False
         position = positions.get(node)
@@ -202,7 +224,9 @@ class ClassTranslator:
                 continue
             env = Env(self.module_env)
             for param in [*function.params.params, *function.params.kwonly_params]:
-                env.bind(param.name, UNKNOWN, is_local=True)
+                # The value every instantiation in the program gives it (sizes for shapes), if any.
+                value = self.arguments.get(param.name.value, UNKNOWN) if method == "__init__" else UNKNOWN
+                env.bind(param.name, value, is_local=True)
             analyzer.env = env
             for statement in cstwalk.iter_nodes(function.body):
                 if not isinstance(statement, cst.SimpleStatementLine):
@@ -215,6 +239,11 @@ class ClassTranslator:
                     key = self.resolver.key(value.func)
                     if isinstance(value.func, cst.Name) and value.func.value in self.classes:
                         self.sublayers[attr] = SubLayer(attr, statement, value, custom=value.func.value)
+                        continue
+                    if key == "Sequential":  # lowered like a model once its input shape is known
+                        analyzer.scopes = [function]
+                        analyzer._sequential(statement, value, attr)
+                        self.sublayers[attr] = SubLayer(attr, statement, value, sequential=analyzer.result.models[-1])
                         continue
                     if key is not None and key.startswith("layers."):
                         problems: list[Problem] = []
@@ -268,18 +297,25 @@ class ClassTranslator:
             if shape is not None:  # numbers only: the caller's names mean nothing in the callee
                 shape = tuple(int(d) if isinstance(d, int) else None for d in shape[1:])
             self.call_shapes.setdefault(sub.custom, []).append(shape)
-            learnt = self.outputs.get(sub.custom)
-            if learnt is not None and shape is not None and learnt[0] == shape:
-                return Expr(call, TENSOR, shape=(BATCH, *learnt[1]))
+            learnt = self.outputs.get(sub.custom)  # the callee's report from the first pass
+            if learnt is not None and learnt.token_input and self.in_forward and args and _is_name(
+                args[0].value, (self.forward_params or [None])[0]
+            ):
+                self.result.token_input = True  # the input holds token ids for the callee's Embedding
+            if learnt is not None and shape is not None and learnt.output_shape is not None and learnt.input_shape == shape:
+                return Expr(call, TENSOR, shape=(values[0].shape[0], *learnt.output_shape))
             return Expr(call, TENSOR)
+        if sub.sequential is not None:
+            if len(args) != 1 or args[0].keyword is not None or args[0].star:
+                raise Refused(f"self.{sub.attr}(...) with these arguments has no translation yet")
+            return self.sequential_call(sub, translate(args[0].value))
         if sub.layer is None or getattr(sub, "problems", None):
             raise Refused(f"self.{sub.attr} is a layer k2t cannot translate (see its line)")
         if len(args) != 1 or args[0].keyword is not None or args[0].star:
             raise Refused(f"self.{sub.attr}(...) with these arguments has no translation yet")
         value = translate(args[0].value)
-        if sub.layer.key == "Embedding" and self.in_forward and isinstance(args[0].value, cst.Name):
-            if args[0].value.value == (self.forward_params or [None])[0]:
-                self.result.token_input = True  # the input holds token ids
+        if sub.layer.key == "Embedding" and self.in_forward and _is_name(args[0].value, (self.forward_params or [None])[0]):
+            self.result.token_input = True  # the input holds token ids
         inputs = list(value.items) if value.kind == SEQ else [value]
         if not inputs or any(i.kind != TENSOR for i in inputs):
             raise Refused(f"self.{sub.attr}(...): its input is not a tensor k2t can follow")
@@ -326,6 +362,7 @@ class ClassTranslator:
                 sub.transfer.append((names[id(weights_step)], layer.key, lowering.transfer_info))
         elif sub.lowered != signature:
             raise Refused(f"self.{sub.attr} is applied to inputs of another shape than at its first call")
+        init_params = {p.name.value for p in self.methods["__init__"].params.params} if "__init__" in self.methods else set()
         x = codes[0]
         fields = {f"x{i}": c for i, c in enumerate(codes)}
         fields["xs"] = "[" + ", ".join(codes) + "]"
@@ -336,8 +373,11 @@ class ClassTranslator:
             x = render(activation, x, 1 if lowering.out_layout == FIRST and out_rank >= 2 else -1)
         if lowering.out_layout == FIRST and out_rank >= 2:
             x = to_last(out_rank).format(x=f"({x})" if not x.isidentifier() else x)
-        if known:
-            shape = (BATCH, *lowering.out_shape)
+        read = {n.id for n in ast.walk(ast.parse(x, mode="eval")) if isinstance(n, ast.Name)}
+        if read & (init_params - {"self"}) - set(self.forward_names):
+            raise Refused(f"{layer.key}: its forward code needs a constructor argument ({', '.join(sorted(read & init_params))})")
+        if known:  # Keras takes the first axis as the batch, whatever it is (positions into an Embedding)
+            shape = (inputs[0].shape[0], *lowering.out_shape)
         elif layer.key in _OUT_RANK:
             shape = (BATCH,) + (None,) * _OUT_RANK[layer.key]
         elif wants == FIRST:
@@ -345,6 +385,40 @@ class ClassTranslator:
         else:
             shape = None
         return Expr(ast.parse(x, mode="eval").body, TENSOR, shape=shape)
+
+    def sequential_call(self, sub: SubLayer, value: Expr) -> Expr:
+        """`self.ffn(x)` of a keras.Sequential made in __init__: the model's own class, lowered
+        with the shape of its first input (Keras builds it then too)."""
+        ir = sub.sequential
+        if value.kind != TENSOR or value.shape is None:
+            raise Refused(f"self.{sub.attr}: a Sequential inside a class needs the shape of its input, "
+                          "which k2t could not follow here")
+        shape = tuple(value.shape[1:])
+        if sub.lowered is not None:
+            if sub.lowered[0] != shape:
+                raise Refused(f"self.{sub.attr} is applied to inputs of another shape than at its first call")
+            lowered = sub.lowered[1]
+        else:
+            if ir.problems:
+                raise Refused(ir.problems[0].message)
+            ir.input_shape = shape
+            ir.class_name = self.node.name.value + "".join(p[:1].upper() + p[1:] for p in sub.attr.split("_") if p)
+            try:
+                lowered = lower_model(ir, None, self.module_env.values)
+            except Failed as exc:
+                raise Refused(exc.problems[0].message) from None
+            except Unsupported as exc:
+                raise Refused(str(exc)) from None
+            sub.lowered = (shape, lowered)
+            args = [*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)]
+            sub.lines = [f"self.{sub.attr} = {lowered.class_name}({', '.join(args)})"]
+            self.extra_classes.append(lowered.code)
+            self.snippets |= lowered.snippets
+        x = ast.unparse(value.node)
+        if lowered.channels_first:
+            x = to_first(len(shape)).format(x=f"({x})" if not x.isidentifier() else x)
+        code = ast.parse(f"self.{sub.attr}({x})", mode="eval").body
+        return Expr(code, TENSOR, shape=(BATCH, *lowered.output_shape))
 
     def guessed_shape(self, key: str) -> tuple:
         """The input shape a layer implies where the tensor's is unknown (Conv2D: rank 3)."""
@@ -522,6 +596,7 @@ class ClassTranslator:
             shape = (BATCH, *self.input_shape) if self.input_shape is not None and not names else None
             names[name] = Expr(ast.Name(name), TENSOR, shape=shape)
         self.forward_params = [code_of(p.name) for p in call.params.params[1:] if p.name.value != "training"]
+        self.forward_names = _bound_names(call)
         body = self.block(self.body_of(call), names)
         self.in_forward = False
         shapes = {r for r in self.returns}
@@ -546,6 +621,7 @@ class ClassTranslator:
                 names[param.name.value] = Expr(ast.Constant(value), NUMBER, value=value)
             else:
                 names[param.name.value] = Expr(ast.Name(param.name.value), TENSOR)
+        self.forward_names = _bound_names(function)
         body = self.block(self.body_of(function), names)
         self.in_forward = False
         header = code_of(function.with_changes(body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Pass()])]),
@@ -614,6 +690,11 @@ class ClassTranslator:
             return [f"self.{sub.attr} = {sub.call.func.value}({', '.join(kept)})"]
         problems = getattr(sub, "problems", [])
         code = code_of(sub.statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+        if sub.sequential is not None and sub.lines is None:
+            return [self.problem(sub.call, "K2T303", "a Sequential inside a class needs the shape of its input, "
+                                 "which k2t could not follow from call()"), *code]
+        if sub.sequential is not None:
+            return sub.lines
         if sub.layer is None or problems:
             problem = problems[0] if problems else Problem(sub.call, "K2T101", "this layer has no translation yet")
             return [self.problem(problem.node, problem.code, problem.message), *code]
@@ -816,6 +897,8 @@ class ClassTranslator:
         for sub in self.sublayers.values():
             if sub.custom:
                 self.result.custom.append((sub.attr, sub.custom))
+            if sub.sequential is not None and sub.lowered is not None:
+                self.result.sequentials.append((sub.attr, sub.lowered[1].layers))
             for torch_attr, key, info in sub.transfer:
                 self.result.layers.append((sub.attr, key, info, torch_attr))
         self.result.weights = [w for w in self.weights]
@@ -885,3 +968,38 @@ def callers_first(classes: dict) -> list[str]:
         ordered.append(ready)
         pending.remove(ready)
     return ordered
+
+
+def constructor_arguments(module: cst.Module, classes: dict, env: Env) -> dict[str, dict]:
+    """Class name -> {__init__ parameter: value} for the parameters that every instantiation in the
+    module gives the same literal (or leaves at a literal default): the sizes its shapes then have."""
+    calls: dict[str, list[cst.Call]] = {name: [] for name in classes}
+    for node in cstwalk.iter_nodes(module):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in calls:
+            calls[node.func.value].append(node)
+    found: dict[str, dict] = {}
+    for name, sites in calls.items():
+        init = _methods(classes[name][0]).get("__init__")
+        if init is None or not sites:
+            continue
+        params = [p for p in init.params.params[1:]]
+        values: dict[str, set] = {p.name.value: set() for p in params}
+        for call in sites:
+            given = {}
+            if any(a.star for a in call.args):
+                values = {}
+                break
+            for i, arg in enumerate(call.args):
+                key = arg.keyword.value if arg.keyword else (params[i].name.value if i < len(params) else None)
+                if key in values:
+                    given[key] = evaluate(arg.value, env)
+            for param in params:
+                value = given.get(param.name.value)
+                if value is None and param.default is not None:
+                    value = evaluate(param.default, env)
+                known = value is not None and value.known and isinstance(value.value, (int, float, str, tuple))
+                values[param.name.value].add(repr(value.value) if known else None)
+        found[name] = {
+            k: ast.literal_eval(v.pop()) for k, v in values.items() if len(v) == 1 and None not in v
+        }
+    return found

@@ -19,7 +19,15 @@ from libcst.metadata import ScopeProvider
 
 from k2t import cstwalk, rewrite, snippets
 from k2t.analyse import MODEL_METHODS, Analysis, ModelIR, Problem, analyse
-from k2t.classes import ClassReport, ClassTranslator, build_lines, built_shapes, callers_first, keras_classes
+from k2t.classes import (
+    ClassReport,
+    ClassTranslator,
+    build_lines,
+    built_shapes,
+    callers_first,
+    constructor_arguments,
+    keras_classes,
+)
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
 from k2t.lower import Failed, InputSpec, LoweredModel, lower_model
@@ -541,6 +549,7 @@ class _Translation:
     def translate_classes(self, found: dict, outputs: dict) -> dict[str, ClassReport]:
         translated: dict[str, ClassReport] = {}
         shapes = built_shapes(self.wrapper.module, found)
+        arguments = constructor_arguments(self.wrapper.module, found, self.analysis.module_env)
         call_shapes: dict[str, list] = {}  # a class used as a sub-layer: its inputs' shapes
         for name in callers_first(found):
             node, kind = found[name]
@@ -553,6 +562,7 @@ class _Translation:
             translator = ClassTranslator(
                 node, kind, self.analysis_resolver, self.analysis.module_env, found, self.positions,
                 lambda problem: self.report(problem, mark=False), shapes.get(name), call_shapes, outputs,
+                arguments.get(name),
             )
             try:
                 code = translator.code()
@@ -561,11 +571,11 @@ class _Translation:
                 message = " ".join(f"{type(exc).__name__}: {exc}".split())
                 self.report(Problem(node, "K2T902", f"internal error while translating class {name} ({message}); left as is"))
                 continue
-            self.edits.replace(node, [code])
+            self.edits.replace(node, [*translator.extra_classes, code])
             self.covered.add(node)
+            self.snippets |= translator.snippets
             translated[name] = translator.result
-            if translator.output_shape is not None:
-                outputs[name] = (shapes.get(name), translator.output_shape)
+            outputs[name] = translator.result
         return translated
 
     def class_instances(self, translated: dict) -> None:

@@ -898,6 +898,21 @@ def _arange(start: str, stop: str, step: str, dtype: str | None, default_step: A
     return render
 
 
+def _range_shape(start: str, stop: str, step: str):
+    """A range is 1-D; its length where the bounds are static ints."""
+
+    def shape(a: Args) -> tuple:
+        low, high, delta = (static(a[p]) for p in (start, stop, step))
+        if high is None:
+            low, high = 0, low
+        delta = 1 if delta is None else delta
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high, delta)) and delta:
+            return (max(0, math.ceil((high - low) / delta)),)
+        return (None,)
+
+    return shape
+
+
 def _eye(n: str, m: str | None, dtype: str | None, default: str = "float32"):
     def render(a: Args) -> str:
         if "k" in a.values and a.value("k") != 0:
@@ -1984,7 +1999,7 @@ op(
     "tf.range(0.0, 1.0, 0.25)",
     "tf.range(tf.shape(x)[1])",
     "tf.range(3, dtype=tf.float32)",
-    shape=None,
+    shape=_range_shape("start", "limit", "delta"),
 )
 op(
     "tf.eye tf.linalg.eye",
@@ -2315,6 +2330,7 @@ op(
     _arange("start", "stop", "step", "dtype"),
     "K.arange(4)",
     "K.arange(1, 7, 2, dtype='float32')",
+    shape=_range_shape("start", "stop", "step"),
 )
 op("backend.epsilon", "", _number(1e-07), "K.epsilon()", "x + K.epsilon()")
 op("backend.floatx", "", _floatx, "K.cast(i, K.floatx())")
@@ -2811,6 +2827,7 @@ op(
     "ops.arange(4)",
     "ops.arange(1, 8, 3)",
     "ops.arange(0.0, 1.0, 0.5)",
+    shape=_range_shape("start", "stop", "step"),
 )
 op(
     "ops.eye",

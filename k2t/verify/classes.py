@@ -8,6 +8,7 @@ without permutes. Imports TensorFlow and torch.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -65,6 +66,13 @@ def mapping(keras_object, report, reports: dict, prefix: str = "", into: Mapping
     for attr in report.weights:
         into.lowered.layers.append(LayerMap(len(into.keras), VARIABLE, f"{prefix}{attr}", True, {}, None, LAST, ()))
         into.keras.append(_Variable(getattr(keras_object, attr)))
+    for attr, layer_maps in report.sequentials:  # a keras.Sequential member: its layers in order
+        keras_layers = list(getattr(keras_object, attr).layers)
+        base = len(into.keras)
+        into.keras.extend(keras_layers)
+        for m in layer_maps:
+            module = f"{prefix}{attr}.{m.module}" if m.module else None
+            into.lowered.layers.append(dataclasses.replace(m, index=base + m.index, module=module))
     for attr, class_name in report.custom:
         if class_name not in reports:
             raise KeyError(f"class {class_name} was not translated")

@@ -167,7 +167,7 @@ def _embedding(ctx) -> Lowering:
     comment = "sparse=True: Keras on TensorFlow updates embeddings from per-token sparse gradients"
     return Lowering(
         steps=[Step("{m}({x})", module, attr="embedding", comment=comment if sparse else None)],
-        out_shape=ctx.in_shape + (ctx.require("output_dim"),),
+        out_shape=ctx.in_shape + (ctx.value("output_dim") if ctx.args["output_dim"].known else Symbol(ctx.code("output_dim")),),
         weights_step=0,
         init=(ctx.value("embeddings_initializer"), None),
         # Keras's fan_in is input_dim; torch's nn.init takes the table's second axis (output_dim).

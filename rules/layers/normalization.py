@@ -89,9 +89,10 @@ def _layer_norm(ctx) -> Lowering:
     options = [dim_code(ctx.in_shape[-1]), f"eps={ctx.code('epsilon')}"]
     if not center:
         options.append("elementwise_affine=False")
+    # Said where the program relies on Keras's default (an explicit epsilon speaks for itself).
+    comment = "Keras's default epsilon is 1e-3 (torch: 1e-5)." if ctx.is_default("epsilon", 0.001) else None
     return Lowering(
-        steps=[Step("{m}({x})", f"nn.LayerNorm({', '.join(options)})", attr="norm",
-                    comment="Keras's default epsilon is 1e-3 (torch: 1e-5).")],
+        steps=[Step("{m}({x})", f"nn.LayerNorm({', '.join(options)})", attr="norm", comment=comment)],
         out_shape=ctx.in_shape,
         out_layout=LAST,
         weights_step=0,
