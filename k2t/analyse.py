@@ -19,7 +19,7 @@ from k2t.names import Resolver
 from k2t.ops import lambda_function
 from k2t.rules import regularizers
 from k2t.rules.activations import activation_name
-from k2t.rules.layers import LAYER_FUNCTIONS, layer_rule
+from k2t.rules.layers import LAYER_FUNCTIONS, custom_layer_rule, layer_rule
 from k2t.rules.spec import REQUIRED, LayerRule, Param
 from k2t.values import UNKNOWN, Env, Symbol, Value, code_of, evaluate, evaluate_value
 
@@ -57,6 +57,10 @@ class LayerCall:
     extra: dict[str, Value] = field(default_factory=dict)  # inert keywords (input_shape=, name=)
     shared_with: "LayerCall | None" = None  # a layer object applied again: its first application
     binding: str | None = None  # `encoder = layers.Dense(16)`: the variable holding the layer object
+    token_input: bool = False  # reads token ids: an Embedding, or a layer class that starts with one
+
+    def __post_init__(self) -> None:
+        self.token_input = self.token_input or self.key == "Embedding"
 
 
 @dataclass
@@ -382,7 +386,7 @@ class Analyzer(cst.CSTVisitor):
             if name and key == "Model":
                 self._functional_model(line, value, name)
                 return
-            if name and key and key.startswith("layers.") and layer_rule(key):
+            if name and ((key and key.startswith("layers.") and layer_rule(key)) or self._custom_class(value)):
                 self.layer_objects[-1][name] = (value, line)
             if name and self._tensor_node(name, self._apply(line, value, name, [])):
                 return
@@ -507,8 +511,22 @@ class Analyzer(cst.CSTVisitor):
             return
         self._layer(model, call.args[0].value)
 
+    def _custom_class(self, node) -> str | None:
+        """The name of the custom layer class this call constructs (`TransformerBlock(32, 2)`)."""
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+            if self.result.keras_classes.get(node.func.value) == "layer":
+                return node.func.value
+        return None
+
     def _layer_call(self, node: cst.Call, problems: list[Problem], key: str | None = None) -> LayerCall | None:
         """A LayerCall for a layer constructor call, or None (with the problem recorded)."""
+        custom = self._custom_class(node)
+        if custom is not None:  # a class translated by k2t/classes.py: a module of its own
+            local_names = set()
+            for arg in node.args:
+                local_names |= evaluate(arg.value, self.env).local_names
+            args = {"constructor": Value(code_of(node), custom, frozenset(local_names))}
+            return LayerCall(f"Custom:{custom}", custom_layer_rule(custom), node, args)
         key = key or self.resolver.key(node.func)
         rule = layer_rule(key) if key else None
         if rule is None:
@@ -598,7 +616,7 @@ class Analyzer(cst.CSTVisitor):
         tensor_args = call.args
         if isinstance(func, cst.Call):
             key = self.resolver.key(func.func)
-            if not (key and key.startswith("layers.")):
+            if not (key and key.startswith("layers.")) and self._custom_class(func) is None:
                 return None
             layer = self._layer_call(func, problems, key)
         elif isinstance(func, cst.Name) and func.value in self.layer_objects[-1]:

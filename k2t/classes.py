@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 import textwrap
 from dataclasses import dataclass, field
 
@@ -32,7 +33,7 @@ from k2t.ops import Refused, translate_expression
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.initializers import initializer_code, keras_fans
 from k2t.rules.ops import BATCH, NUMBER, OBJECT, SEQ, TENSOR, Expr
-from k2t.rules.spec import FIRST, LAST, LayerContext, Unsupported, to_first, to_last
+from k2t.rules.spec import FIRST, LAST, LayerContext, Lowering, Step, Unsupported, to_first, to_last
 from k2t.values import UNKNOWN, Env, code_of, evaluate
 
 LAYER_BASES = ("layers.Layer", "Layer")
@@ -95,6 +96,7 @@ class ClassReport:
     instance: str | None = None  # `model = Name(...)` at module level
     built: str | None = None  # the shape given to `model.build(shape)`
     token_input: bool = False  # the input is token ids into an Embedding
+    embeddings: bool = False  # holds an Embedding (Keras's optimizers update its rows sparsely)
     input_shape: tuple | None = None  # of forward()'s input, without the batch, where known
     output_shape: tuple | None = None  # of forward()'s output, without the batch, where known
     input_name: str = "x"  # forward()'s first parameter
@@ -179,8 +181,10 @@ class ClassTranslator:
 
     def __init__(self, node: cst.ClassDef, kind: str, resolver, module_env: Env, classes: dict, positions, report,
                  input_shape: tuple | None = None, call_shapes: dict | None = None, outputs: dict | None = None,
-                 arguments: dict | None = None):
+                 arguments: dict | None = None, sparse_gradients: bool = False):
         self.node = node
+        # The program's optimizer takes Embedding gradients as rows (nn.Embedding(sparse=True)).
+        self.sparse_gradients = sparse_gradients
         self.arguments = arguments or {}  # __init__ parameter -> the literal all instantiations give
         # class name -> its ClassReport from a first pass over the classes (input and output shapes)
         self.outputs = outputs if outputs is not None else {}
@@ -302,6 +306,8 @@ class ClassTranslator:
                 args[0].value, (self.forward_params or [None])[0]
             ):
                 self.result.token_input = True  # the input holds token ids for the callee's Embedding
+            if learnt is not None and learnt.embeddings:
+                self.result.embeddings = True
             if learnt is not None and shape is not None and learnt.output_shape is not None and learnt.input_shape == shape:
                 return Expr(call, TENSOR, shape=(values[0].shape[0], *learnt.output_shape))
             return Expr(call, TENSOR)
@@ -339,7 +345,9 @@ class ClassTranslator:
             layout = FIRST
             self.permuted = True
         ctx = LayerContext(key=layer.key, args=layer.args, in_shape=shapes[0], layout=layout,
-                           in_shapes=tuple(shapes), lazy=True)
+                           in_shapes=tuple(shapes), lazy=True, sparse_gradients=self.sparse_gradients)
+        if layer.key == "Embedding" and layer.args["embeddings_regularizer"].value is None:
+            self.result.embeddings = True
         try:
             lowering = rule.lower(ctx)
         except Unsupported as exc:
@@ -1003,3 +1011,22 @@ def constructor_arguments(module: cst.Module, classes: dict, env: Env) -> dict[s
             k: ast.literal_eval(v.pop()) for k, v in values.items() if len(v) == 1 and None not in v
         }
     return found
+
+
+def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowering:
+    """A translated layer class as a layer of a Sequential or functional model (rules/layers/custom.py).
+    seen collects the input shapes the models give each class (for its next translation)."""
+    shape = tuple(int(d) if isinstance(d, int) else None for d in ctx.in_shape)
+    seen.setdefault(report.name, set()).add(shape)
+    if not report.complete:
+        raise Unsupported(f"{report.name} is not fully translated (see the markers in its class)", "K2T201")
+    if report.input_shape != shape or report.output_shape is None:
+        raise Unsupported(f"{report.name}: k2t could not follow the shape of its output for inputs {shape}", "K2T303")
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", report.name).lower()
+    return Lowering(
+        steps=[Step("{m}({x})", ctx.args["constructor"].code, attr=name)],
+        out_shape=report.output_shape,
+        out_layout=LAST,
+        weights_step=0,
+        transfer_info={"class": report, "classes": reports},
+    )

@@ -103,7 +103,7 @@ def _input_layouts(model: ModelIR) -> dict[str, str]:
         frontier = [var]
         for layer in model.graph_nodes:
             if any(v in frontier for v in layer.inputs):
-                if layer.key == "Embedding":
+                if layer.token_input:
                     break
                 want = layer.rule.wanted(layer.args)
                 if want:
@@ -177,7 +177,7 @@ def lower_model(
     rank2_layouts = {input_layouts[v] for v, shape in model.graph_inputs if len(shape) >= 2}
     channels_first = rank2_layouts == {FIRST}
     embedding_inputs = {
-        v for v, _ in model.graph_inputs if any(n.key == "Embedding" and v in n.inputs for n in model.graph_nodes)
+        v for v, _ in model.graph_inputs if any(n.token_input and v in n.inputs for n in model.graph_nodes)
     }
     input_dtype = "int64" if embedding_inputs else "float32"
     init_lines: list[str] = []

@@ -125,7 +125,9 @@ def lower_compile(
     usage: Usage, model: ModelIR, analysis: Analysis, resolver: Resolver, env: Env, output_units,
     exact_optimizers: bool = True,
     changing_lr: bool = False,
+    class_embeddings: bool = False,
 ) -> tuple[Compiled | None, list[Problem]]:
+    """class_embeddings: the model holds an Embedding inside one of the program's layer classes."""
     args, _, problems = bind_arguments(usage.call, COMPILE, env, resolver, "compile", frozenset(_COMPILE_INERT))
     raw = {}
     for i, arg in enumerate(usage.call.args):
@@ -166,7 +168,7 @@ def lower_compile(
             try:
                 lowering = lower_optimizer(
                     rule, opt_args, "{parameters}", exact_optimizers, changing_lr=changing_lr,
-                    embeddings=any(_sparse_embedding(n) for n in model.graph_nodes),
+                    embeddings=class_embeddings or any(_sparse_embedding(n) for n in model.graph_nodes),
                 )
             except Unsupported as exc:
                 problems.append(Problem(usage.call, exc.code, str(exc)))

@@ -27,6 +27,7 @@ from k2t.classes import (
     callers_first,
     constructor_arguments,
     keras_classes,
+    lower_custom,
 )
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
@@ -236,6 +237,7 @@ class _Translation:
         self.loops: list[ModelLoops] = []  # per translated model, in order
         self.loops_by_var: dict[str, tuple[ModelLoops, cst.CSTNode]] = {}  # model var -> (loops, scope)
         self.class_reports: list[ClassReport] = []
+        self.sparse_embeddings = False  # the classes' Embeddings give sparse gradients (see classes())
 
     # -- reporting ------------------------------------------------------------------------
     def report(self, problem: Problem, severity: str = ERROR, mark: bool = True) -> None:
@@ -311,10 +313,12 @@ class _Translation:
         if model.layers and "units" in model.layers[-1].args:
             output_units = model.layers[-1].args["units"].value
         if compile_usage is not None:
+            custom = {n.key.removeprefix("Custom:") for n in model.graph_nodes if n.key.startswith("Custom:")}
             compiled, compile_problems = lower_compile(
                 compile_usage, model, self.analysis, self.analysis_resolver, env, output_units,
                 exact_optimizers=not self.options.torch_optimizers,
                 changing_lr=self.changes_learning_rate(model),
+                class_embeddings=self.sparse_embeddings and any(c.embeddings for c in self.class_reports if c.name in custom),
             )
         try:
             if model.problems:
@@ -374,6 +378,7 @@ class _Translation:
                 model.compile, model, self.analysis, self.analysis_resolver, env,
                 output_shape[-1] if output_shape else None,
                 exact_optimizers=not self.options.torch_optimizers, changing_lr=self.changes_learning_rate(model),
+                class_embeddings=report.embeddings and self.sparse_embeddings,
             )
             if compiled is not None and output_shape is None and not compiled.loss_spec().classes_axis:
                 compile_problems.append(Problem(model.compile.call, "K2T303", (
@@ -529,24 +534,68 @@ class _Translation:
 
     # -- classes ------------------------------------------------------------------------------
     def classes(self) -> None:
-        """Custom layers and subclassed models, construct by construct (k2t/classes.py). Two
-        passes: the first learns each class's input shape (from the program's build() or from the
-        classes that call it) and its output shape; the second writes the classes knowing both."""
+        """Custom layers and subclassed models, construct by construct (k2t/classes.py). Shapes
+        settle over a few passes: each pass learns each class's input shape (from the program's
+        build(), from the classes that call it, from the models that use it as a layer) and its
+        output shape, until nothing new is learnt; the last pass writes the classes."""
         found = keras_classes(self.wrapper.module, self.analysis_resolver)
         if not found:
             return
-        outputs: dict[str, tuple] = {}
-        saved = self.snapshot()
-        self.translate_classes(found, outputs)
-        self.restore(saved)
-        translated = self.translate_classes(found, outputs)
+        learnt: dict[str, ClassReport] = {}
+        graph_shapes: dict[str, set] = {}  # class -> input shapes the Sequential/functional models give it
+        self.sparse_embeddings = self.optimizers_take_rows()
+        for _ in range(4):
+            saved = self.snapshot()
+            self.translate_classes(found, learnt, graph_shapes)
+            self.restore(saved)
+            before = {name: set(shapes) for name, shapes in graph_shapes.items()}
+            self.probe_models(learnt, graph_shapes)
+            if graph_shapes == before:
+                break
+        translated = self.translate_classes(found, learnt, graph_shapes)
         for report in translated.values():  # a class holding a lazy class is lazy
             report.lazy = report.lazy or any(translated.get(c, report).lazy for _, c in report.custom)
         self.class_reports = list(translated.values())
+        self.bind_custom_layers(translated, {})
         if translated:
             self.class_instances(translated)
 
-    def translate_classes(self, found: dict, outputs: dict) -> dict[str, ClassReport]:
+    def optimizers_take_rows(self) -> bool:
+        """Whether the program compiles models with optimizers that Keras feeds Embedding gradients
+        as rows (Adam, RMSprop, ...): then the classes' Embeddings give torch sparse gradients too."""
+        wanted = []
+        for model in self.analysis.models:
+            if model.compile is None:
+                continue
+            compiled, _ = lower_compile(
+                model.compile, model, self.analysis, self.analysis_resolver, self.analysis.module_env, None,
+                exact_optimizers=not self.options.torch_optimizers, class_embeddings=True,
+            )
+            wanted.append(compiled is not None and compiled.sparse_gradients)
+        return bool(wanted) and all(wanted)
+
+    def bind_custom_layers(self, reports: dict, seen: dict) -> None:
+        """Layers of the program's classes in Sequential/functional models: lowered from what the
+        class translation learnt (rules/layers/custom.py)."""
+        for model in self.analysis.models:
+            for layer in model.graph_nodes:
+                if layer.key.startswith("Custom:"):
+                    report = reports.get(layer.key.removeprefix("Custom:"))
+                    if report is not None:
+                        layer.rule = dataclasses.replace(layer.rule, lower=functools.partial(lower_custom, report, reports, seen))
+                        layer.token_input = report.token_input
+
+    def probe_models(self, learnt: dict, graph_shapes: dict) -> None:
+        """Lower the models that use the program's layer classes, only to learn their input shapes."""
+        self.bind_custom_layers(learnt, graph_shapes)
+        for model in self.analysis.models:
+            if model.kind != "class" and any(n.key.startswith("Custom:") for n in model.graph_nodes):
+                try:
+                    lower_model(model, None, self.analysis.module_env.values)
+                except Exception:  # noqa: BLE001 - a probe: the model's real lowering reports its problems
+                    pass
+
+    def translate_classes(self, found: dict, outputs: dict, graph_shapes: dict) -> dict[str, ClassReport]:
         translated: dict[str, ClassReport] = {}
         shapes = built_shapes(self.wrapper.module, found)
         arguments = constructor_arguments(self.wrapper.module, found, self.analysis.module_env)
@@ -557,12 +606,13 @@ class _Translation:
             # The callers' known input shapes, where they agree (an unknown one that differs
             # fails loudly at run time: a size mismatch in a module).
             sites = {shape for shape in call_shapes.get(name, []) if shape is not None}
+            sites |= {shape for shape in graph_shapes.get(name, ()) if None not in shape}
             if name not in shapes and len(sites) == 1:
                 shapes[name] = sites.pop()
             translator = ClassTranslator(
                 node, kind, self.analysis_resolver, self.analysis.module_env, found, self.positions,
                 lambda problem: self.report(problem, mark=False), shapes.get(name), call_shapes, outputs,
-                arguments.get(name),
+                arguments.get(name), self.sparse_embeddings,
             )
             try:
                 code = translator.code()

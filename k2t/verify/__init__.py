@@ -205,8 +205,10 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
                 training_plan = compile_plan(keras_source, model)
             except Exception as exc:  # noqa: BLE001 - reported as the training's verdict
                 training_plan = exc
+        # The program's own layer classes, where the model uses them, are defined first.
+        custom = any(n.key.startswith("Custom:") for n in ir.graph_nodes)
         keras_plan = keep_needed_imports(
-            keras_source, keras_source.prelude(),
+            keras_source, keras_source.prelude(with_definitions=custom),
             construction + " ".join(model.ctor_args) + getattr(training_plan, "code", ""),
         )
         code = keras_source.code(keras_plan.statements) + construction

@@ -38,6 +38,7 @@ from k2t.rules.spec import FIRST
 
 # LayerMap.key of a custom layer's add_weight variable (k2t/verify/classes.py): copied as it is.
 VARIABLE = "Variable"
+CUSTOM = "Custom:"  # LayerMap.key prefix of the program's own layer classes (rules/layers/custom.py)
 SAMPLES = 4
 UNKNOWN_SIZE = 16  # stands for None (e.g. a variable sequence length) in sample inputs
 
@@ -108,6 +109,11 @@ def mapped_weights(layers, lowered, values=None) -> dict[str, np.ndarray]:
         if layer_map.key == VARIABLE:  # an add_weight variable: the parameter holds it as it is
             out[layer_map.module] = np.asarray(values(layers[layer_map.index])[0])
             continue
+        if layer_map.key.startswith(CUSTOM):  # the program's own layer class: its recorded weight map
+            inner = _class_mapping(layers[layer_map.index], layer_map.transfer_info)
+            for key, array in mapped_weights(inner.keras, inner.lowered, values).items():
+                out[f"{layer_map.module}.{key}"] = array
+            continue
         rule = LAYERS[layer_map.key]
         for name, array in rule.transfer(values(layers[layer_map.index]), layer_map.transfer_info).items():
             out[f"{layer_map.module}.{name}"] = np.asarray(array)
@@ -126,6 +132,11 @@ def keras_weight_names(layers, lowered) -> dict[str, tuple[str, object]]:
         if layer_map.key == VARIABLE:
             names[layer_map.module] = (_path(layer.weights[0]), layer)
             continue
+        if layer_map.key.startswith(CUSTOM):
+            inner = _class_mapping(layer, layer_map.transfer_info)
+            for key, found in keras_weight_names(inner.keras, inner.lowered).items():
+                names[f"{layer_map.module}.{key}"] = found
+            continue
         rule = LAYERS[layer_map.key]
         weights = list(layer.weights)
         for j, weight in enumerate(weights):
@@ -137,6 +148,12 @@ def keras_weight_names(layers, lowered) -> dict[str, tuple[str, object]]:
         for name in rule.transfer(zeros, layer_map.transfer_info):
             names.setdefault(f"{layer_map.module}.{name}", (f"{layer.name}/(no Keras weight)", layer))
     return names
+
+
+def _class_mapping(keras_layer, info):
+    from k2t.verify.classes import mapping
+
+    return mapping(keras_layer, info["class"], info["classes"])
 
 
 def _path(weight) -> str:
@@ -165,9 +182,12 @@ def sample_inputs(keras_model, lowered, ir, rng, count: int = SAMPLES) -> list[n
     arrays = []
     for (var, _), keras_input in zip(ir.graph_inputs, keras_model.inputs):
         shape = tuple(UNKNOWN_SIZE if d is None else int(d) for d in keras_input.shape[1:])
-        embedding = next((n for n in ir.graph_nodes if n.key == "Embedding" and var in n.inputs), None)
+        embedding = next((n for n in ir.graph_nodes if n.token_input and var in n.inputs), None)
         if embedding is not None:
-            vocabulary = int(embedding.args["input_dim"].value)
+            if embedding.key == "Embedding":
+                vocabulary = int(embedding.args["input_dim"].value)
+            else:  # a layer class: ids valid for each of the model's Embeddings
+                vocabulary = min(l.input_dim for l in keras_model._flatten_layers() if hasattr(l, "input_dim"))
             arrays.append(rng.integers(0, vocabulary, (count, *shape)).astype("int64"))
         else:
             arrays.append(rng.standard_normal((count, *shape)).astype("float32"))
