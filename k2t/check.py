@@ -218,9 +218,18 @@ def keras_uses(module: cst.Module, result: Result) -> list[Finding]:
         human.update(model.build_statements)
         human.update(usage.statement for usage in model.usages)
 
+    def reported(node) -> bool:
+        # A marked compound statement (a loop, a method kept as it is) covers the lines inside it.
+        statement = statement_of(node, parents)
+        while statement is not None:
+            if statement in human:
+                return True
+            statement = statement_of(parents.get(statement), parents)
+        return False
+
     translatable, kept = [], Counter()
     for node in references:
-        if statement_of(node, parents) in human:
+        if reported(node):
             kept[_key_text(module.code_for_node(node))] += 1
         else:
             translatable.append(node)

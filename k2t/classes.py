@@ -600,7 +600,7 @@ class ClassTranslator:
                 continue
             if name == "mask" and name not in used:
                 continue
-            params.append(code_of(param.with_changes(comma=cst.MaybeSentinel.DEFAULT)))
+            params.append(self.param_code(param))
             shape = (BATCH, *self.input_shape) if self.input_shape is not None and not names else None
             names[name] = Expr(ast.Name(name), TENSOR, shape=shape)
         self.forward_params = [code_of(p.name) for p in call.params.params[1:] if p.name.value != "training"]
@@ -622,8 +622,8 @@ class ClassTranslator:
         names = {}
         params = function.params.params[1:]
         for i, param in enumerate(params):
-            if i < len(arguments):
-                names[param.name.value] = arguments[i]
+            if i < len(arguments):  # what the caller passes, read through the parameter's name
+                names[param.name.value] = dataclasses.replace(arguments[i], node=ast.Name(param.name.value))
             elif param.default is not None and evaluate(param.default, self.module_env).known:
                 value = evaluate(param.default, self.module_env).value
                 names[param.name.value] = Expr(ast.Constant(value), NUMBER, value=value)
@@ -632,10 +632,53 @@ class ClassTranslator:
         self.forward_names = _bound_names(function)
         body = self.block(self.body_of(function), names)
         self.in_forward = False
-        header = code_of(function.with_changes(body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Pass()])]),
-                                               leading_lines=[], decorators=function.decorators))
+        # tf.function compiles a graph: torch runs the method as it is.
+        decorators = [d for d in function.decorators if self.resolver.key(
+            d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) != "tf.function"]
+        params = function.params.with_changes(
+            params=[p.with_changes(annotation=self.annotation(p.annotation)) for p in function.params.params]
+        )
+        header = code_of(function.with_changes(
+            body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Pass()])]), leading_lines=[],
+            decorators=decorators, params=params, returns=self.annotation(function.returns),
+        ))
         header = header.strip().splitlines()
+        if any(self.uses_keras(d) for d in decorators):
+            header.insert(0, self.problem(function, "K2T501", f"a decorator of {name} has no translation yet"))
         return [*header[:-1], *_indent(body or ["pass"])]
+
+    def annotation(self, annotation: cst.Annotation | None) -> cst.Annotation | None:
+        """tf.Tensor -> torch.Tensor in a type annotation; other TensorFlow/Keras types are dropped."""
+        if annotation is None or not self.uses_keras(annotation):
+            return annotation
+
+        class Tensors(cst.CSTTransformer):
+            def __init__(inner):
+                super().__init__()
+                inner.other = False
+
+            def leave_Attribute(inner, original, updated):
+                key = self.resolver.key(original)
+                if key in ("tf.Tensor", "tf.Variable"):
+                    return cst.parse_expression("torch.Tensor")
+                if key is not None:
+                    inner.other = True
+                return updated
+
+            def leave_Name(inner, original, updated):  # `Tensor` imported by name; not `tf` in tf.Tensor
+                key = self.resolver.key(original)
+                if key in ("tf.Tensor", "tf.Variable"):
+                    return cst.parse_expression("torch.Tensor")
+                if key is not None and key.rsplit(".", 1)[-1][:1].isupper():
+                    inner.other = True
+                return updated
+
+        tensors = Tensors()
+        converted = annotation.visit(tensors)
+        return None if tensors.other else converted
+
+    def param_code(self, param: cst.Param) -> str:
+        return code_of(param.with_changes(comma=cst.MaybeSentinel.DEFAULT, annotation=self.annotation(param.annotation)))
 
     @staticmethod
     def body_of(function: cst.FunctionDef) -> list:
@@ -649,7 +692,7 @@ class ClassTranslator:
         if function is not None:
             kept = []
             for param in [*function.params.params[1:], *function.params.kwonly_params]:
-                kept.append(code_of(param.with_changes(comma=cst.MaybeSentinel.DEFAULT)))
+                kept.append(self.param_code(param))
             if function.params.star_arg not in (cst.MaybeSentinel.DEFAULT, None) and isinstance(
                 function.params.star_arg, cst.Param
             ):

@@ -186,3 +186,26 @@ def test_sizes_follow_the_callers_into_a_custom_layer():
     assert "self.norm = nn.LayerNorm(16, eps=1e-6)" in torch_text
     assert "self.out = nn.Linear(16, num_classes)" in torch_text
     assert "Lazy" not in torch_text
+
+
+def test_helper_methods_read_their_parameters_and_lose_tf_annotations():
+    source = '''
+import tensorflow as tf
+
+
+class Block(tf.keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = tf.keras.layers.Dense(4)
+
+    @tf.function
+    def activate(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.relu(x)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        return self.activate(self.dense(inputs) * 2.0)
+'''
+    result = translate(source)
+    assert not result.errors
+    assert "def activate(self, x: torch.Tensor) -> torch.Tensor:\n        return torch.relu(x)" in result.code
+    assert "tf." not in result.code and "@" not in result.code
