@@ -408,6 +408,10 @@ class Analyzer(cst.CSTVisitor):
                 for t in assign.targets:
                     self.env.bind(t.target, UNKNOWN, self._local)
                 return
+        if name and isinstance(value, cst.BinaryOperation) and self._tensor_node(
+            name, self._operator(line, value, name, [])
+        ):
+            return
         if name and isinstance(value, cst.Name) and value.value in self.tensors[-1]:
             # `shortcut = x`: forward() keeps the alias, since x is rebound later.
             producer = self.tensors[-1][value.value]
@@ -657,9 +661,37 @@ class Analyzer(cst.CSTVisitor):
             layer.output = target
         return node
 
+    def _operator(self, line, expression: cst.BinaryOperation, target: str, problems):
+        """`x + shortcut` of two tensors (Keras 3 makes it an Add layer): Add, Subtract, Multiply."""
+        key = {cst.Add: "layers.Add", cst.Subtract: "layers.Subtract", cst.Multiply: "layers.Multiply"}.get(
+            type(expression.operator)
+        )
+        if key is None:
+            return None
+        producers = []
+        for side in (expression.left, expression.right):
+            producer = self._tensor(line, side, f"{target}_{len(self.synthetic) + 1}", problems)
+            if producer is None or isinstance(producer, UnknownTensor):
+                return None
+            producers.append(producer)
+        layer = self._layer_call(cst.Call(cst.Name(key.removeprefix("layers."))), problems, key)
+        if layer is None:
+            return None
+        layer.node = expression
+        layer.inputs = [p.var for p in producers]
+        layer.output = target
+        return FunctionalNode(layer, producers, line, target, list(problems))
+
     def _tensor(self, line, expression, synthetic: str, problems):
         if isinstance(expression, cst.Name):
             return self.tensors[-1].get(expression.value)
+        if isinstance(expression, cst.BinaryOperation):
+            self.synthetic.append(synthetic)
+            node = self._operator(line, expression, synthetic, problems)
+            if node is not None:
+                self.order += 1
+                node.order = self.order
+            return node
         if isinstance(expression, cst.Call):
             self.synthetic.append(synthetic)
             node = self._apply(line, expression, synthetic, problems)

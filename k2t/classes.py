@@ -317,6 +317,13 @@ class ClassTranslator:
             return self.sequential_call(sub, translate(args[0].value))
         if sub.layer is None or getattr(sub, "problems", None):
             raise Refused(f"self.{sub.attr} is a layer k2t cannot translate (see its line)")
+        if sub.layer.key == "MultiHeadAttention" and len(args) in (2, 3) and all(
+            a.keyword is None and not a.star for a in args
+        ):  # query, value[, key]
+            values = [translate(a.value) for a in args]
+            if any(v.kind != TENSOR for v in values):
+                raise Refused(f"self.{sub.attr}(...): its inputs are not tensors k2t can follow")
+            return self.lower_call(sub, values, True)
         if len(args) != 1 or args[0].keyword is not None or args[0].star:
             raise Refused(f"self.{sub.attr}(...) with these arguments has no translation yet")
         value = translate(args[0].value)
@@ -357,6 +364,7 @@ class ClassTranslator:
         activation = lowering.activation
         if activation is not None and activation not in ACTIVATIONS:
             raise Refused(f"{layer.key}(activation={layer.args['activation'].code}) has no translation")
+        self.snippets |= lowering.snippets
         module_steps = [s for s in lowering.steps if s.module is not None]
         names = {}
         for step in module_steps:

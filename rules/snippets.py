@@ -122,6 +122,34 @@ class SparseProbabilityCrossentropy(nn.Module):
         return F.cross_entropy(log_probabilities.movedim(-1, 1), target, reduction=self.reduction)
 
 
+class MultiHeadAttention(nn.Module):
+    """keras.layers.MultiHeadAttention: each head projects to key_dim (queries, keys) and value_dim
+    (values), whatever the model width (torch's nn.MultiheadAttention ties them to it), and the
+    heads' outputs are projected back to the query's width."""
+
+    def __init__(self, query_dim, key_in, value_in, num_heads, key_dim, value_dim=None, dropout=0.0, bias=True):
+        super().__init__()
+        value_dim = value_dim or key_dim
+        self.num_heads, self.dropout = num_heads, dropout
+        self.query = nn.Linear(query_dim, num_heads * key_dim, bias=bias)
+        self.key = nn.Linear(key_in, num_heads * key_dim, bias=bias)
+        self.value = nn.Linear(value_in, num_heads * value_dim, bias=bias)
+        self.output = nn.Linear(num_heads * value_dim, query_dim, bias=bias)
+
+    def forward(self, query, value, key=None):
+        key = value if key is None else key
+
+        def heads(x):  # (N, T, heads * size) -> (N, heads, T, size)
+            return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+        q, k, v = heads(self.query(query)), heads(self.key(key)), heads(self.value(value))
+        # Keras's order of operations: the queries scaled by 1 / sqrt(key_dim) first, dropout on
+        # the attention weights (F.scaled_dot_product_attention computes the same, rounded otherwise).
+        weights = torch.softmax((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1), dim=-1)
+        weights = F.dropout(weights, self.dropout, self.training)
+        return self.output((weights @ v).transpose(1, 2).flatten(2))
+
+
 class History:
     """What Keras's fit() returns: .history maps 'loss', metric and 'val_' names to epoch values."""
 

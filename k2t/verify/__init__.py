@@ -230,7 +230,11 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
             ctor_args = [eval(code, namespace) for code in model.ctor_args]  # noqa: S307
         except NameError as exc:
             raise Unverifiable(f"{exc.args[0]}: the model's sizes are computed at run time") from None
-        torch_model = torch_ns[model.class_name](*ctor_args)
+        try:
+            torch_model = torch_ns[model.class_name](*ctor_args)
+        except Exception as exc:  # noqa: BLE001 - the torch file's own construction failed
+            return Verdict(name, "different", reason=f"building the torch model failed: {type(exc).__name__}: {exc}",
+                           executed=executed)
     except Unverifiable as exc:
         return Verdict(name, "unverifiable", reason=str(exc))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from k2t.rules.layers import (
+    attention,
     conv,
     core,
     lambda_layer,
@@ -30,6 +31,7 @@ _FAMILIES = (
     regularization,
     recurrent,
     wrappers,
+    attention,
 )
 
 LAYERS: dict[str, LayerRule] = {rule.keras: rule for family in _FAMILIES for rule in family.RULES}

@@ -1,0 +1,111 @@
+"""MultiHeadAttention -> the MultiHeadAttention module of rules/snippets.py (four nn.Linear
+projections around F.scaled_dot_product_attention).
+
+Caveats kept by this rule:
+- torch's nn.MultiheadAttention ties each head's size to embed_dim / num_heads; Keras's key_dim and
+  value_dim are free (keras.io examples use key_dim=embed_dim), so the module keeps Keras's sizes.
+- Keras's projections are EinsumDense kernels (dim, heads, key_dim) and (heads, value_dim, out):
+  Keras's glorot fans come from those 3-D shapes (fan_in = heads * dim, ...), not from the Linear's
+  two axes, so the bounds are written out.
+- Attention masks, use_causal_mask, return_attention_scores and attention_axes are refused (marked).
+"""
+
+from __future__ import annotations
+
+from k2t.rules.initializers import initializer_code, keras_fans
+from k2t.rules.spec import KERNEL_PARAMS, LAST, LayerRule, Lowering, Step, Unsupported, params
+from k2t.values import dim_code
+
+
+def _mha(ctx) -> Lowering:
+    for name in ("attention_axes", "output_shape"):
+        if ctx.value(name) is not None:
+            raise Unsupported(f"MultiHeadAttention({name}=...) has no translation yet")
+    shapes = ctx.in_shapes or (ctx.in_shape,)
+    if len(shapes) not in (2, 3):
+        raise Unsupported("MultiHeadAttention is called with query and value (and key) tensors")
+    if any(len(shape) != 2 for shape in shapes):
+        raise Unsupported("MultiHeadAttention on tensors other than (batch, length, features) has no translation yet")
+    query_dim, value_in = shapes[0][-1], shapes[1][-1]
+    key_in = shapes[2][-1] if len(shapes) == 3 else value_in
+    if None in (query_dim, value_in, key_in):
+        raise Unsupported("MultiHeadAttention needs the feature sizes of its inputs, which are unknown here", "K2T303")
+    heads = ctx.require("num_heads")
+    key_dim = ctx.require("key_dim")
+    value_dim = ctx.value("value_dim") if ctx.value("value_dim") is not None else key_dim
+    bias = ctx.require("use_bias")
+    options = [f"num_heads={ctx.code('num_heads')}", f"key_dim={ctx.code('key_dim')}"]
+    if value_dim != key_dim:
+        options.append(f"value_dim={ctx.code('value_dim')}")
+    if ctx.value("dropout"):
+        options.append(f"dropout={ctx.code('dropout')}")
+    if not bias:
+        options.append("bias=False")
+    sizes = [dim_code(query_dim), dim_code(key_in), dim_code(value_in)]
+    module = f"MultiHeadAttention({', '.join(sizes + options)})"
+    forward = "{m}({x0}, {x1})" if len(shapes) == 2 else "{m}({x0}, {x1}, {x2})"
+    # Keras's fans of each EinsumDense kernel: (in, heads, size) and (heads, value_dim, out).
+    kernels = {
+        "query": (query_dim, heads, key_dim),
+        "key": (key_in, heads, key_dim),
+        "value": (value_in, heads, value_dim),
+        "output": (heads, value_dim, query_dim),
+    }
+    init = []
+    for name, shape in kernels.items():
+        code = initializer_code(ctx.value("kernel_initializer"), f"{{m}}.{name}.weight", keras_fans(shape), False)
+        if code is None:
+            raise Unsupported(f"MultiHeadAttention(kernel_initializer={ctx.code('kernel_initializer')}) has no translation yet")
+        init += code.splitlines()
+        if bias:
+            bias_code = initializer_code(ctx.value("bias_initializer"), f"{{m}}.{name}.bias")
+            if bias_code is None:
+                raise Unsupported(f"MultiHeadAttention(bias_initializer={ctx.code('bias_initializer')}) has no translation yet")
+            init += bias_code.splitlines()
+    return Lowering(
+        steps=[Step(forward, module, attr="attention")],
+        out_shape=shapes[0],
+        out_layout=LAST,
+        weights_step=0,
+        transfer_info={"bias": bool(bias)},
+        init_code=[line.replace("{", "{{").replace("}", "}}").replace("{{m}}", "{m}") for line in init],
+        snippets={"MultiHeadAttention"},
+    )
+
+
+def _transfer_mha(weights, info):
+    """Keras: query, key, value kernels (in, heads, size) and the output kernel (heads, size, out),
+    each with its bias; torch: nn.Linear weights (out, in) over the flattened heads."""
+    out = {}
+    names = ("query", "key", "value", "output")
+    step = 2 if info.get("bias", True) else 1
+    for i, name in enumerate(names):
+        kernel = weights[i * step]
+        flat = kernel.reshape(kernel.shape[0], -1) if name != "output" else kernel.reshape(-1, kernel.shape[-1])
+        out[f"{name}.weight"] = flat.T
+        if step == 2:
+            out[f"{name}.bias"] = weights[i * step + 1].reshape(-1)
+    return out
+
+
+RULES = [
+    LayerRule(
+        "MultiHeadAttention",
+        params(
+            "num_heads",
+            "key_dim",
+            ("value_dim", None),
+            ("dropout", 0.0),
+            ("use_bias", True),
+            ("output_shape", None),
+            ("attention_axes", None),
+            *KERNEL_PARAMS,
+            ("seed", None),
+            ("flash_attention", None),
+        ),
+        _mha,
+        wants=LAST,
+        transfer=_transfer_mha,
+        regularized=(),  # Keras's kernel_regularizer acts on all four kernels: refused for now
+    ),
+]
