@@ -40,6 +40,13 @@ LAYER_BASES = ("layers.Layer", "Layer")
 MODEL_BASES = ("Model",)
 # Methods that only serve Keras's serialisation and shape inference: dropped unless used elsewhere.
 KERAS_ONLY_METHODS = ("get_config", "from_config", "compute_output_shape", "compute_mask", "get_build_config")
+# Methods that replace Keras's own training or evaluation step: fit() on such a model is not generic.
+CUSTOM_STEPS = ("train_step", "test_step", "predict_step", "compute_loss")
+# Keras Layer/Model methods an nn.Module does not have: a line calling them on self is marked.
+KERAS_SELF_METHODS = frozenset({
+    "add_loss", "add_metric", "add_update", "add_variable", "compute_loss", "compute_metrics", "get_weights",
+    "set_weights", "reset_metrics", "make_train_function", "build", "get_layer", "count_params",
+})
 # Keyword arguments of Layer.__init__ that have no meaning for an nn.Module.
 KERAS_ONLY_KEYWORDS = ("name", "trainable", "dtype", "dynamic", "autocast", "input_shape", "input_dim")
 # Layers that act on the last axis whatever the rank: the rule may run without knowing the rank.
@@ -96,6 +103,7 @@ class ClassReport:
     instance: str | None = None  # `model = Name(...)` at module level
     built: str | None = None  # the shape given to `model.build(shape)`
     token_input: bool = False  # the input is token ids into an Embedding
+    custom_steps: tuple = ()  # train_step/test_step/... the class overrides (its own training)
     embeddings: bool = False  # holds an Embedding (Keras's optimizers update its rows sparsely)
     input_shape: tuple | None = None  # of forward()'s input, without the batch, where known
     output_shape: tuple | None = None  # of forward()'s output, without the batch, where known
@@ -274,6 +282,8 @@ class ClassTranslator:
             return Expr(code, OBJECT)
         if isinstance(node, cst.Call):
             attr = _self_attr(node.func)
+            if attr in KERAS_SELF_METHODS and attr not in self.methods:
+                raise Refused(f"self.{attr}() is a Keras Layer/Model method without a torch counterpart; not translated yet")
             if attr in self.sublayers:
                 return self.sublayer_call(self.sublayers[attr], node, translate)
             if attr in self.methods and attr not in ("call", "build", "__init__"):
@@ -585,7 +595,15 @@ class ClassTranslator:
         return any(
             isinstance(n, (cst.Name, cst.Attribute)) and self.resolver.key(n) is not None
             for n in cstwalk.iter_nodes(node)
-        ) or any(isinstance(n, cst.Call) and _self_attr(n.func) in self.sublayers for n in cstwalk.iter_nodes(node))
+        ) or any(
+            isinstance(n, cst.Call) and (
+                _self_attr(n.func) in self.sublayers
+                or (_self_attr(n.func) in KERAS_SELF_METHODS and _self_attr(n.func) not in self.methods)
+                or (isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Call)
+                    and _is_name(n.func.value.func, "super") and n.func.attr.value not in ("__init__", "build"))
+            )
+            for n in cstwalk.iter_nodes(node)
+        )
 
     @staticmethod
     def uses_tensors(node, names) -> bool:
@@ -949,6 +967,7 @@ class ClassTranslator:
             lines += _indent(part)
         if len(lines) == 1:
             lines.append("    pass")
+        self.result.custom_steps = tuple(m for m in CUSTOM_STEPS if m in self.methods)
         self.result.lazy = self.lazy or any(s.lazy for s in self.sublayers.values())
         self.result.input_shape, self.result.output_shape = self.input_shape, self.output_shape
         self.result.input_name = self.forward_params[0] if self.forward_params else "x"

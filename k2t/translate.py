@@ -370,6 +370,12 @@ class _Translation:
             problem = Problem(model.call, "K2T301", f"{model.class_name} is not fully translated (see the markers in it)")
             self.leave_untranslated(model, [problem])
             return
+        if report.custom_steps:
+            # fit() would run Keras's own train_step, not the program's: nothing generic is written.
+            steps = ", ".join(report.custom_steps)
+            problem = Problem(model.call, "K2T302", f"{model.class_name} overrides {steps}: its training is not translated yet")
+            self.leave_untranslated(model, [problem])
+            return
         env = self.analysis.module_env
         output_shape = report.output_shape
         compiled, compile_problems = None, []

@@ -209,3 +209,37 @@ class Block(tf.keras.layers.Layer):
     assert not result.errors
     assert "def activate(self, x: torch.Tensor) -> torch.Tensor:\n        return torch.relu(x)" in result.code
     assert "tf." not in result.code and "@" not in result.code
+
+
+def test_a_model_with_its_own_train_step_is_not_trained_by_generic_loops():
+    source = '''
+import tensorflow as tf
+from tensorflow import keras
+
+
+class Autoencoder(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.code = keras.layers.Dense(4)
+
+    def call(self, x):
+        z = self.code(x)
+        self.add_loss(tf.reduce_mean(z ** 2))
+        return z
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(self(data))
+        return {"loss": loss}
+
+
+model = Autoencoder()
+model.compile(optimizer="adam")
+model.fit(x, epochs=2)
+'''
+    result = translate(source)
+    messages = {(d.line, d.code): d.message for d in result.errors}
+    assert "add_loss" in messages[(13, "K2T501")]
+    assert "train_step" in messages[(16, "K2T501")]
+    assert (23, "K2T302") in messages and (24, "K2T302") in messages
+    assert "def train_one_epoch" not in result.code
