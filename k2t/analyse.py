@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import keyword
 import re
+from ast import literal_eval as ast_literal
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -117,6 +118,7 @@ class ModelIR:
     outputs: list[str] = field(default_factory=list)  # functional: output tensors
     input_names: dict[str, str] = field(default_factory=dict)  # input var -> keras.Input(name=...)
     returned: bool = False  # created in a return statement: `return keras.Sequential([...])`
+    inlined: set[str] = field(default_factory=set)  # helper functions read into the graph (`block(x, 64)`)
 
     # The model as a graph; a Sequential model is the chain x -> layer -> x -> ...
     @property
@@ -242,6 +244,46 @@ def _unused(base: str, taken: set[str], separator: str) -> str:
     return name
 
 
+def _literal(value) -> bool:
+    try:
+        return ast_literal(repr(value)) == value
+    except (ValueError, SyntaxError):
+        return False
+
+
+def _is_docstring(statement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr) and isinstance(statement.body[0].value, cst.SimpleString)
+    )
+
+
+class _Substitute(cst.CSTTransformer):
+    """A function body with its non-tensor parameters replaced by the caller's values; each copied
+    node resolves like the node it copies (Resolver.copies)."""
+
+    def __init__(self, values: dict[str, cst.BaseExpression], copies: dict):
+        super().__init__()
+        self.values = values
+        self.copies = copies
+        self.kept: set[int] = set()  # ids of Names that are keywords or attribute names
+
+    def visit_Arg(self, node) -> None:  # `filters=filters`: the keyword stays
+        if node.keyword is not None:
+            self.kept.add(id(node.keyword))
+
+    def visit_Attribute(self, node) -> None:  # `layers.Dense`: the attribute name stays
+        self.kept.add(id(node.attr))
+
+    def on_leave(self, original, updated):
+        if isinstance(original, cst.Name) and id(original) not in self.kept and original.value in self.values:
+            return self.values[original.value]
+        result = super().on_leave(original, updated)
+        if result is not original and isinstance(result, cst.CSTNode):
+            self.copies[result] = self.copies.get(original, original)
+        return result
+
+
 class Analyzer(cst.CSTVisitor):
     # Driven by cstwalk.visit (read-only, in libcst's order); names come from the Resolver.
 
@@ -268,6 +310,8 @@ class Analyzer(cst.CSTVisitor):
         self.seen_calls: set[cst.Call] = set()
         self.touched: list[ModelIR] = []  # models the statement being read builds or uses
         self.functions: dict[str, cst.FunctionDef] = {}  # module-level defs by name, for Lambda(f)
+        self.nodes: list[FunctionalNode] = []  # every graph node, in creation order
+        self.inlined: dict[int, set[str]] = {}  # id(statement) -> functions read into its graph
 
     # -- scopes ---------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -306,6 +350,46 @@ class Analyzer(cst.CSTVisitor):
             self.result.names_in_use.update(n.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name))
             return False
         return True
+
+    def visit_For(self, node: cst.For) -> bool:
+        """`for filters in (32, 64): x = block(x, filters)`: a graph built in a loop over static
+        values is read once per value (unrolled); the loop statement belongs to the model."""
+        values = self._static_iterable(node.iter)
+        body = list(node.body.body) if isinstance(node.body, cst.IndentedBlock) else []
+        if (
+            values is None or node.orelse is not None or not isinstance(node.target, cst.Name) or not body
+            or not all(isinstance(s, cst.SimpleStatementLine) for s in body)
+            or not any(isinstance(n, cst.Name) and n.value in self.tensors[-1] for s in body for n in cstwalk.iter_nodes(s))
+        ):
+            return True
+        first_node = len(self.nodes)
+        for value in values:
+            self.env.bind(node.target, value, self._local)
+            for statement in body:
+                self.line = statement
+                with self._guard(statement):
+                    self._statement(statement)
+                self.line = None
+        for made in self.nodes[first_node:]:
+            made.statement = node
+        for statement in body:  # helpers read into the loop's graph
+            self.inlined.setdefault(id(node), set()).update(self.inlined.get(id(statement), ()))
+        return False
+
+    def _static_iterable(self, node: cst.BaseExpression) -> list | None:
+        if (
+            isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "range"
+            and not any(a.keyword or a.star for a in node.args)
+        ):
+            bounds = [evaluate(a.value, self.env).value for a in node.args]
+            if bounds and all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+                values = list(range(*bounds))
+                return values if len(values) <= 64 else None
+            return None
+        value = evaluate(node, self.env).value
+        if isinstance(value, (tuple, list)) and len(value) <= 64:
+            return list(value)
+        return None
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self.attribute_names.add(node.attr)
@@ -401,6 +485,8 @@ class Analyzer(cst.CSTVisitor):
                 self.result.models.append(model)
                 self.touched.append(model)
                 return
+            if name and self._tensor_node(name, self._inline(line, value, name)):
+                return
             if name and isinstance(value.func, cst.Name) and value.func.value in self.builders:
                 self.models_in_scope[-1][name] = self.builders[value.func.value]
                 return
@@ -430,6 +516,7 @@ class Analyzer(cst.CSTVisitor):
             return False
         self.order += 1
         node.order = self.order
+        self.nodes.append(node)
         self.tensors[-1][name] = node
         return True
 
@@ -682,6 +769,86 @@ class Analyzer(cst.CSTVisitor):
         layer.output = target
         return FunctionalNode(layer, producers, line, target, list(problems))
 
+    def _inline(self, line, call: cst.Call, target: str) -> "FunctionalNode | None":
+        """`x = block(x, 64)`: a module-level function that applies layers to the tensors it is
+        given, read as part of the caller's graph (its other arguments bound to their values)."""
+        func = call.func
+        if not (isinstance(func, cst.Name) and func.value in self.functions) or func.value in self.builders:
+            return None
+        function = self.functions[func.value]
+        body = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
+        while body and _is_docstring(body[0]):
+            body = body[1:]
+        if (
+            not body or function.params.star_arg not in (cst.MaybeSentinel.DEFAULT, None)
+            or function.params.star_kwarg is not None or function.params.kwonly_params
+            or not all(isinstance(s, cst.SimpleStatementLine) for s in body)
+            or not (len(body[-1].body) == 1 and isinstance(body[-1].body[0], cst.Return) and body[-1].body[0].value)
+        ):
+            return None
+        params = list(function.params.params)
+        given: dict[str, cst.BaseExpression] = {}
+        for i, arg in enumerate(call.args):
+            if arg.star:
+                return None
+            name = arg.keyword.value if arg.keyword else (params[i].name.value if i < len(params) else None)
+            if name is None:
+                return None
+            given[name] = arg.value
+        tensors, values = {}, {}
+        for param in params:
+            name = param.name.value
+            node = given.get(name, param.default)
+            if node is None:
+                return None
+            found = self.tensors[-1].get(node.value) if isinstance(node, cst.Name) else None
+            if found is not None:
+                if isinstance(found, UnknownTensor):
+                    return None
+                tensors[name] = found
+                continue
+            value = evaluate(node, self.env)
+            literal = value.known and _literal(value.value)
+            values[name] = cst.parse_expression(repr(value.value)) if literal else node
+        if not tensors:
+            return None
+        specialised = cst.IndentedBlock(body).visit(_Substitute(values, self.resolver.copies))
+        first_order, first_node = self.order, len(self.nodes)
+        self.tensors.append(dict(tensors))
+        self.layer_objects.append({})
+        try:
+            for statement in specialised.body[:-1]:
+                self._statement(statement)
+            problems: list[Problem] = []
+            out = self._tensor(line, specialised.body[-1].body[0].value, self._fresh_tensor_name(target), problems)
+        finally:
+            self.tensors.pop()
+            self.layer_objects.pop()
+        if not isinstance(out, FunctionalNode) or out.order <= first_order:
+            return None
+        created = sorted({id(n): n for n in [*self.nodes[first_node:], out]}.values(), key=lambda n: n.order)
+        self._adopt(created, line, call, func.value, out, target)
+        self.inlined.setdefault(id(line), set()).add(func.value)
+        return out
+
+    def _adopt(self, created, line, call, function: str, out, target: str) -> None:
+        """Nodes read from a function body or an unrolled loop belong to the caller's statement;
+        their tensors get names of their own in forward() (the caller may hold the same names)."""
+        taken = set(self.tensors[-1]) | set(self.synthetic)
+        for node in created:
+            node.statement = line
+            for problem in node.problems:
+                if problem.node is not call:
+                    problem.node, problem.message = call, f"in {function}(): {problem.message}"
+            name = target if node is out else _unused(node.var, taken, "_")
+            taken.add(name)
+            node.var = name
+            if node.layer is not None:
+                node.layer.output = name
+        for node in created:
+            if node.layer is not None:
+                node.layer.inputs = [p.var for p in node.producers]
+
     def _tensor(self, line, expression, synthetic: str, problems):
         if isinstance(expression, cst.Name):
             return self.tensors[-1].get(expression.value)
@@ -691,6 +858,7 @@ class Analyzer(cst.CSTVisitor):
             if node is not None:
                 self.order += 1
                 node.order = self.order
+                self.nodes.append(node)
             return node
         if isinstance(expression, cst.Call):
             self.synthetic.append(synthetic)
@@ -698,6 +866,7 @@ class Analyzer(cst.CSTVisitor):
             if node is not None:  # computed before the node that reads it
                 self.order += 1
                 node.order = self.order
+                self.nodes.append(node)
             return node
         return None
 
@@ -763,6 +932,7 @@ class Analyzer(cst.CSTVisitor):
             self.claimed[id(item)] = item
             statements.append(item.statement)
             statements.extend(self.functional_statements.get(id(item.statement), []))
+            model.inlined |= self.inlined.get(id(item.statement), set())
         for node in nodes:
             model.problems.extend(node.problems)
             if node.layer is not None:

@@ -100,8 +100,12 @@ class Resolver:
         self._qualified = qualified_names
         self._keys: dict[cst.CSTNode, str | None] = {}  # analysis and rewriting ask for the same nodes
         self._star = star_modules
+        # Specialised copies of the module's nodes (a helper function read with its arguments
+        # substituted) -> the nodes they copy, whose names they resolve like.
+        self.copies: dict[cst.CSTNode, cst.CSTNode] = {}
 
     def key(self, node: cst.CSTNode) -> str | None:
+        node = self.copies.get(node, node)
         try:
             return self._keys[node]
         except KeyError:

@@ -241,7 +241,8 @@ class _Translation:
 
     # -- reporting ------------------------------------------------------------------------
     def report(self, problem: Problem, severity: str = ERROR, mark: bool = True) -> None:
-        position = self.positions.get(problem.node)
+        # A node of a helper function read with its arguments substituted: where it is written.
+        position = self.positions.get(self.analysis_resolver.copies.get(problem.node, problem.node))
         line, col = (position.start.line, position.start.column + 1) if position else (1, 1)
         self.diagnostics.append(Diagnostic(line, col, problem.code, problem.message, severity))
         self.covered.add(problem.node)
@@ -342,6 +343,8 @@ class _Translation:
         self.covered.add(model.creation)
         # A def used only as this model's Lambda function is inlined in forward(): it goes with the model.
         model.build_statements += [d for d in consumed_definitions(model, self.wrapper.module) if d not in model.build_statements]
+        # A helper function read into the graph (`x = block(x, 64)`) and used nowhere else goes too.
+        model.build_statements += [d for d in self.inlined_definitions(model) if d not in model.build_statements]
         for statement in model.build_statements:
             self.edits.remove(statement)
             self.covered.add(statement)
@@ -415,6 +418,33 @@ class _Translation:
         self.training(model, lowered, compiled, compile_problems)
         self.reports[-1].compiled = compiled
         self.reports[-1].loops = self.loops_by_var[model.var][0]
+
+    def inlined_definitions(self, model: ModelIR) -> list[cst.FunctionDef]:
+        """The module-level defs of the helpers read into this model's graph that nothing else
+        calls: every reference is in the model's statements or in another such def."""
+        if not model.inlined:
+            return []
+        defs = {
+            s.name.value: s for s in self.wrapper.module.body if isinstance(s, cst.FunctionDef) and s.name.value in model.inlined
+        }
+        consumed: dict[str, cst.FunctionDef] = {}
+        changed = True
+        while changed:
+            changed = False
+            for name, definition in defs.items():
+                if name in consumed:
+                    continue
+                inside = [*model.build_statements, *consumed.values()]
+                references = [
+                    n for n in cstwalk.iter_nodes(self.wrapper.module) if isinstance(n, cst.Name) and n.value == name
+                ]
+                allowed = sum(
+                    1 for scope in inside for n in cstwalk.iter_nodes(scope) if isinstance(n, cst.Name) and n.value == name
+                )
+                if len(references) == 1 + allowed:  # the def's own name, and the calls inside
+                    consumed[name] = definition
+                    changed = True
+        return list(consumed.values())
 
     def training(self, model, lowered, compiled, compile_problems) -> None:
         env = self.analysis.module_env
