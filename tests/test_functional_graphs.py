@@ -73,3 +73,42 @@ def test_a_layer_applied_inline_runs_after_the_layers_it_reads():
     assert not result.errors, result.errors
     (first, _) = verify_sources(source, result.code)
     assert first.status == "equivalent", first
+
+
+HELPER = """
+import keras
+from keras import layers
+
+
+def block(x, units, rate=0.1):
+    x = layers.Dense(units, activation="relu")(x)
+    return layers.Dropout(rate)(x)
+
+
+inputs = keras.Input(shape=(8,))
+x = inputs
+for units in (16, 12):
+    x = block(x, units)
+shortcut = layers.Dense(12)(inputs)
+outputs = layers.Dense(3)(x + shortcut)
+model = keras.Model(inputs, outputs)
+"""
+
+
+def test_a_graph_built_by_a_helper_in_a_loop_is_one_model_and_the_helper_goes_with_it():
+    result = translate(HELPER)
+    assert not result.errors, result.diagnostics
+    code = result.code
+    assert "def block" not in code and "for units" not in code
+    assert "nn.Linear(8, 16)" in code and "nn.Linear(16, 12)" in code and "nn.Linear(8, 12)" in code
+    assert "nn.Dropout(0.1)" in code
+    (verdict,) = verify_sources(HELPER, code)
+    assert verdict.status == "equivalent", verdict
+
+
+def test_a_missing_layer_inside_a_helper_is_reported_where_the_helper_is_called():
+    source = HELPER.replace("return layers.Dropout(rate)(x)", "return layers.ActivityRegularization(l1=rate)(x)")
+    result = translate(source)
+    at_call = [d for d in result.errors if d.line == 14]
+    assert [d.message for d in at_call] == ["in block(): layer ActivityRegularization has no translation yet"]
+    assert "class Model" not in result.code
