@@ -44,7 +44,7 @@ KERAS_ONLY_METHODS = ("get_config", "from_config", "compute_output_shape", "comp
 CUSTOM_STEPS = ("train_step", "test_step", "predict_step", "compute_loss")
 # Keras Layer/Model methods an nn.Module does not have: a line calling them on self is marked.
 KERAS_SELF_METHODS = frozenset({
-    "add_loss", "add_metric", "add_update", "add_variable", "compute_loss", "compute_metrics", "get_weights",
+    "add_loss", "add_metric", "add_update", "add_variable", "add_weight", "compute_loss", "compute_metrics", "get_weights",
     "set_weights", "reset_metrics", "make_train_function", "build", "get_layer", "count_params",
 })
 # Keyword arguments of Layer.__init__ that have no meaning for an nn.Module.
@@ -74,6 +74,7 @@ class SubLayer:
     transfer: list = field(default_factory=list)  # (torch attribute, rule key, transfer info)
     lazy: bool = False
     sequential: object = None  # a keras.Sequential([...]) (its ModelIR): a class of its own
+    written: list[str] | None = None  # the lines sublayer_lines() gave
 
 
 @dataclass
@@ -176,6 +177,19 @@ def _bound_names(function: cst.FunctionDef) -> set[str]:
     return names
 
 
+def _translated(lines: list[str]) -> bool:
+    """Lines written for a member, not its Keras code kept under a marker."""
+    return not any(line.startswith(MARKER) for line in lines)
+
+
+def _is_docstring(statement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
 def _is_name(node, name) -> bool:
     return isinstance(node, cst.Name) and node.value == name
 
@@ -213,6 +227,7 @@ class ClassTranslator:
         self.numbers: set[str] = set()  # self attributes holding numbers (sizes, rates)
         self.helpers: dict[str, list[Expr]] = {}  # helper method -> the arguments of its first call
         self.forward_params: list[str] = []
+        self.forward_signature: list[str] = []
         self.forward_names: set[str] = set()  # names bound in the method being translated
         self.extra_classes: list[str] = []  # classes of the Sequential models made inside this one
         self.snippets: set[str] = set()  # helpers the classes need (rules/snippets.py)
@@ -630,6 +645,7 @@ class ClassTranslator:
             shape = (BATCH, *self.input_shape) if self.input_shape is not None and not names else None
             names[name] = Expr(ast.Name(name), TENSOR, shape=shape)
         self.forward_params = [code_of(p.name) for p in call.params.params[1:] if p.name.value != "training"]
+        self.forward_signature = params  # with defaults: LazyModuleMixin passes forward()'s arguments
         self.forward_names = _bound_names(call)
         body = self.block(self.body_of(call), names)
         self.in_forward = False
@@ -724,40 +740,100 @@ class ClassTranslator:
             ):
                 kept.insert(len(function.params.params) - 1, "*" + function.params.star_arg.name.value)
             params = "".join(", " + p for p in kept)
-            for statement in self.body_of(function):
-                lines += _comments(statement)
-                lines += self.init_statement(statement)
-        if not any(line.startswith("super().__init__") for line in lines):
-            lines.insert(0, "super().__init__()")
-        lines += self.build_members()
+            body = self.body_of(function)
+            if body and _is_docstring(body[0]):
+                docstring, body = code_of(body[0].with_changes(leading_lines=[])).rstrip("\n").splitlines(), body[1:]
+            else:
+                docstring = []
+            lines = self.init_block(body, in_build=False)
+        else:
+            docstring = []
+        # nn.Module.__init__ first: torch refuses modules and parameters assigned before it (Keras 2
+        # code often calls super().__init__(**kwargs) last).
+        supers = [line for line in lines if line.startswith("super().__init__(")]
+        lines = [line for line in lines if not line.startswith("super().__init__(")]
+        lines = [*docstring, *(supers[:1] or ["super().__init__()"]), *lines, *self.build_members()]
         return [f"def __init__(self{params}):", *_indent(lines)]
 
-    def init_statement(self, statement) -> list[str]:
+    def init_block(self, statements, in_build: bool) -> list[str]:
+        lines = []
+        for statement in statements:
+            lines += _comments(statement)
+            lines += self.init_statement(statement, in_build)
+        return lines
+
+    def init_statement(self, statement, in_build: bool = False) -> list[str]:
+        """One statement of __init__ (or of build(), for initialize_parameters)."""
+        what = "build()" if in_build else "__init__"
         if isinstance(statement, cst.SimpleStatementLine):
-            if len(statement.body) == 1 and _is_super_call(statement.body[0], "__init__"):
-                call = statement.body[0].value
+            small = statement.body[0] if len(statement.body) == 1 else None
+            if small is not None and _is_super_call(small, "__init__") and not in_build:
+                call = small.value
                 kept = [
                     code_of(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))
                     for a in call.args
                     if not a.star and not (a.keyword and a.keyword.value in KERAS_ONLY_KEYWORDS)
+                    and not (a.keyword is None and _is_name(a.value, "self"))
                 ]
                 base_is_custom = any(
                     isinstance(b.value, cst.Name) and b.value.value in self.classes for b in self.node.bases
                 )
                 return [f"super().__init__({', '.join(kept) if base_is_custom else ''})"]
-            found = _assignment(statement)
-            if found is not None:
-                attr, value = found
-                if attr in self.sublayers and self.sublayers[attr].statement is statement:
-                    return self.sublayer_lines(self.sublayers[attr])
-                if attr in self.weights:
-                    return self.weights[attr].lines
+            if small is not None and in_build and (
+                _is_super_call(small, "build") or code_of(small).replace(" ", "") == "self.built=True"
+            ):
+                return []  # Keras's bookkeeping: torch's LazyModuleMixin does its own
+            members = self.member_lines(statement, in_build)
+            if members is not None:
+                return members
+        if isinstance(statement, cst.If):
+            return self.if_statement(statement, in_build)
+        code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
         if self.uses_keras(statement):
-            code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
-            return [self.problem(statement, "K2T501", "this line of __init__ is not translated yet"), *code]
-        return code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+            return [self.problem(statement, "K2T501", f"this line of {what} is not translated yet"), *code]
+        return code
+
+    def if_statement(self, node: cst.If, in_build: bool, keyword: str = "if") -> list[str]:
+        if self.uses_keras(node.test):
+            code = code_of(node.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+            return [self.problem(node, "K2T501", "this condition is not translated yet"), *code]
+        lines = [f"{keyword} {code_of(node.test)}:", *_indent(self.init_block(node.body.body, in_build) or ["pass"])]
+        if isinstance(node.orelse, cst.If):
+            lines += self.if_statement(node.orelse, in_build, "elif")
+        elif isinstance(node.orelse, cst.Else):
+            lines += ["else:", *_indent(self.init_block(node.orelse.body.body, in_build) or ["pass"])]
+        return lines
+
+    def member_lines(self, statement, in_build: bool) -> list[str] | None:
+        """A sub-layer or weight assignment's lines where it stands (None: not one). In build(),
+        what translated to __init__ lines has moved there (build_members); a weight whose shape
+        reads the input is materialised here; what is marked stays where the program wrote it."""
+        found = _assignment(statement)
+        if found is None:
+            return None
+        attr = found[0]
+        sub = self.sublayers.get(attr)
+        if sub is not None and sub.statement is statement:
+            lines = self.sublayer_lines(sub)
+            return [] if in_build and _translated(lines) else lines
+        weight = self.weights.get(attr)
+        if weight is not None and weight.statement is statement:
+            nested = in_build and statement not in self.body_of(self.methods["build"])
+            if nested and _translated(weight.lines):  # made under a condition, at the first batch
+                code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+                return [self.problem(statement, "K2T102", "a weight made under a condition in build() is not translated yet"), *code]
+            if in_build and weight.lazy_lines:
+                return weight.lazy_lines
+            return [] if in_build and _translated(weight.lines) else weight.lines
+        return None
 
     def sublayer_lines(self, sub: SubLayer) -> list[str]:
+        """The member's __init__ lines (once: a marked line reports its problem once)."""
+        if sub.written is None:
+            sub.written = self._sublayer_lines(sub)
+        return sub.written
+
+    def _sublayer_lines(self, sub: SubLayer) -> list[str]:
         if sub.custom is not None:
             kept = [
                 code_of(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))
@@ -791,7 +867,9 @@ class ClassTranslator:
             shape_param = None
             if method == "build" and len(function.params.params) > 1:
                 shape_param = function.params.params[1].name.value
-            for statement in self.body_of(function):
+            for statement in cstwalk.iter_nodes(function.body):  # also under `if self.use_bias:`
+                if not isinstance(statement, cst.SimpleStatementLine):
+                    continue
                 found = _assignment(statement)
                 if found is None or not isinstance(found[1], cst.Call):
                     continue
@@ -883,9 +961,12 @@ class ClassTranslator:
                 continue
             attr = found[0]
             if attr in self.sublayers and self.sublayers[attr].statement is statement:
-                lines += self.sublayer_lines(self.sublayers[attr])
+                made = self.sublayer_lines(self.sublayers[attr])
             elif attr in self.weights and self.weights[attr].statement is statement:
-                lines += self.weights[attr].lines
+                made = self.weights[attr].lines  # a lazy weight: its nn.UninitializedParameter
+            else:
+                continue
+            lines += made if _translated(made) else []
         return lines
 
     def initialize_parameters(self) -> list[str]:
@@ -894,21 +975,10 @@ class ClassTranslator:
         if build is None:
             return []
         shape_param = build.params.params[1].name.value if len(build.params.params) > 1 else "input_shape"
-        params = getattr(self, "forward_params", None) or ["inputs"]
-        lines = [f"{shape_param} = {params[0]}.shape"]
-        for statement in self.body_of(build):
-            found = _assignment(statement)
-            if found is not None and found[0] in self.weights and self.weights[found[0]].statement is statement:
-                lines += self.weights[found[0]].lazy_lines
-                continue
-            if found is not None and found[0] in self.sublayers:
-                continue
-            if isinstance(statement, cst.SimpleStatementLine) and (
-                _is_super_call(statement.body[0], "build")
-                or code_of(statement.body[0]).replace(" ", "") == "self.built=True"
-            ):
-                continue
-            lines += self.init_statement(statement)
+        params = self.forward_signature or ["inputs"]
+        first = params[0].split("=")[0].split(":")[0].strip()
+        lines = [f"{shape_param} = {first}.shape"]
+        lines += self.init_block(self.body_of(build), in_build=True)
         if len(lines) == 1:  # build() only made members, which __init__ now makes
             return []
         doc = '"""Keras\'s build(): the sizes that depend on the input come from the first batch."""'
