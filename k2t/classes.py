@@ -1156,6 +1156,8 @@ def constructor_arguments(module: cst.Module, classes: dict, env: Env) -> dict[s
 def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowering:
     """A translated layer class as a layer of a Sequential or functional model (rules/layers/custom.py).
     seen collects the input shapes the models give each class (for its next translation)."""
+    if len(ctx.in_shapes) > 1:  # `Sampling()([z_mean, z_log_var])`: a list of tensors
+        raise Unsupported(f"{report.name} called on several tensors is not translated yet", "K2T301")
     shape = tuple(int(d) if isinstance(d, int) else None for d in ctx.in_shape)
     seen.setdefault(report.name, set()).add(shape)
     if not report.complete:
