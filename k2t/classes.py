@@ -75,6 +75,7 @@ class SubLayer:
     lazy: bool = False
     sequential: object = None  # a keras.Sequential([...]) (its ModelIR): a class of its own
     written: list[str] | None = None  # the lines sublayer_lines() gave
+    listed: object = None  # the list (comprehension) that makes one such layer per item: nn.ModuleList
 
 
 @dataclass
@@ -177,6 +178,30 @@ def _bound_names(function: cst.FunctionDef) -> set[str]:
     return names
 
 
+def _list_element(value) -> cst.Call | None:
+    """The one layer constructor of `[Layer(...) for _ in range(n)]`."""
+    if isinstance(value, cst.ListComp) and isinstance(value.elt, cst.Call) and value.for_in.inner_for_in is None:
+        return value.elt
+    return None
+
+
+def _listed(sub: SubLayer, module: str) -> str:
+    """A member's constructor; for a layer list, one per item of the program's comprehension."""
+    if sub.listed is None:
+        return module
+    loop = sub.listed.for_in
+    condition = "".join(f" if {code_of(c.test)}" for c in loop.ifs)
+    return f"nn.ModuleList([{module} for {code_of(loop.target)} in {code_of(loop.iter)}{condition}])"
+
+
+def _assigned_names(node) -> set[str]:
+    names = set()
+    for n in cstwalk.iter_nodes(node):
+        if isinstance(n, (cst.AssignTarget, cst.AugAssign)):
+            names |= {m.value for m in cstwalk.iter_nodes(n.target) if isinstance(m, cst.Name)}
+    return names
+
+
 def _translated(lines: list[str]) -> bool:
     """Lines written for a member, not its Keras code kept under a marker."""
     return not any(line.startswith(MARKER) for line in lines)
@@ -228,6 +253,7 @@ class ClassTranslator:
         self.helpers: dict[str, list[Expr]] = {}  # helper method -> the arguments of its first call
         self.forward_params: list[str] = []
         self.forward_signature: list[str] = []
+        self.loop_layers: dict[str, SubLayer] = {}  # loop variable -> the layer list it runs over
         self.forward_names: set[str] = set()  # names bound in the method being translated
         self.extra_classes: list[str] = []  # classes of the Sequential models made inside this one
         self.snippets: set[str] = set()  # helpers the classes need (rules/snippets.py)
@@ -279,6 +305,20 @@ class ClassTranslator:
                         sub.problems = problems
                         self.sublayers[attr] = sub
                         continue
+                element = _list_element(value)
+                if element is not None:  # `self.blocks = [Block(64) for _ in range(3)]`
+                    key = self.resolver.key(element.func)
+                    sub = None
+                    if isinstance(element.func, cst.Name) and element.func.value in self.classes:
+                        sub = SubLayer(attr, statement, element, custom=element.func.value)
+                    elif key is not None and key.startswith("layers."):
+                        problems = []
+                        sub = SubLayer(attr, statement, element, layer=analyzer._layer_call(element, problems, key))
+                        sub.problems = problems
+                    if sub is not None:
+                        sub.listed = value
+                        self.sublayers[attr] = sub
+                        continue
                 if method == "__init__" and evaluate(value, env).known or isinstance(value, cst.Name):
                     self.numbers.add(attr)
 
@@ -301,6 +341,8 @@ class ClassTranslator:
                 raise Refused(f"self.{attr}() is a Keras Layer/Model method without a torch counterpart; not translated yet")
             if attr in self.sublayers:
                 return self.sublayer_call(self.sublayers[attr], node, translate)
+            if isinstance(node.func, cst.Name) and node.func.value in self.loop_layers:
+                return self.sublayer_call(self.loop_layers[node.func.value], node, translate, node.func.value)
             if attr in self.methods and attr not in ("call", "build", "__init__"):
                 args = [translate(a.value) for a in node.args if not a.star]
                 self.helpers.setdefault(attr, args)
@@ -308,7 +350,9 @@ class ClassTranslator:
                 return Expr(ast.Call(code, [a.node for a in args], []), TENSOR)
         return None
 
-    def sublayer_call(self, sub: SubLayer, node: cst.Call, translate) -> Expr:
+    def sublayer_call(self, sub: SubLayer, node: cst.Call, translate, element: str | None = None) -> Expr:
+        """`self.dense(x)`; element: the loop variable where a layer list's layer is applied."""
+        module = element or f"self.{sub.attr}"
         args = [a for a in node.args if not (a.keyword and a.keyword.value == "training")]
         for a in node.args:
             if a.keyword and a.keyword.value == "training" and not (
@@ -318,7 +362,7 @@ class ClassTranslator:
         if sub.custom is not None:
             values = [translate(a.value) for a in args]
             call = ast.Call(
-                ast.parse(f"self.{sub.attr}", mode="eval").body,
+                ast.parse(module, mode="eval").body,
                 [v.node for v, a in zip(values, args) if a.keyword is None],
                 [ast.keyword(a.keyword.value, v.node) for v, a in zip(values, args) if a.keyword is not None],
             )
@@ -342,6 +386,13 @@ class ClassTranslator:
             return self.sequential_call(sub, translate(args[0].value))
         if sub.layer is None or getattr(sub, "problems", None):
             raise Refused(f"self.{sub.attr} is a layer k2t cannot translate (see its line)")
+        if element is not None:  # applied once per item, to tensors of any size: lazy sizes
+            if len(args) != 1 or args[0].keyword is not None or args[0].star:
+                raise Refused(f"{element}(...) with these arguments has no translation yet")
+            value = translate(args[0].value)
+            if value.kind != TENSOR:
+                raise Refused(f"{element}(...): its input is not a tensor k2t can follow")
+            return self.lower_call(sub, [dataclasses.replace(value, shape=None)], False, element)
         if sub.layer.key == "MultiHeadAttention" and len(args) in (2, 3) and all(
             a.keyword is None and not a.star for a in args
         ):  # query, value[, key]
@@ -359,7 +410,7 @@ class ClassTranslator:
             raise Refused(f"self.{sub.attr}(...): its input is not a tensor k2t can follow")
         return self.lower_call(sub, inputs, value.kind == SEQ)
 
-    def lower_call(self, sub: SubLayer, inputs: list[Expr], several: bool) -> Expr:
+    def lower_call(self, sub: SubLayer, inputs: list[Expr], several: bool, element: str | None = None) -> Expr:
         layer = sub.layer
         rule = layer.rule
         known = all(i.shape is not None and len(i.shape) >= 1 for i in inputs)
@@ -407,8 +458,11 @@ class ClassTranslator:
         x = codes[0]
         fields = {f"x{i}": c for i, c in enumerate(codes)}
         fields["xs"] = "[" + ", ".join(codes) + "]"
+        if element is not None and (len(module_steps) != 1 or lowering.steps[-1] is not module_steps[0]):
+            raise Refused(f"{layer.key} in a layer list: only layers that are one torch module are translated yet")
         for step in lowering.steps:
-            x = step.forward.format(x=x, m=f"self.{names[id(step)]}" if step.module else "", **fields)
+            target = (element or f"self.{names[id(step)]}") if step.module else ""
+            x = step.forward.format(x=x, m=target, **fields)
         out_rank = len(lowering.out_shape)
         if activation not in (None, "linear"):
             x = render(activation, x, 1 if lowering.out_layout == FIRST and out_rank >= 2 else -1)
@@ -479,7 +533,7 @@ class ClassTranslator:
         for step in module_steps:
             if step.comment:
                 lines.append(f"# {step.comment}")
-            lines.append(f"self.{names[id(step)]} = {step.module}")
+            lines.append(f"self.{names[id(step)]} = {_listed(sub, step.module)}")
         weights_step = lowering.steps[lowering.weights_step] if lowering.weights_step is not None else None
         lazy = any(s.module.startswith("nn.Lazy") for s in module_steps)
         sub.lazy = lazy
@@ -487,18 +541,27 @@ class ClassTranslator:
             self.lazy = True
             lines.insert(len(lines) - 1, "# Input size set by the first batch (torch's lazy module); torch's default init.")
             return lines
-        if weights_step is not None and lowering.init is not None:
-            target = f"self.{names[id(weights_step)]}"
-            kernel, bias = lowering.init
-            code = initializer_code(kernel, f"{target}.weight", keras_fans(lowering.kernel_shape), lowering.torch_fans)
-            bias_code = initializer_code(bias, f"{target}.bias") if bias is not None else None
-            if code is None or (bias is not None and bias_code is None):
-                lines.append(f"# initializer {kernel!r} has no translation: torch's default initialisation")
-            else:
-                lines += code.splitlines() + (bias_code.splitlines() if bias_code else [])
-        for line in lowering.init_code:
-            lines.append(line.format(m=f"self.{names[id(weights_step)]}"))
+        if weights_step is not None and lowering.init is not None and sub.listed is not None:
+            lines.append(f"for module in self.{sub.attr}:")
+            lines += _indent(self.init_lines(lowering, "module"))
+        elif weights_step is not None and lowering.init is not None:
+            lines += self.init_lines(lowering, f"self.{names[id(weights_step)]}")
+        if lowering.init_code and sub.listed is not None:
+            lines.append(f"for module in self.{sub.attr}:")
+            lines += _indent([line.format(m="module") for line in lowering.init_code])
+        elif lowering.init_code:
+            lines += [line.format(m=f"self.{names[id(weights_step)]}") for line in lowering.init_code]
         return lines
+
+    @staticmethod
+    def init_lines(lowering, target: str) -> list[str]:
+        """Keras's initialisers for the weights module `target`."""
+        kernel, bias = lowering.init
+        code = initializer_code(kernel, f"{target}.weight", keras_fans(lowering.kernel_shape), lowering.torch_fans)
+        bias_code = initializer_code(bias, f"{target}.bias") if bias is not None else None
+        if code is None or (bias is not None and bias_code is None):
+            return [f"# initializer {kernel!r} has no translation: torch's default initialisation"]
+        return code.splitlines() + (bias_code.splitlines() if bias_code else [])
 
     # -- statements --------------------------------------------------------------------------
     def block(self, statements, names: dict[str, Expr]) -> list[str]:
@@ -516,9 +579,35 @@ class ClassTranslator:
             return out
         if isinstance(statement, cst.If):
             return self.if_block(statement, names)
+        if isinstance(statement, cst.For) and self.layer_list_loop(statement) is not None:
+            return self.for_layers(statement, names)
         if isinstance(statement, (cst.For, cst.While, cst.With, cst.Try)):
             return self.kept(statement, names, "this kind of statement is not translated inside a class yet")
         return self.kept(statement, names, "this statement is not translated inside a class yet")
+
+    def layer_list_loop(self, node: cst.For) -> SubLayer | None:
+        """`for block in self.blocks:` over a layer list."""
+        attr = _self_attr(node.iter)
+        sub = self.sublayers.get(attr)
+        if sub is None or sub.listed is None or not isinstance(node.target, cst.Name) or node.orelse is not None:
+            return None
+        return sub
+
+    def for_layers(self, node: cst.For, names) -> list[str]:
+        """The loop is kept; each `block(x)` in it is the list's layer applied (sizes after it unknown)."""
+        sub = self.layer_list_loop(node)
+        element = node.target.value
+        self.loop_layers[element] = sub
+        # The body is read for the first item (a class in the list learns its input shape from it;
+        # Keras layers in a list get lazy sizes); after the loop the shapes are not followed.
+        try:
+            body = self.block(node.body.body, names)
+        finally:
+            del self.loop_layers[element]
+        for assigned in _assigned_names(node.body):
+            if assigned in names:
+                names[assigned] = Expr(ast.Name(assigned), names[assigned].kind)
+        return [f"for {element} in self.{sub.attr}:", *_indent(body or ["pass"])]
 
     def if_block(self, node: cst.If, names, keyword: str = "if") -> list[str]:
         try:
@@ -840,7 +929,7 @@ class ClassTranslator:
                 for a in sub.call.args
                 if not (a.keyword and a.keyword.value in KERAS_ONLY_KEYWORDS)
             ]
-            return [f"self.{sub.attr} = {sub.call.func.value}({', '.join(kept)})"]
+            return [f"self.{sub.attr} = {_listed(sub, f'{sub.call.func.value}({chr(44).join(kept)})')}"]
         problems = getattr(sub, "problems", [])
         code = code_of(sub.statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
         if sub.sequential is not None and sub.lines is None:

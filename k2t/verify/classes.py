@@ -61,8 +61,9 @@ def mapping(keras_object, report, reports: dict, prefix: str = "", into: Mapping
     """Sub-layer attributes through their rules, add_weight variables as they are, nested classes."""
     into = into or Mapping()
     for attr, key, info, torch_attr in report.layers:
-        into.lowered.layers.append(LayerMap(len(into.keras), key, f"{prefix}{torch_attr}", True, info, None, LAST, ()))
-        into.keras.append(getattr(keras_object, attr))
+        for suffix, layer in _items(getattr(keras_object, attr)):  # a layer list: nn.ModuleList items
+            into.lowered.layers.append(LayerMap(len(into.keras), key, f"{prefix}{torch_attr}{suffix}", True, info, None, LAST, ()))
+            into.keras.append(layer)
     for attr in report.weights:
         into.lowered.layers.append(LayerMap(len(into.keras), VARIABLE, f"{prefix}{attr}", True, {}, None, LAST, ()))
         into.keras.append(_Variable(getattr(keras_object, attr)))
@@ -76,8 +77,16 @@ def mapping(keras_object, report, reports: dict, prefix: str = "", into: Mapping
     for attr, class_name in report.custom:
         if class_name not in reports:
             raise KeyError(f"class {class_name} was not translated")
-        mapping(getattr(keras_object, attr), reports[class_name], reports, f"{prefix}{attr}.", into)
+        for suffix, layer in _items(getattr(keras_object, attr)):
+            mapping(layer, reports[class_name], reports, f"{prefix}{attr}{suffix}.", into)
     return into
+
+
+def _items(value) -> list[tuple[str, object]]:
+    """A member, or each layer of a list member with its nn.ModuleList index."""
+    if isinstance(value, (list, tuple)):
+        return [(f".{i}", item) for i, item in enumerate(value)]
+    return [("", value)]
 
 
 def sample(shape: tuple, rng, vocabulary: int | None = None, count: int = SAMPLES) -> np.ndarray:
