@@ -148,7 +148,7 @@ def _assignment(statement) -> tuple[str, cst.BaseExpression] | None:
 
 
 def _methods(node: cst.ClassDef) -> dict[str, cst.FunctionDef]:
-    return {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)}
+    return {s.name.value: s for s in _statements(node.body) if isinstance(s, cst.FunctionDef)}
 
 
 def _is_super_call(small, method: str) -> bool:
@@ -176,6 +176,13 @@ def _bound_names(function: cst.FunctionDef) -> set[str]:
             target = node.target
             names |= {n.value for n in cstwalk.iter_nodes(target) if isinstance(n, cst.Name)}
     return names
+
+
+def _statements(block) -> list:
+    """A block's statements; `if c: x += 1` on one line as one simple statement line."""
+    if isinstance(block, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=block.body)]
+    return list(block.body)
 
 
 def _list_element(value) -> cst.Call | None:
@@ -601,7 +608,7 @@ class ClassTranslator:
         # The body is read for the first item (a class in the list learns its input shape from it;
         # Keras layers in a list get lazy sizes); after the loop the shapes are not followed.
         try:
-            body = self.block(node.body.body, names)
+            body = self.block(_statements(node.body), names)
         finally:
             del self.loop_layers[element]
         for assigned in _assigned_names(node.body):
@@ -614,12 +621,12 @@ class ClassTranslator:
             test = self.expression(node.test, names)
         except Refused as exc:
             return self.kept(node, names, str(exc))
-        lines = [f"{keyword} {test}:"] + _indent(self.block(node.body.body, names) or ["pass"])
+        lines = [f"{keyword} {test}:"] + _indent(self.block(_statements(node.body), names) or ["pass"])
         orelse = node.orelse
         if isinstance(orelse, cst.If):
             lines += self.if_block(orelse, names, "elif")
         elif isinstance(orelse, cst.Else):
-            lines += ["else:"] + _indent(self.block(orelse.body.body, names) or ["pass"])
+            lines += ["else:"] + _indent(self.block(_statements(orelse.body), names) or ["pass"])
         return lines
 
     def expression(self, node, names: dict[str, Expr]) -> str:
@@ -842,7 +849,13 @@ class ClassTranslator:
         supers = [line for line in lines if line.startswith("super().__init__(")]
         lines = [line for line in lines if not line.startswith("super().__init__(")]
         lines = [*docstring, *(supers[:1] or ["super().__init__()"]), *lines, *self.build_members()]
-        return [f"def __init__(self{params}):", *_indent(lines)]
+        markers = []
+        if function is not None:
+            for param in [*function.params.params, *function.params.kwonly_params]:
+                if param.default is not None and self.uses_keras(param.default):
+                    what = f"the default of {param.name.value} ({code_of(param.default)}) is not translated yet"
+                    markers.append(self.problem(param, "K2T501", what))
+        return [*markers, f"def __init__(self{params}):", *_indent(lines)]
 
     def init_block(self, statements, in_build: bool) -> list[str]:
         lines = []
@@ -886,11 +899,11 @@ class ClassTranslator:
         if self.uses_keras(node.test):
             code = code_of(node.with_changes(leading_lines=[])).rstrip("\n").splitlines()
             return [self.problem(node, "K2T501", "this condition is not translated yet"), *code]
-        lines = [f"{keyword} {code_of(node.test)}:", *_indent(self.init_block(node.body.body, in_build) or ["pass"])]
+        lines = [f"{keyword} {code_of(node.test)}:", *_indent(self.init_block(_statements(node.body), in_build) or ["pass"])]
         if isinstance(node.orelse, cst.If):
             lines += self.if_statement(node.orelse, in_build, "elif")
         elif isinstance(node.orelse, cst.Else):
-            lines += ["else:", *_indent(self.init_block(node.orelse.body.body, in_build) or ["pass"])]
+            lines += ["else:", *_indent(self.init_block(_statements(node.orelse.body), in_build) or ["pass"])]
         return lines
 
     def member_lines(self, statement, in_build: bool) -> list[str] | None:
@@ -1097,7 +1110,7 @@ class ClassTranslator:
             bases.append("nn.Module")
         lines = [f"class {self.node.name.value}({', '.join(bases)}):"]
         body: list[list[str]] = []
-        for statement in self.node.body.body:
+        for statement in _statements(self.node.body):
             if isinstance(statement, cst.FunctionDef):
                 name = statement.name.value
                 if name == "__init__":
