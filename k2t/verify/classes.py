@@ -17,24 +17,13 @@ import torch
 
 from k2t.lower import LayerMap
 from k2t.rules.spec import LAST
-from k2t.verify.compare import SAMPLES, UNKNOWN_SIZE, VARIABLE, _close, _errors, transfer
+from k2t.verify.compare import SAMPLES, UNKNOWN_SIZE, VARIABLE, _close, _errors, random_value, transfer
 
 
 def randomise(keras_model, rng: np.random.Generator) -> None:
     """Every variable random, so that biases, scales and statistics all matter."""
-    for variable in keras_model.weights:
-        shape = tuple(variable.shape)
-        name = variable.path if hasattr(variable, "path") else variable.name
-        if "moving_variance" in name:
-            value = rng.uniform(0.005, 1.0, shape)
-        elif any(part in name for part in ("moving_mean", "beta", "bias")):
-            value = rng.normal(0.0, 0.5, shape)
-        elif "gamma" in name:
-            value = rng.uniform(0.5, 1.5, shape)
-        else:
-            fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-            value = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
-        variable.assign(value.astype(variable.dtype if isinstance(variable.dtype, str) else "float32"))
+    for variable in keras_model.weights:  # also add_weight variables of the model itself
+        variable.assign(random_value(variable, rng))
 
 
 class _Variable:

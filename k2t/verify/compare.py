@@ -45,22 +45,25 @@ UNKNOWN_SIZE = 16  # stands for None (e.g. a variable sequence length) in sample
 
 def randomise(keras_model, rng: np.random.Generator) -> None:
     for layer in keras_model.layers:
-        values = []
-        for weight in layer.weights:
-            shape = tuple(weight.shape)
-            name = weight.path if hasattr(weight, "path") else weight.name
-            if "moving_variance" in name:
-                value = rng.uniform(0.005, 1.0, shape)
-            elif "moving_mean" in name or "beta" in name or "bias" in name:
-                value = rng.normal(0.0, 0.5, shape)
-            elif "gamma" in name:
-                value = rng.uniform(0.5, 1.5, shape)
-            else:
-                fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-                value = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
-            values.append(value.astype("float32"))
+        values = [random_value(weight, rng) for weight in layer.weights]
         if values:
             layer.set_weights(values)
+
+
+def random_value(weight, rng: np.random.Generator) -> np.ndarray:
+    """A random value for one Keras variable, by what its name says it is."""
+    shape = tuple(weight.shape)
+    name = _path(weight)
+    if "moving_variance" in name:
+        value = rng.uniform(0.005, 1.0, shape)
+    elif "moving_mean" in name or "beta" in name or "bias" in name:
+        value = rng.normal(0.0, 0.5, shape)
+    elif "gamma" in name:
+        value = rng.uniform(0.5, 1.5, shape)
+    else:
+        fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        value = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
+    return value.astype("float32")
 
 
 def keras_layers(keras_model, ir) -> tuple[list, list]:
