@@ -76,6 +76,7 @@ class SubLayer:
     sequential: object = None  # a keras.Sequential([...]) (its ModelIR): a class of its own
     written: list[str] | None = None  # the lines sublayer_lines() gave
     listed: object = None  # the list (comprehension) that makes one such layer per item: nn.ModuleList
+    problems: list = field(default_factory=list)  # why the Keras layer's arguments do not translate
 
 
 @dataclass
@@ -296,38 +297,34 @@ class ClassTranslator:
                     continue
                 attr, value = found
                 if isinstance(value, cst.Call):
-                    key = self.resolver.key(value.func)
-                    if isinstance(value.func, cst.Name) and value.func.value in self.classes:
-                        self.sublayers[attr] = SubLayer(attr, statement, value, custom=value.func.value)
-                        continue
-                    if key == "Sequential":  # lowered like a model once its input shape is known
+                    if self.resolver.key(value.func) == "Sequential":  # lowered like a model, at its first call
                         analyzer.scopes = [function]
                         analyzer._sequential(statement, value, attr)
                         self.sublayers[attr] = SubLayer(attr, statement, value, sequential=analyzer.result.models[-1])
                         continue
-                    if key is not None and key.startswith("layers."):
-                        problems: list[Problem] = []
-                        layer = analyzer._layer_call(value, problems, key)
-                        sub = SubLayer(attr, statement, value, layer=layer)
-                        sub.problems = problems
-                        self.sublayers[attr] = sub
-                        continue
-                element = _list_element(value)
-                if element is not None:  # `self.blocks = [Block(64) for _ in range(3)]`
-                    key = self.resolver.key(element.func)
-                    sub = None
-                    if isinstance(element.func, cst.Name) and element.func.value in self.classes:
-                        sub = SubLayer(attr, statement, element, custom=element.func.value)
-                    elif key is not None and key.startswith("layers."):
-                        problems = []
-                        sub = SubLayer(attr, statement, element, layer=analyzer._layer_call(element, problems, key))
-                        sub.problems = problems
+                    sub = self.member(attr, statement, value, analyzer)
                     if sub is not None:
-                        sub.listed = value
                         self.sublayers[attr] = sub
                         continue
+                element = _list_element(value)  # `self.blocks = [Block(64) for _ in range(3)]`
+                sub = self.member(attr, statement, element, analyzer) if element is not None else None
+                if sub is not None:
+                    sub.listed = value
+                    self.sublayers[attr] = sub
+                    continue
                 if method == "__init__" and evaluate(value, env).known or isinstance(value, cst.Name):
                     self.numbers.add(attr)
+
+    def member(self, attr: str, statement, call: cst.Call, analyzer) -> SubLayer | None:
+        """A sub-layer constructor: one of the program's classes, or a Keras layer (its arguments bound)."""
+        if isinstance(call.func, cst.Name) and call.func.value in self.classes:
+            return SubLayer(attr, statement, call, custom=call.func.value)
+        key = self.resolver.key(call.func)
+        if key is None or not key.startswith("layers."):
+            return None
+        problems: list[Problem] = []
+        layer = analyzer._layer_call(call, problems, key)
+        return SubLayer(attr, statement, call, layer=layer, problems=problems)
 
     # -- expressions -------------------------------------------------------------------------
     def hook(self, node, translate):
@@ -391,7 +388,7 @@ class ClassTranslator:
             if len(args) != 1 or args[0].keyword is not None or args[0].star:
                 raise Refused(f"self.{sub.attr}(...) with these arguments has no translation yet")
             return self.sequential_call(sub, translate(args[0].value))
-        if sub.layer is None or getattr(sub, "problems", None):
+        if sub.layer is None or sub.problems:
             raise Refused(f"self.{sub.attr} is a layer k2t cannot translate (see its line)")
         if element is not None:  # applied once per item, to tensors of any size: lazy sizes
             if len(args) != 1 or args[0].keyword is not None or args[0].star:
@@ -943,7 +940,7 @@ class ClassTranslator:
                 if not (a.keyword and a.keyword.value in KERAS_ONLY_KEYWORDS)
             ]
             return [f"self.{sub.attr} = {_listed(sub, f'{sub.call.func.value}({chr(44).join(kept)})')}"]
-        problems = getattr(sub, "problems", [])
+        problems = sub.problems
         code = code_of(sub.statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
         if sub.sequential is not None and sub.lines is None:
             return [self.problem(sub.call, "K2T303", "a Sequential inside a class needs the shape of its input, "
