@@ -11,7 +11,8 @@ the PATHS given (files or directories). Everything runs in one process: each fil
 json` on all of them instead (one command).
 
 Printed: files, lines (notebooks: their code cells), Keras uses found (findings that are not
-warnings), the share translatable (K2T001 / all uses), files fully translatable, files k2t sees no
+warnings), the share translatable (K2T001 / all uses), files fully translatable, models translated,
+Keras classes translated without a marker and files whose classes all are, files k2t sees no
 Keras in (blind spots: Keras imported only under if/try, or only injected), files that fail (bad
 input, internal errors) with their messages; the same per style tag of the manifest (and per
 repository with --repos); the top 30 reasons a use is not translated, grouped by code and a message
@@ -371,6 +372,9 @@ class Checked:
     error: str | None = None
     internal: bool = False
     seconds: float = 0.0
+    # Models (Sequential, functional, subclassed instances) and Keras classes: found, translated.
+    models: tuple[int, int] = (0, 0)
+    classes: tuple[int, int] = (0, 0)
 
 
 class _Timeout(Exception):
@@ -396,6 +400,7 @@ def check_one(path: Path, timeout: int) -> Checked:
         outcome = convert_file(str(path), Options(formatted=False))
         checked = Checked(path, outcome.status, [f.to_json() for f in outcome.findings], outcome.error,
                           outcome.internal)
+        checked.models, checked.classes = outcome.counts[:2], outcome.counts[2:]
     except _Timeout:
         checked = Checked(path, "failed", [], f"{path}: timed out after {timeout} s", internal=True)
     finally:
@@ -615,6 +620,14 @@ def report(results: list[Checked], tags: dict[str, list[str]], per_repo: bool, s
           f"({sum(1 for f in failures if f[2])} internal errors, {sum(1 for f in failures if not f[2])} bad input)")
     print(f"  K2T501 not reported by the translation (left in its output, found by check): {unreported}")
     print(f"  K2T902 (internal error inside one model/statement): {len(internal_findings)}")
+    models = [sum(c.models[i] for c in results) for i in (0, 1)]
+    classes = [sum(c.classes[i] for c in results) for i in (0, 1)]
+    with_classes = [c for c in results if c.classes[0]]
+    all_classes = sum(1 for c in with_classes if c.classes[0] == c.classes[1])
+    print(f"  models translated (Sequential, functional, subclassed instances): {models[1]} of {models[0]}"
+          f"  ({pct(models[1], models[0]).strip()})")
+    print(f"  Keras classes translated without a marker: {classes[1]} of {classes[0]}  ({pct(classes[1], classes[0]).strip()});"
+          f" files with every class translated: {all_classes} of {len(with_classes)}")
     print(f"  warnings (documented differences): {sum(warnings.values())}")
     if failures:
         print("\nFailures:")
@@ -707,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     if args.load:
         dumped = json.loads(Path(args.load).read_text(encoding="utf-8"))
-        results = [Checked(Path(r["path"]), r["status"], r["findings"], r["error"], r["internal"], r["seconds"])
+        results = [Checked(Path(r["path"]), r["status"], r["findings"], r["error"], r["internal"], r["seconds"],
+                           tuple(r.get("models", (0, 0))), tuple(r.get("classes", (0, 0))))
                    for r in dumped["files"]]
         seconds = dumped["seconds"]
     else:

@@ -57,6 +57,8 @@ class Outcome:
     converted: bytes | None = None
     text_before: str = ""
     text_after: str = ""
+    # (models found, models translated, Keras classes found, classes translated without a marker)
+    counts: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def changed(self) -> bool:
@@ -156,6 +158,12 @@ def convert_file(path: str, options: Options = Options()) -> Outcome:
         converted=converted,
         text_before=source.text,
         text_after=code,
+        counts=(
+            len(result.models) + len(result.untranslated),
+            len(result.models),
+            len(result.classes) + sum(1 for d in result.diagnostics if d.code == "K2T902" and "class" in d.message),
+            sum(1 for c in result.classes if c.complete),
+        ),
     )
 
 
