@@ -17,7 +17,7 @@ CODES: dict[str, str] = {
     "K2T102": "layer argument has no translation",
     "K2T103": "input shape unknown: lazy module used",
     "K2T104": "layer translated with a documented numerical difference",
-    "K2T201": "custom layer class is not translated yet",
+    "K2T201": "custom layer class (or a line of it) is not translated yet",
     "K2T301": "model construct is not translated yet (functional API, subclassed model)",
     "K2T302": "model attribute or method has no translation",
     "K2T303": "Sequential model without a known input shape",
