@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from k2t import cstwalk
+from k2t.rewrite import MARKER
 from k2t.analyse import Analyzer, LayerCall, Problem
 from k2t.lower import Failed, lower_model
 from k2t.ops import Refused, translate_expression
@@ -38,7 +39,8 @@ from k2t.values import UNKNOWN, Env, code_of, evaluate
 
 LAYER_BASES = ("layers.Layer", "Layer")
 MODEL_BASES = ("Model",)
-# Methods that only serve Keras's serialisation and shape inference: dropped unless used elsewhere.
+# Methods that only serve Keras's serialisation and shape inference: dropped (nn.Module has no use
+# for them).
 KERAS_ONLY_METHODS = ("get_config", "from_config", "compute_output_shape", "compute_mask", "get_build_config")
 # Methods that replace Keras's own training or evaluation step: fit() on such a model is not generic.
 CUSTOM_STEPS = ("train_step", "test_step", "predict_step", "compute_loss")
@@ -57,7 +59,6 @@ _ANY_RANK = {
 # Output rank (without the batch) of layers whose output rank does not depend on the input's.
 _OUT_RANK = {"Flatten": 1, "GlobalAveragePooling1D": 1, "GlobalAveragePooling2D": 1, "GlobalMaxPooling1D": 1,
              "GlobalMaxPooling2D": 1, "GlobalAveragePooling3D": 1, "GlobalMaxPooling3D": 1}
-MARKER = "# k2t: "
 
 
 @dataclass
