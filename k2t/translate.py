@@ -835,14 +835,14 @@ class _Translation:
         if key in ("Model", "Input"):
             problem = Problem(
                 node, "K2T301",
-                f"{what} is not part of a model k2t can follow statically (a graph built by a helper function "
-                "that takes tensors, in a loop, or a subclassed model): not translated yet",
+                f"{what} is not part of a model k2t can follow statically (a graph whose shapes, helpers or "
+                "loops depend on values known only at run time): not translated yet",
             )
         elif key.startswith("layers."):
             problem = Problem(
                 node, "K2T101",
-                f"{what} is not part of a model k2t can follow statically (a layer created in a class, a helper "
-                "function that takes tensors or a loop): not translated yet",
+                f"{what} is not part of a model k2t can follow statically (a layer used outside a model graph, "
+                "or a helper or loop over values known only at run time): not translated yet",
             )
         else:
             problem = Problem(node, "K2T501", f"{what} has no translation yet; left as is")

@@ -67,11 +67,11 @@ CASES = {
             'import torch\n'
             '\n'
             'torch.manual_seed(0)\n'
-            '# k2t: K2T101 Dropout is not part of a model k2t can follow statically (a layer created in a class, a helper function that takes tensors or a loop): not translated yet\n'
+            '# k2t: K2T101 Dropout is not part of a model k2t can follow statically (a layer used outside a model graph, or a helper or loop over values known only at run time): not translated yet\n'
             'layer = Dropout(0.5)\n'
         ),
         ['m.py:4:1: K2T001 translatable by k2t convert: tf.random.set_seed',
-         'm.py:5:9: K2T101 Dropout is not part of a model k2t can follow statically (a layer created in a class, a helper function that takes tensors or a loop): not translated yet'],
+         'm.py:5:9: K2T101 Dropout is not part of a model k2t can follow statically (a layer used outside a model graph, or a helper or loop over values known only at run time): not translated yet'],
     ),
     'from_import_parenthesized_with_comments': (
         (
@@ -90,11 +90,11 @@ CASES = {
             'import torch\n'
             '\n'
             'torch.manual_seed(0)\n'
-            '# k2t: K2T101 Dropout is not part of a model k2t can follow statically (a layer created in a class, a helper function that takes tensors or a loop): not translated yet\n'
+            '# k2t: K2T101 Dropout is not part of a model k2t can follow statically (a layer used outside a model graph, or a helper or loop over values known only at run time): not translated yet\n'
             'layer = Dropout(0.5)\n'
         ),
         ['m.py:8:1: K2T001 translatable by k2t convert: tf.random.set_seed',
-         'm.py:9:9: K2T101 Dropout is not part of a model k2t can follow statically (a layer created in a class, a helper function that takes tensors or a loop): not translated yet'],
+         'm.py:9:9: K2T101 Dropout is not part of a model k2t can follow statically (a layer used outside a model graph, or a helper or loop over values known only at run time): not translated yet'],
     ),
     'from_import_first_name_goes': (
         (
@@ -114,11 +114,11 @@ CASES = {
             'import torch\n'
             '\n'
             'torch.manual_seed(0)\n'
-            '# k2t: K2T101 Dropout is not part of a model k2t can follow statically (a layer created in a class, a helper function that takes tensors or a loop): not translated yet\n'
+            '# k2t: K2T101 Dropout is not part of a model k2t can follow statically (a layer used outside a model graph, or a helper or loop over values known only at run time): not translated yet\n'
             'layer = Dropout(0.5)\n'
         ),
         ['m.py:7:1: K2T001 translatable by k2t convert: tf.random.set_seed',
-         'm.py:8:9: K2T101 Dropout is not part of a model k2t can follow statically (a layer created in a class, a helper function that takes tensors or a loop): not translated yet'],
+         'm.py:8:9: K2T101 Dropout is not part of a model k2t can follow statically (a layer used outside a model graph, or a helper or loop over values known only at run time): not translated yet'],
     ),
     'several_names_on_one_import': (
         (
