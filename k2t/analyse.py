@@ -251,12 +251,6 @@ def _literal(value) -> bool:
         return False
 
 
-def _is_docstring(statement) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr) and isinstance(statement.body[0].value, cst.SimpleString)
-    )
-
 
 class _Substitute(cst.CSTTransformer):
     """A function body with its non-tensor parameters replaced by the caller's values; each copied
@@ -777,7 +771,7 @@ class Analyzer(cst.CSTVisitor):
             return None
         function = self.functions[func.value]
         body = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
-        while body and _is_docstring(body[0]):
+        while body and cstwalk.is_docstring(body[0]):
             body = body[1:]
         if (
             not body or function.params.star_arg not in (cst.MaybeSentinel.DEFAULT, None)

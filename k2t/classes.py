@@ -216,13 +216,6 @@ def _translated(lines: list[str]) -> bool:
     return not any(line.startswith(MARKER) for line in lines)
 
 
-def _is_docstring(statement) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
 
 def _is_name(node, name) -> bool:
     return isinstance(node, cst.Name) and node.value == name
@@ -835,7 +828,7 @@ class ClassTranslator:
                 kept.insert(len(function.params.params) - 1, "*" + function.params.star_arg.name.value)
             params = "".join(", " + p for p in kept)
             body = self.body_of(function)
-            if body and _is_docstring(body[0]):
+            if body and cstwalk.is_docstring(body[0]):
                 docstring, body = code_of(body[0].with_changes(leading_lines=[])).rstrip("\n").splitlines(), body[1:]
             else:
                 docstring = []

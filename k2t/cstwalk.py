@@ -278,3 +278,13 @@ if __name__ == "__main__":  # pragma: no cover
     from pathlib import Path
 
     Path(__file__).with_name("_cstfields.py").write_text(_generate_table(), encoding="utf-8")
+
+
+def is_docstring(statement: cst.CSTNode) -> bool:
+    """A statement that is only a string literal (a docstring)."""
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )

@@ -25,6 +25,7 @@ from typing import Any
 
 import libcst as cst
 
+from k2t import cstwalk
 from k2t.rules.ops import (
     BATCH,
     DTYPE,
@@ -828,7 +829,7 @@ def _returned_expression(function: cst.FunctionDef) -> cst.BaseExpression | None
     if not isinstance(function.body, cst.IndentedBlock) or function.decorators:
         return None
     statements = list(function.body.body)
-    while statements and _is_docstring(statements[0]) and len(statements) > 1:
+    while statements and cstwalk.is_docstring(statements[0]) and len(statements) > 1:
         statements = statements[1:]
     if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
         return None
@@ -838,20 +839,9 @@ def _returned_expression(function: cst.FunctionDef) -> cst.BaseExpression | None
     return small[0].value
 
 
-def _is_docstring(statement: cst.CSTNode) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
-
 def consumed_definitions(model, module: cst.Module) -> list[cst.FunctionDef]:
     """Module-level defs that only this model's Lambda layers name: their bodies are inlined in
     forward(), so the def goes with the model's other statements (and verify runs it with them)."""
-    from k2t import cstwalk
-
     wanted: dict[str, tuple[cst.FunctionDef, set]] = {}
     for layer in model.layers:
         value = layer.args.get("function")
