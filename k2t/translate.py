@@ -427,6 +427,9 @@ class _Translation:
         defs = {
             s.name.value: s for s in self.wrapper.module.body if isinstance(s, cst.FunctionDef) and s.name.value in model.inlined
         }
+        references = Counter(
+            n.value for n in cstwalk.iter_nodes(self.wrapper.module) if isinstance(n, cst.Name) and n.value in defs
+        )
         consumed: dict[str, cst.FunctionDef] = {}
         changed = True
         while changed:
@@ -435,13 +438,10 @@ class _Translation:
                 if name in consumed:
                     continue
                 inside = [*model.build_statements, *consumed.values()]
-                references = [
-                    n for n in cstwalk.iter_nodes(self.wrapper.module) if isinstance(n, cst.Name) and n.value == name
-                ]
                 allowed = sum(
                     1 for scope in inside for n in cstwalk.iter_nodes(scope) if isinstance(n, cst.Name) and n.value == name
                 )
-                if len(references) == 1 + allowed:  # the def's own name, and the calls inside
+                if references[name] == 1 + allowed:  # the def's own name, and the calls inside
                     consumed[name] = definition
                     changed = True
         return list(consumed.values())
