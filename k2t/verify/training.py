@@ -34,6 +34,17 @@ Tolerances (elementwise; atol/rtol are verify's, 1e-5/1e-4 by default; both side
              the biased one. The check predicts torch's value from Keras's exactly:
              t_s = m * t_(s-1) + (k_s - m * k_(s-1)) * n / (n - 1), m Keras's momentum, n the values
              per channel in the batch, and compares it with the weights' tolerance.
+  A bias whose module feeds a BatchNorm directly has a zero gradient in exact arithmetic (the batch
+             mean is subtracted): both sides hold rounding noise (9x the gradient tolerance on a
+             keras.io-style CNN), which Adam turns into full steps. Its gradient is not compared,
+             and each update may differ by its full size (a note names it); the BatchNorm's
+             running_mean is predicted from Keras's with the biases' difference, as running_var is.
+  Max pooling routes each window's gradient to its largest value. Where two values of a window
+             differ by less than the forward tolerance (atol of the input's largest, found by a hook), either
+             side may pick the other, and the gradients upstream differ by far more than rounding
+             (1.6% to 5.7% in L2 on a keras.io-style CNN, 3 steps in 10). At such a step a tensor
+             whose elements are off tolerance passes when its L2 difference is within ROUTED (10%)
+             of its L2 size; a note names the steps.
 Dropout is made deterministic: rate 0 on Keras's Dropout-like layers and RNN cells, p=0 on torch's
 dropout modules and RNN dropout, and torch.randn_like returning zeros (GaussianNoise/Dropout).
 """
@@ -41,6 +52,7 @@ dropout modules and RNN dropout, and torch.randn_like returning zeros (GaussianN
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import re
 
@@ -122,7 +134,31 @@ def _noise_free():
         torch.randn_like = original
 
 
+ROUTED = 0.1  # the relative L2 gradient difference allowed at a step with near-tied max pooling
+
 # -- the torch side --------------------------------------------------------------------------
+@contextlib.contextmanager
+def _removed(hooks: list):
+    try:
+        yield
+    finally:
+        for handle in hooks:
+            handle.remove()
+
+
+class _NoStep:
+    """The program's optimizer for a training step that only computes gradients."""
+
+    def __init__(self, optimizer):
+        self.param_groups = getattr(optimizer, "param_groups", [])
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def step(self, closure=None) -> None:
+        pass
+
+
 class TorchSide:
     """TORCH.py's training code bound to the torch model; `used` says where each piece came from."""
 
@@ -132,6 +168,8 @@ class TorchSide:
         self.ns = torch_ns
         self.ns["device"] = torch.device("cpu")
         self.used: list[str] = []
+        self.tied: list[int] = []  # near-tied max-pooling windows in gradients_at's pass, per pooling
+        self.tie_tolerance = 1e-5  # verify's atol: values closer than the forward tolerance
         loops, compiled = report.loops, report.compiled
         self.loops = loops
         own, fallback = [], []
@@ -202,9 +240,24 @@ class TorchSide:
             ) from None
         return float(logs["loss"])
 
-    def gradients(self) -> dict[str, np.ndarray]:
+    def gradients_at(self, state: dict[str, np.ndarray], xs: list[np.ndarray], y: np.ndarray) -> dict[str, np.ndarray]:
+        """The gradients the program's training step computes at the given weights (Keras's, this
+        step) on the same batch: a copy of the model, an optimizer that does not step."""
+        model = copy.deepcopy(self.model)
+        self.tied, hooks = _near_tied_windows(model, self.tie_tolerance)
+        tensors = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+        model.load_state_dict(tensors, strict=False)
+        for parameter in model.parameters():
+            parameter.grad = None
+        extra = {"shuffle": False} if self.shuffle else {}
+        with _noise_free(), _removed(hooks):
+            self.train_one_epoch(model, _NoStep(self.optimizer), self.loss_fn, self.prepare_inputs(xs if len(xs) > 1 else xs[0]),
+                                 self.prepare_targets(y), len(y), **extra)
+        return self.gradients(model)
+
+    def gradients(self, model=None) -> dict[str, np.ndarray]:
         out = {}
-        for name, parameter in self.model.named_parameters():
+        for name, parameter in (model or self.model).named_parameters():
             grad = parameter.grad
             if grad is not None and grad.is_sparse:  # nn.Embedding(sparse=True): repeated rows add up
                 grad = grad.to_dense()
@@ -313,6 +366,8 @@ class Run:
         self.first: dict | None = None
         self.steps: list[dict] = []
         self.ratio = {"loss": 0.0, "gradient": 0.0, "weight": 0.0}  # worst |diff| / allowed
+        self.cancelled: dict[str, str] = {}  # biases before BatchNorm -> the BatchNorm (_cancelled_biases)
+        self.routed_steps: list[tuple[int, int]] = []  # (step, near-tied max-pooling windows)
         self.grad_rel: dict[str, np.ndarray] = {}  # per torch key: the largest relative gradient difference
         self.sparse: set[str] = set()  # Keras weights whose gradient had repeated rows (IndexedSlices)
         self.path: dict[str, np.ndarray] = {}  # per torch key: the sum of |update| over the steps
@@ -334,7 +389,21 @@ class Run:
         self.max_loss = max(self.max_loss, diff)
         return diff
 
-    def gradients(self, step: int, keras: dict, torch_grads: dict) -> float:
+    def drift(self, keras: dict, torch_grads: dict) -> None:
+        """The gradients each side's own run took (at weights that drift apart within the weights'
+        tolerance): how much their updates may differ, per element (see weights())."""
+        for key, actual in torch_grads.items():
+            if key in keras and actual.shape == keras[key].shape:
+                relative = np.abs(actual.astype("float64") - keras[key]) / np.maximum(np.abs(keras[key]), 1e-30)
+                if key in self.cancelled:
+                    relative = np.ones_like(relative)
+                self.grad_rel[key] = np.maximum(self.grad_rel.get(key, 0.0), np.minimum(relative, 1.0))
+
+    def gradients(self, step: int, keras: dict, torch_grads: dict, tied: int = 0) -> float:
+        """torch's gradients at Keras's weights of this step against Keras's; with `tied` max-pooling
+        windows, per tensor by the relative L2 difference, within ROUTED (see the module doc)."""
+        if tied:
+            self.routed_steps.append((step, tied))
         scale = max((float(np.abs(g).max(initial=0.0)) for g in keras.values()), default=0.0)
         worst_step = 0.0
         for key, actual in torch_grads.items():
@@ -344,12 +413,14 @@ class Run:
             if actual.shape != expected.shape:
                 self.diverged(step, "gradient", key, None, None, f"torch shape {actual.shape}, Keras {expected.shape}")
                 continue
-            # From step 2 on the gradients are taken at weights that already differ by rounding:
-            # the tolerance grows with the steps taken.
-            allowed = (self.atol * scale + self.rtol * np.abs(expected)) * step
-            relative = np.abs(actual.astype("float64") - expected) / np.maximum(np.abs(expected), 1e-30)
-            self.grad_rel[key] = np.maximum(self.grad_rel.get(key, 0.0), np.minimum(relative, 1.0))
+            if key in self.cancelled:  # rounding noise on both sides (see drift())
+                continue
+            allowed = self.atol * scale + self.rtol * np.abs(expected)
             diff, ratio, at = _worst(actual, expected, allowed)
+            if tied and ratio > 1.0:
+                norm = float(np.linalg.norm(expected.astype("float64")))
+                relative = float(np.linalg.norm(actual.astype("float64") - expected)) / max(norm, 1e-30)
+                ratio, at = relative / ROUTED, ROUTED * norm
             worst_step = max(worst_step, diff)
             self.ratio["gradient"] = max(self.ratio["gradient"], ratio)
             if ratio > 1.0 or not np.all(np.isfinite(actual)):
@@ -377,7 +448,11 @@ class Run:
             update = np.maximum(np.abs(expected.astype("float64") - before[key].astype("float64")),
                                 np.abs(actual.astype("float64") - torch_before[key].astype("float64")))
             self.path[key] = self.path.get(key, 0.0) + update
-            self.budget[key] = self.budget.get(key, 0.0) + update * (self.rtol + 2 * self.grad_rel.get(key, 0.0))
+            # An optimizer that normalises (Adam) moves every element by about its learning rate
+            # whatever its gradient: where a momentum cancels, a drifted gradient changes the
+            # update by up to the tensor's largest update times the drift, not the element's own.
+            largest = float(update.max(initial=0.0)) if isinstance(update, np.ndarray) else update
+            self.budget[key] = self.budget.get(key, 0.0) + update * self.rtol + largest * 2 * self.grad_rel.get(key, 0.0)
             path = self.path[key]
             allowed = self.atol * float(path.max(initial=0.0)) + self.budget[key] + 2 * step * EPS32 * np.abs(reference)
             diff, ratio, at = _worst(actual, reference, allowed)
@@ -403,6 +478,85 @@ def _batchnorm_counts(torch_model) -> tuple[dict, list]:
 
             hooks.append(module.register_forward_hook(hook))
     return counts, hooks
+
+
+def _cancelled_biases(torch_model) -> tuple[dict, list]:
+    """torch names of biases whose module's output goes straight into a BatchNorm -> that BatchNorm
+    module's name (found in the
+    training passes): BatchNorm subtracts the batch mean, so their gradient is zero in exact
+    arithmetic and both sides are left with rounding noise (see the module doc)."""
+    produced: dict[int, tuple] = {}  # id(output) -> (module name, output held so its id stays its own)
+    cancelled: dict[str, str] = {}
+    hooks = [torch_model.register_forward_pre_hook(lambda module, inputs: produced.clear())]
+    for name, module in torch_model.named_modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            def normalised(module, inputs, name=name):
+                source = produced.get(id(inputs[0]))
+                if module.training and source is not None and source[1] is inputs[0]:
+                    cancelled[f"{source[0]}.bias"] = name
+            hooks.append(module.register_forward_pre_hook(normalised))
+        elif isinstance(getattr(module, "bias", None), torch.nn.Parameter) and not list(module.children()):
+            def made(module, inputs, output, name=name):
+                if isinstance(output, torch.Tensor):
+                    produced[id(output)] = (name, output)
+            hooks.append(module.register_forward_hook(made))
+    return cancelled, hooks
+
+
+def _near_tied_windows(model, tolerance: float) -> tuple[list, list]:
+    """Forward hooks counting max-pooling windows whose two largest values differ by at most
+    `tolerance` of the input's largest value: there float32 rounding on either side may pick the
+    other maximum, and the gradient goes to another element (see the module doc)."""
+    found: list[int] = []
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, (torch.nn.MaxPool1d, torch.nn.MaxPool2d)):
+            hooks.append(module.register_forward_hook(
+                lambda module, inputs, output: found.append(_tied(module, inputs[0], output, tolerance))
+            ))
+    return found, hooks
+
+
+def _tied(module, x: torch.Tensor, output: torch.Tensor, tolerance: float) -> int:
+    with torch.no_grad():
+        spatial = x.dim() - 2
+        as_tuple = (lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * spatial)
+        kernel, stride, padding = as_tuple(module.kernel_size), as_tuple(module.stride or module.kernel_size), as_tuple(module.padding)
+        if any(d != 1 for d in as_tuple(module.dilation)):
+            return 0
+        pads = []
+        for axis in reversed(range(spatial)):  # F.pad takes the last axis first
+            size, out = x.shape[2 + axis], output.shape[2 + axis]
+            extra = max(0, (out - 1) * stride[axis] + kernel[axis] - size - 2 * padding[axis])
+            pads += [padding[axis], padding[axis] + extra]
+        windows = torch.nn.functional.pad(x, pads, value=float("-inf"))
+        for axis in range(spatial):
+            windows = windows.unfold(2 + axis, kernel[axis], stride[axis])
+        out_shape = output.shape[2:]
+        windows = windows[(..., *(slice(0, n) for n in out_shape), *([slice(None)] * spatial))]
+        windows = windows.flatten(-spatial)
+        if windows.shape[-1] < 2:
+            return 0
+        top = windows.topk(2, dim=-1).values
+        scale = float(x.abs().max())
+        return int(((top[..., 0] - top[..., 1]) <= tolerance * scale).sum())
+
+
+def _running_mean_expected(keras_now, keras_before, torch_before, cancelled, names) -> dict:
+    """torch's running_mean after the step as Keras's moving mean predicts it, where a bias before
+    the BatchNorm differs (it is not compared, see the module doc): the batch means differ by the
+    biases' difference at the step, and the running mean takes (1 - momentum) of it."""
+    out = {}
+    for bias, module in cancelled.items():
+        key = f"{module}.running_mean"
+        layer = names.get(key, (None, None))[1]
+        momentum = getattr(layer, "momentum", None)
+        if momentum is None or key not in keras_now or bias not in torch_before or bias not in keras_before:
+            continue
+        shift = torch_before[bias].astype("float64") - keras_before[bias].astype("float64")
+        batch_part = keras_now[key].astype("float64") - momentum * keras_before[key].astype("float64")
+        out[key] = (momentum * torch_before[key].astype("float64") + batch_part + (1 - momentum) * shift).astype("float32")
+    return out
 
 
 def _running_var_expected(keras_now, keras_before, torch_before, counts, names) -> dict:
@@ -443,7 +597,10 @@ def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, at
     start = mapped_weights(layers, lowered)
     keras_before, torch_before = start, torch_side.state()
     run = Run(names, {name for name, _ in torch_side.model.named_parameters()}, atol, rtol)
+    torch_side.tie_tolerance = atol
     counts, hooks = _batchnorm_counts(torch_side.model)
+    run.cancelled, more_hooks = _cancelled_biases(torch_side.model)
+    hooks += more_hooks
     loss_key = report.compiled.loss_key
     steps_run = 0
     try:
@@ -459,7 +616,13 @@ def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, at
                 run.sparse |= repeated
             except Exception as exc:  # noqa: BLE001
                 raise TrainingFailed("keras step", f"Keras's training step failed: {type(exc).__name__}: {exc}") from None
+            try:  # before torch's own step, which moves its weights and optimizer state
+                at_keras_weights = torch_side.gradients_at(keras_before, xs, y)
+            except Exception:  # noqa: BLE001 - the step below reports what fails
+                at_keras_weights = None
             torch_loss = torch_side.step(xs, y)
+            if at_keras_weights is None:
+                at_keras_weights = torch_side.gradients()
             steps_run = step
             if torch_side.input_problem:
                 what = "prepared targets" if torch_side.input_problem.startswith("prepare_targets") else "prepared inputs"
@@ -473,8 +636,12 @@ def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, at
             torch_now = torch_side.state()
             record = {"step": step, "keras_loss": keras_loss, "torch_loss": torch_loss}
             record["loss_diff"] = run.loss(step, keras_loss, torch_loss)
-            record["max_grad_diff"] = run.gradients(step, mapped_weights(layers, lowered, grads_of), torch_side.gradients())
+            keras_gradients = mapped_weights(layers, lowered, grads_of)
+            run.drift(keras_gradients, torch_side.gradients())
+            tied = sum(torch_side.tied)
+            record["max_grad_diff"] = run.gradients(step, keras_gradients, at_keras_weights, tied)
             expected_var = _running_var_expected(keras_now, keras_before, torch_before, counts, names)
+            expected_var |= _running_mean_expected(keras_now, keras_before, torch_before, run.cancelled, names)
             record["max_weight_diff"] = run.weights(step, keras_now, torch_now, keras_before, torch_before, expected_var)
             run.steps.append(record)
             keras_before, torch_before = keras_now, torch_now
@@ -492,6 +659,17 @@ def _figures(run: Run, steps_run: int, keras_off, torch_off, failure=None) -> di
     notes = []
     if keras_off or torch_off:
         notes.append("dropout off: Keras " + (", ".join(keras_off) or "-") + "; torch " + (", ".join(torch_off) or "-"))
+    if run.routed_steps:
+        notes.append(
+            "max pooling with near-tied windows (step: windows): "
+            + ", ".join(f"{step}: {count}" for step, count in run.routed_steps)
+            + f"; those steps' gradients are compared per tensor, within {ROUTED:.0%} in L2"
+        )
+    if run.cancelled:
+        notes.append(
+            f"bias before BatchNorm ({', '.join(sorted(run.cancelled))}): its gradient is zero in exact arithmetic, "
+            "rounding noise on both sides, so it is not compared and its updates may differ fully"
+        )
     return {
         "steps_run": steps_run,
         "max_loss_diff": run.max_loss if steps_run else None,
