@@ -59,6 +59,9 @@ class LayerCall:
     shared_with: "LayerCall | None" = None  # a layer object applied again: its first application
     binding: str | None = None  # `encoder = layers.Dense(16)`: the variable holding the layer object
     token_input: bool = False  # reads token ids: an Embedding, or a layer class that starts with one
+    # The comments of the statement that applies it (its first layer only), for forward().
+    comments: list[str] = field(default_factory=list)
+    commented: cst.SimpleStatementLine | None = None  # that statement
 
     def __post_init__(self) -> None:
         self.token_input = self.token_input or self.key == "Embedding"
@@ -112,6 +115,7 @@ class ModelIR:
     usages: list[Usage] = field(default_factory=list)
     keras_name: str | None = None
     builder: cst.FunctionDef | None = None  # the function that returns this model, if any
+    builder_call: cst.Call | None = None  # the call whose arguments the builder was read with
     class_name: str = "Model"
     kind: str = "sequential"  # or "functional"
     inputs: list[tuple[str, tuple | None]] = field(default_factory=list)  # functional: (var, shape)
@@ -306,24 +310,103 @@ class Analyzer(cst.CSTVisitor):
         self.functions: dict[str, cst.FunctionDef] = {}  # module-level defs by name, for Lambda(f)
         self.nodes: list[FunctionalNode] = []  # every graph node, in creation order
         self.inlined: dict[int, set[str]] = {}  # id(statement) -> functions read into its graph
+        # Functions that build a model, read at their first call (see _read_builders).
+        self.deferred: dict[str, cst.FunctionDef] = {}
+        self.builder_calls: dict[str, tuple] = {}  # name -> (the call read, its values, the def)
+        self.bindings: dict = {}  # parameter values for the function about to be read
+        self.skipped: set[cst.FunctionDef] = set()
+        self.read_later: set[cst.FunctionDef] = set()  # every deferred def
+        self.reading: cst.FunctionDef | None = None  # the deferred def being read now
 
     # -- scopes ---------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
         self.scopes.append(node)
+        called = {n.func.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)}
+        self.deferred = {
+            f.name.value: f for f in node.body
+            if isinstance(f, cst.FunctionDef) and f.name.value in called and self._builds_model(f)
+        }
+        self.read_later = set(self.deferred.values())
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for name in list(self.deferred):  # builders called only where k2t does not look: read as defined
+            self._read_builder(name, None)
+
+    def _builds_model(self, function: cst.FunctionDef) -> bool:
+        return any(
+            isinstance(n, cst.Call) and self.resolver.key(n.func) in ("Input", "Model", "Sequential")
+            for n in cstwalk.iter_nodes(function.body)
+        )
+
+    def _read_builders(self, line: cst.SimpleStatementLine) -> None:
+        """`model = make_model((28, 28, 1), NUM_CLASSES)`: a function that builds a model is read at
+        its first call, its parameters bound to that call's arguments (evaluated where it is made),
+        so that the sizes it passes to keras.Input and the layers are known. Later calls with other
+        arguments make the model a problem: its translation is written for one set of them."""
+        for call in cstwalk.iter_nodes(line):
+            if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name)):
+                continue
+            name = call.func.value
+            if name in self.deferred:
+                self._read_builder(name, call)
+            elif name in self.builder_calls:
+                first, values, function = self.builder_calls[name]
+                if call is not first and self._call_values(function, call) != values and (
+                    model := self.builders.get(name)
+                ):
+                    model.problems.append(Problem(call, "K2T301", (
+                        f"{name}() is called here with other arguments than at its first call: k2t translates "
+                        "a model builder for one set of arguments")))
+
+    def _read_builder(self, name: str, call: cst.Call | None) -> None:
+        function = self.deferred.pop(name)
+        values = self._call_values(function, call) if call is not None else {}
+        if call is not None:
+            self.builder_calls[name] = (call, values, function)
+        saved = self.env, self.line, self.touched, self.reading
+        self.env, self.bindings, self.reading = self.result.module_env, values, function
+        try:
+            cstwalk.visit(function, self)
+        finally:
+            self.env, self.line, self.touched, self.reading = saved
+        if (model := self.builders.get(name)) is not None:
+            model.builder_call = call
+
+    def _call_values(self, function: cst.FunctionDef, call: cst.Call) -> dict:
+        """Parameter name -> the static value the call gives it (the ones it can know)."""
+        params = [p.name.value for p in function.params.params]
+        values = {}
+        for i, arg in enumerate(call.args):
+            if arg.star:
+                return {}
+            name = arg.keyword.value if arg.keyword else (params[i] if i < len(params) else None)
+            value = evaluate_value(arg.value, self.env)
+            if name is not None and value is not UNKNOWN:
+                values[name] = value
+        return values
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         if len(self.scopes) == 1 and any(s is node for s in self.scopes[0].body):
             self.functions[node.name.value] = node
+        if node in self.read_later and node is not self.reading:  # read at its first call instead
+            self.skipped.add(node)
+            return False
         self.scopes.append(node)
         self.env = Env(self.env)
         self.models_in_scope.append({})
         self.tensors.append({})
         self.layer_objects.append({})
+        bindings, self.bindings = self.bindings, {}
         for param in node.params.params + node.params.kwonly_params:
             default = evaluate_value(param.default, self.env.parent) if param.default else UNKNOWN
-            self.env.bind(param.name, default, is_local=True)
+            self.env.bind(param.name, bindings.get(param.name.value, default), is_local=True)
+            self.env.params.add(param.name.value)
+        return True
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        if original_node in self.skipped:
+            self.skipped.discard(original_node)
+            return
         self.scopes.pop()
         self.env = self.env.parent
         self.models_in_scope.pop()
@@ -357,18 +440,56 @@ class Analyzer(cst.CSTVisitor):
         ):
             return True
         first_node = len(self.nodes)
+        self.env.anonymous.add(node.target.value)  # one name, several values: sizes are numbers
         for value in values:
             self.env.bind(node.target, value, self._local)
             for statement in body:
                 self.line = statement
+                made = len(self.nodes)
                 with self._guard(statement):
                     self._statement(statement)
+                self._comment_first_layer(made, statement)
                 self.line = None
         for made in self.nodes[first_node:]:
             made.statement = node
         for statement in body:  # helpers read into the loop's graph
             self.inlined.setdefault(id(node), set()).update(self.inlined.get(id(statement), ()))
         return False
+
+    def visit_If(self, node: cst.If) -> bool:
+        """`if num_classes == 2:` on values known statically: only the branch Python would take is
+        read; a graph built in it belongs to the if statement, as one built in a loop does."""
+        test = evaluate_value(node.test, self.env)
+        if test is UNKNOWN:
+            return True
+        branch = node.body if test else node.orelse
+        if isinstance(branch, cst.Else):
+            branch = branch.body
+        self.result.names_in_use.update(n.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name))
+        if branch is None:
+            return False
+        first_node = len(self.nodes)
+        cstwalk.visit(branch, self)
+        inner = self._statements(branch)
+        for statement in inner:
+            if isinstance(statement, cst.SimpleStatementLine):
+                self._comment_first_layer(first_node, statement)
+        for made in self.nodes[first_node:]:
+            if any(made.statement is s for s in inner):
+                made.statement = node
+        return False
+
+    def _comment_first_layer(self, since: int, statement: cst.SimpleStatementLine) -> None:
+        """A statement read into a loop's or an if's graph: its comments go with its first layer."""
+        made = [n for n in self.nodes[since:] if n.statement is statement and n.layer is not None]
+        if made and not made[0].layer.comments:
+            made[0].layer.comments = statement_comments(statement)
+
+    @staticmethod
+    def _statements(block) -> list:
+        if isinstance(block, cst.If):
+            return [block]
+        return list(block.body) if isinstance(block, cst.IndentedBlock) else []
 
     def _static_iterable(self, node: cst.BaseExpression) -> list | None:
         if (
@@ -432,6 +553,8 @@ class Analyzer(cst.CSTVisitor):
             self._statement(node)
 
     def _statement(self, node: cst.SimpleStatementLine) -> None:
+        if self.deferred or self.builder_calls:
+            self._read_builders(node)
         for statement in node.body:
             if isinstance(statement, cst.Assign):
                 self._assign(node, statement)
@@ -927,10 +1050,15 @@ class Analyzer(cst.CSTVisitor):
             statements.append(item.statement)
             statements.extend(self.functional_statements.get(id(item.statement), []))
             model.inlined |= self.inlined.get(id(item.statement), set())
+        commented: set[int] = set()
         for node in nodes:
             model.problems.extend(node.problems)
             if node.layer is not None:
                 model.layers.append(node.layer)
+                if isinstance(node.statement, cst.SimpleStatementLine) and id(node.statement) not in commented:
+                    commented.add(id(node.statement))
+                    node.layer.comments = statement_comments(node.statement)
+                    node.layer.commented = node.statement
         model.inputs = [(t.var, t.shape) for t in declared]
         model.input_names = {t.var: t.name for t in declared if t.name}
         model.outputs = [out.var]
@@ -953,6 +1081,13 @@ class Analyzer(cst.CSTVisitor):
             model.input_shape = tuple(shape)
         else:
             model.problems.append(Problem(node, "K2T303", "the input shape must be known statically"))
+
+
+def statement_comments(statement: cst.SimpleStatementLine) -> list[str]:
+    """`# Block 1` above a statement and `# add back residual` after it, as comment lines."""
+    lines = [line.comment.value for line in statement.leading_lines if line.comment is not None]
+    trailing = statement.trailing_whitespace.comment
+    return lines + ([trailing.value] if trailing is not None else [])
 
 
 def shape_of(node: cst.BaseExpression, env: Env) -> tuple | None:

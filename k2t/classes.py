@@ -277,7 +277,7 @@ class ClassTranslator:
             function = self.methods.get(method)
             if function is None:
                 continue
-            env = Env(self.module_env)
+            env = Env(self.module_env, named_locals=True)
             for param in [*function.params.params, *function.params.kwonly_params]:
                 # The value every instantiation in the program gives it (sizes for shapes), if any.
                 value = self.arguments.get(param.name.value, UNKNOWN) if method == "__init__" else UNKNOWN

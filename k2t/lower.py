@@ -325,7 +325,7 @@ def lower_model(
         # A documented difference is a comment at the layer's line, not a marker for a human.
         for note, problem in zip(ctx.notes, layer_notes):
             _add_comment(comments, _layer_step(lowering, steps), layer.key, problem.message, *note[2:])
-        per_layer_steps.append((steps, layer.output, inputs[0].var, [expr for expr, _ in input_exprs]))
+        per_layer_steps.append((steps, layer.output, inputs[0].var, [expr for expr, _ in input_exprs], layer.comments))
         last = lowering.steps[-1] if lowering.steps else None
         last_module_step = last if last is not None and last.module else None
         weights_step = lowering.steps[lowering.weights_step] if lowering.weights_step is not None else None
@@ -366,7 +366,8 @@ def lower_model(
             init_lines.append(f"# {step.comment}")
         init_lines += comments.pop(id(step), [])
         init_lines.append(f"self.{names[id(step)]} = {step.module}")
-    for steps, out, current, input_exprs in per_layer_steps:
+    for steps, out, current, input_exprs, user_comments in per_layer_steps:
+        forward += user_comments  # the program's own comments, next to the code they explain
         for step in steps:
             fields = {f"x{i}": e for i, e in enumerate(input_exprs)}
             fields["xs"] = "[" + ", ".join(input_exprs) + "]"

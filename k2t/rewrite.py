@@ -55,6 +55,7 @@ class Edits:
         self.expressions: dict[cst.CSTNode, str] = {}
         self.statement_parts: dict[cst.CSTNode, tuple] = {}  # parts embedded in replacement lines
         self.markers: dict[cst.CSTNode, list[str]] = {}
+        self.moved_comments: set[cst.CSTNode] = set()  # removed statements whose comments went elsewhere
         self.parts: set[cst.CSTNode] = set()  # nodes that replacement templates embed
         self.headers: list[str] = []
         self.generated: list[str] = []  # every piece of new code (to find the imports it needs)
@@ -225,10 +226,11 @@ class _Rewriter(cst.CSTTransformer):
             new = before + new
             markers = self.edits.markers.get(original, [])
             if not new:
-                carried += [line for line in updated.leading_lines if line.comment is not None]
-                trailing = getattr(updated, "trailing_whitespace", None)
-                if trailing is not None and trailing.comment is not None:
-                    carried.append(cst.EmptyLine(comment=trailing.comment))
+                if original not in self.edits.moved_comments:
+                    carried += [line for line in updated.leading_lines if line.comment is not None]
+                    trailing = getattr(updated, "trailing_whitespace", None)
+                    if trailing is not None and trailing.comment is not None:
+                        carried.append(cst.EmptyLine(comment=trailing.comment))
                 if markers:
                     carried += [cst.EmptyLine(comment=cst.Comment(m)) for m in markers]
                 continue

@@ -180,6 +180,91 @@ def _with_keyword(call: str, keyword: str) -> str:
     return f"{head}{', ' if not head.endswith('(') else ''}{keyword}){tail}"
 
 
+def _dead_locals(model: ModelIR, read_by_creation: set[str]) -> list[cst.CSTNode]:
+    """In a builder function, the statements that only computed sizes for the model's layers
+    (`if num_classes == 2: units = 1 ...`): what they assign is read by nothing left there."""
+    function = model.builder
+    if function is None or not isinstance(function.body, cst.IndentedBlock):
+        return []
+    gone = {id(s) for s in [model.creation, *model.build_statements]}
+    body, dead = list(function.body.body), []
+    changed = True
+    while changed:
+        changed = False
+        live = [s for s in body if id(s) not in gone]
+        for statement in live:
+            assigned = _pure_assignments(statement)
+            if not assigned:
+                continue
+            read = set(read_by_creation)
+            for other in live:
+                if other is not statement:
+                    read |= {n.value for n in cstwalk.iter_nodes(other) if isinstance(n, cst.Name)}
+            if not assigned & read:
+                gone.add(id(statement))
+                dead.append(statement)
+                changed = True
+    return dead
+
+
+def _pure_assignments(statement: cst.CSTNode) -> set[str]:
+    """The names a statement assigns when that is all it does (no call anywhere in it), else none."""
+    if any(isinstance(n, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr)) for n in cstwalk.iter_nodes(statement)):
+        return set()
+    if isinstance(statement, cst.SimpleStatementLine):
+        names: set[str] = set()
+        for small in statement.body:
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
+                [small.target] if isinstance(small, (cst.AnnAssign, cst.AugAssign)) else None)
+            if targets is None:
+                return set()
+            for target in targets:
+                elements = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
+                if not all(isinstance(e, cst.Name) for e in elements):
+                    return set()
+                names |= {e.value for e in elements}
+        return names
+    if isinstance(statement, cst.If):
+        branches = [statement.body.body]
+        orelse = statement.orelse
+        if isinstance(orelse, cst.If):
+            branches.append([orelse])
+        elif isinstance(orelse, cst.Else):
+            branches.append(orelse.body.body)
+        names = set()
+        for branch in branches:
+            for inner in branch:
+                found = _pure_assignments(inner)
+                if not found:
+                    return set()
+                names |= found
+        return names
+    return set()
+
+
+def _fixed_parameters(model: ModelIR, passed: set[str]) -> list[str]:
+    """`input_shape=(IMG, IMG, 1)`: the builder's parameters that its model reads but the torch class
+    does not take, with the argument (or default) that k2t read the builder with."""
+    if model.builder is None:
+        return []
+    function = model.builder
+    params = [p for p in [*function.params.params, *function.params.kwonly_params] if p.name.value not in passed]
+    read = {n.value for n in cstwalk.iter_nodes(function.body) if isinstance(n, cst.Name)}
+    given: dict[str, cst.BaseExpression] = {}
+    if model.builder_call is not None:
+        positional = [p.name.value for p in function.params.params]
+        for i, arg in enumerate(model.builder_call.args):
+            name = arg.keyword.value if arg.keyword else (positional[i] if i < len(positional) else None)
+            if name is not None:
+                given[name] = arg.value
+    fixed = []
+    for param in params:
+        value = given.get(param.name.value, param.default)
+        if param.name.value in read and value is not None:
+            fixed.append(f"{param.name.value}={code_of(value)}")
+    return fixed
+
+
 def _class_name(model: ModelIR, taken: set[str]) -> str:
     # Named for what it is: Keras's name=, else the builder function, else the variable.
     if isinstance(model.keras_name, str) and re.search(r"[A-Za-z]", model.keras_name):
@@ -339,15 +424,21 @@ class _Translation:
         self.model_names.update(u.call.func.value.value for u in model.usages)
         ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
         created = f"{model.class_name}({ctor_args}).to(device)"
-        self.edits.replace(model.creation, [f"return {created}" if model.returned else f"{model.var} = {created}"])
+        fixed = _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords})
+        self.edits.replace(model.creation, [
+            *([f"# {model.class_name}'s sizes are fixed for {', '.join(fixed)} (read at conversion)."] if fixed else []),
+            f"return {created}" if model.returned else f"{model.var} = {created}",
+        ])
         self.covered.add(model.creation)
         # A def used only as this model's Lambda function is inlined in forward(): it goes with the model.
         model.build_statements += [d for d in consumed_definitions(model, self.wrapper.module) if d not in model.build_statements]
         # A helper function read into the graph (`x = block(x, 64)`) and used nowhere else goes too.
         model.build_statements += [d for d in self.inlined_definitions(model) if d not in model.build_statements]
+        model.build_statements += _dead_locals(model, set(re.findall(r"\w+", ctor_args)))
         for statement in model.build_statements:
             self.edits.remove(statement)
             self.covered.add(statement)
+        self.edits.moved_comments.update(layer.commented for layer in model.graph_nodes if layer.commented is not None)
         self.edits.add_header(lowered.code)
         self.snippets |= lowered.snippets
         self.reports.append(

@@ -89,13 +89,41 @@ _BINARY = {
 }
 
 
+_COMPARE = {
+    cst.Equal: operator.eq,
+    cst.NotEqual: operator.ne,
+    cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le,
+    cst.GreaterThan: operator.gt,
+    cst.GreaterThanEqual: operator.ge,
+    cst.Is: lambda a, b: a is b if b is None or a is None else a == b and type(a) is type(b),
+    cst.IsNot: lambda a, b: a is not b if b is None or a is None else not (a == b and type(a) is type(b)),
+    cst.In: lambda a, b: a in b,
+    cst.NotIn: lambda a, b: a not in b,
+}
+
+
 class Env:
     """Names with static values in one scope; `local` marks names bound in a function body."""
 
-    def __init__(self, parent: "Env | None" = None):
+    def __init__(self, parent: "Env | None" = None, named_locals: bool = False):
         self.parent = parent
+        self.named_locals = named_locals  # code translated line by line: its locals stay defined
         self.values: dict[str, Any] = {}
         self.local: set[str] = set()
+        # A function's parameters keep their names in sizes (they can become constructor arguments);
+        # its other locals and loop variables (one name, several values) are written as numbers.
+        self.params: set[str] = set()
+        self.anonymous: set[str] = set()
+
+    def named(self, name: str) -> bool:
+        """Whether a size read from this name may be written as the name."""
+        env: Env | None = self
+        while env is not None and name not in env.values and name not in env.local:
+            env = env.parent
+        if env is None or name in env.anonymous:
+            return False
+        return env.parent is None or env.named_locals or name in env.params
 
     def lookup(self, name: str) -> tuple[Any, bool]:
         if name in self.values:
@@ -108,6 +136,7 @@ class Env:
 
     def bind(self, target: cst.BaseExpression, value: Any, is_local: bool = False) -> None:
         if isinstance(target, cst.Name):
+            self.params.discard(target.value)  # a parameter rebound is an ordinary local
             if is_local:
                 self.local.add(target.value)
             if value is UNKNOWN:
@@ -138,8 +167,11 @@ def _too_big(op, left, right) -> bool:
 
 def evaluate(node: cst.BaseExpression, env: Env) -> Value:
     names: set[str] = set()
-    value = _eval(node, env, names)
-    return Value(code_of(node), value, frozenset(names))
+    unnamed: set[str] = set()
+    value = _eval(node, env, names, unnamed)
+    # `filters * 2` in a loop over filters: the code is the value (the name means several values).
+    code = code_of(node) if not unnamed or value is UNKNOWN else repr(value)
+    return Value(code, value, frozenset(names))
 
 
 def evaluate_value(node: cst.BaseExpression, env: Env) -> Any:
@@ -147,7 +179,11 @@ def evaluate_value(node: cst.BaseExpression, env: Env) -> Any:
     return _eval(node, env, set())
 
 
-def _eval(node: cst.BaseExpression, env: Env, local_names: set[str]) -> Any:
+def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: set[str] | None = None) -> Any:
+    """The static value of node; names read are added to local_names (function locals that may be
+    written as names) or to unnamed (names that must be written as their value)."""
+    if unnamed is None:
+        unnamed = set()
     if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
         return node.evaluated_value
     if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
@@ -158,26 +194,31 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str]) -> Any:
         if node.value in constants:
             return constants[node.value]
         value, is_local = env.lookup(node.value)
-        if is_local:
+        named = env.named(node.value)
+        if is_local and named:
             local_names.add(node.value)
+        if not named and value is not UNKNOWN:
+            unnamed.add(node.value)
         if isinstance(value, int) and not isinstance(value, bool):
-            return NamedInt(value, node.value)
+            return NamedInt(value, node.value if named else repr(int(value)))
         return value
     if isinstance(node, (cst.Tuple, cst.List)):
         items = []
         for element in node.elements:
             if isinstance(element, cst.StarredElement):
-                inner = _eval(element.value, env, local_names)
+                inner = _eval(element.value, env, local_names, unnamed)
                 if not isinstance(inner, (tuple, list)):
                     return UNKNOWN
                 items.extend(inner)
                 continue
-            items.append(_eval(element.value, env, local_names))
+            items.append(_eval(element.value, env, local_names, unnamed))
         if any(item is UNKNOWN for item in items):
             return UNKNOWN
         return tuple(items) if isinstance(node, cst.Tuple) else list(items)
     if isinstance(node, cst.UnaryOperation):
-        operand = _eval(node.expression, env, local_names)
+        operand = _eval(node.expression, env, local_names, unnamed)
+        if isinstance(node.operator, cst.Not) and operand is not UNKNOWN:
+            return not operand
         if operand is UNKNOWN or not isinstance(operand, (int, float)):
             return UNKNOWN
         if isinstance(node.operator, cst.Minus):
@@ -187,8 +228,10 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str]) -> Any:
         return UNKNOWN
     if isinstance(node, cst.BinaryOperation):
         op = _BINARY.get(type(node.operator))
-        left = _eval(node.left, env, local_names)
-        right = _eval(node.right, env, local_names)
+        inner: set[str] = set()
+        left = _eval(node.left, env, local_names, inner)
+        right = _eval(node.right, env, local_names, inner)
+        unnamed |= inner
         if op is None or left is UNKNOWN or right is UNKNOWN or _too_big(op, left, right):
             return UNKNOWN
         try:
@@ -198,24 +241,50 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str]) -> Any:
         if isinstance(result, (tuple, list)) and len(result) > 64:
             return UNKNOWN
         if isinstance(result, int) and not isinstance(result, bool):
-            return NamedInt(result, code_of(node))
+            return NamedInt(result, repr(int(result)) if inner else code_of(node))
         return result
+    if isinstance(node, cst.Comparison):
+        return _compare(node, env, local_names, unnamed)
+    if isinstance(node, cst.BooleanOperation):
+        left = _eval(node.left, env, local_names, unnamed)
+        if left is UNKNOWN:
+            return UNKNOWN
+        if isinstance(node.operator, cst.And):
+            return _eval(node.right, env, local_names, unnamed) if left else left
+        return left if left else _eval(node.right, env, local_names, unnamed)
     if isinstance(node, cst.Subscript) and len(node.slice) == 1:
-        base = _eval(node.value, env, local_names)
+        base = _eval(node.value, env, local_names, unnamed)
         index = node.slice[0].slice
         if not isinstance(base, (tuple, list)):
             return UNKNOWN
         if isinstance(index, cst.Index):
-            i = _eval(index.value, env, local_names)
+            i = _eval(index.value, env, local_names, unnamed)
             if isinstance(i, int) and -len(base) <= i < len(base):
                 return base[i]
             return UNKNOWN
         if isinstance(index, cst.Slice):
             parts = [
-                None if part is None else _eval(part, env, local_names)
+                None if part is None else _eval(part, env, local_names, unnamed)
                 for part in (index.lower, index.upper, index.step)
             ]
             if any(p is UNKNOWN or (p is not None and not isinstance(p, int)) for p in parts):
                 return UNKNOWN
             return base[slice(*parts)]
     return UNKNOWN
+
+
+def _compare(node: cst.Comparison, env: Env, local_names: set[str], unnamed: set[str]) -> Any:
+    """`num_classes == 2`, `pooling is None`, `0 < rate < 1`: known when every operand is."""
+    left = _eval(node.left, env, local_names, unnamed)
+    for target in node.comparisons:
+        right = _eval(target.comparator, env, local_names, unnamed)
+        op = _COMPARE.get(type(target.operator))
+        if op is None or left is UNKNOWN or right is UNKNOWN:
+            return UNKNOWN
+        try:
+            if not op(left, right):
+                return False
+        except Exception:  # noqa: BLE001 - `1 in 2` is simply not static
+            return UNKNOWN
+        left = right
+    return True

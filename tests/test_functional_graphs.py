@@ -112,3 +112,51 @@ def test_a_missing_layer_inside_a_helper_is_reported_where_the_helper_is_called(
     at_call = [d for d in result.errors if d.line == 14]
     assert [d.message for d in at_call] == ["in block(): layer ActivityRegularization has no translation yet"]
     assert "class Model" not in result.code
+
+
+CALLED_BUILDER = """
+import keras
+from keras import layers
+
+IMAGE = 12
+
+
+def make_model(input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    for width in [4, 8]:
+        x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)  # one block per width
+        x = layers.MaxPooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    if num_classes == 2:
+        units = 1
+    else:
+        units = num_classes
+    return keras.Model(inputs, layers.Dense(units)(x))
+
+
+model = make_model((IMAGE, IMAGE, 3), 2)
+"""
+
+
+def test_a_builder_is_read_with_the_arguments_of_its_call():
+    """keras.io's make_model(input_shape, num_classes): the sizes come from the call, the static
+    `if` takes one branch, and a loop variable is written as each iteration's number."""
+    result = translate(CALLED_BUILDER)
+    assert not result.errors, result.errors
+    code = result.code
+    assert "nn.Conv2d(3, 4, 3, padding=1)" in code and "nn.Conv2d(4, 8, 3, padding=1)" in code
+    assert "nn.Linear(8, 1)" in code and "width" not in code.split("def forward")[0]
+    assert "if num_classes == 2" not in code  # the sizes it computed went into the class
+    assert "# one block per width" in code.split("def forward")[1]  # the comment moved with its layer
+    assert "sizes are fixed for input_shape=(IMAGE, IMAGE, 3), num_classes=2" in code
+    (verdict,) = verify_sources(CALLED_BUILDER, code)
+    assert verdict.status == "equivalent", verdict
+
+
+def test_a_builder_called_with_other_arguments_is_reported():
+    source = CALLED_BUILDER + "bigger = make_model((IMAGE, IMAGE, 3), 10)\n"
+    result = translate(source)
+    assert [d.code for d in result.errors] == ["K2T301"]
+    assert "called here with other arguments than at its first call" in result.errors[0].message
+    assert result.errors[0].line == source.count("\n")

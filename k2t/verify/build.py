@@ -142,19 +142,40 @@ def scope_constants(source: Source, scope: cst.CSTNode, before: cst.CSTNode) -> 
         name = param.name.value
         if name in given:
             call, value = given[name]
-            plan.statements.append(cst.parse_statement(f"{name} = {source.module.code_for_node(value)}\n"))
+            statement = cst.parse_statement(f"{name} = {source.module.code_for_node(value)}\n")
             plan.lines.append((*source.span(call), "the builder's arguments"))
         elif param.default is not None and evaluate(param.default, env).known:
-            code = f"{name} = {source.module.code_for_node(param.default)}\n"
-            plan.statements.append(cst.parse_statement(code))
+            statement = cst.parse_statement(f"{name} = {source.module.code_for_node(param.default)}\n")
             plan.lines.append((*source.span(param), "argument defaults"))
+        else:
+            continue
+        plan.statements.append(statement)
+        _constant_assignment(statement, env)
     for statement in _walk_block(scope.body):
         if statement is before:
             break
-        if _constant_assignment(statement, env):
+        if _constant_assignment(statement, env) or _constant_branch(statement, env):
             plan.statements.append(statement.with_changes(leading_lines=[]))
             plan.lines.append((*source.span(statement), "literal assignments"))
     return plan
+
+
+def _constant_branch(statement: cst.CSTNode, env: Env) -> bool:
+    """`if num_classes == 2: units = 1 else: units = num_classes`: a test on known values whose
+    taken branch only assigns known values."""
+    if not isinstance(statement, cst.If):
+        return False
+    test = evaluate(statement.test, env)
+    if not test.known:
+        return False
+    branch = statement.body if test.value else statement.orelse
+    if isinstance(branch, cst.Else):
+        branch = branch.body
+    if branch is None:
+        return True
+    if isinstance(branch, cst.If):
+        return _constant_branch(branch, env)
+    return all(_constant_assignment(s, env) or _constant_branch(s, env) for s in branch.body)
 
 
 def _call_site_arguments(source: Source, function: cst.FunctionDef) -> dict:
