@@ -116,6 +116,8 @@ class ModelIR:
     keras_name: str | None = None
     builder: cst.FunctionDef | None = None  # the function that returns this model, if any
     builder_call: cst.Call | None = None  # the call whose arguments the builder was read with
+    # Later calls of the builder with other arguments: (call, the parameters that differ).
+    builder_other_calls: list[tuple[cst.Call, set[str]]] = field(default_factory=list)
     class_name: str = "Model"
     kind: str = "sequential"  # or "functional"
     inputs: list[tuple[str, tuple | None]] = field(default_factory=list)  # functional: (var, shape)
@@ -351,12 +353,11 @@ class Analyzer(cst.CSTVisitor):
                 self._read_builder(name, call)
             elif name in self.builder_calls:
                 first, values, function = self.builder_calls[name]
-                if call is not first and self._call_values(function, call) != values and (
-                    model := self.builders.get(name)
-                ):
-                    model.problems.append(Problem(call, "K2T301", (
-                        f"{name}() is called here with other arguments than at its first call: k2t translates "
-                        "a model builder for one set of arguments")))
+                if call is not first and (model := self.builders.get(name)) is not None:
+                    other = self._call_values(function, call)
+                    changed = {p for p in {*values, *other} if values.get(p, UNKNOWN) != other.get(p, UNKNOWN)}
+                    if changed:  # translate.py reports those the torch model does not take
+                        model.builder_other_calls.append((call, changed))
 
     def _read_builder(self, name: str, call: cst.Call | None) -> None:
         function = self.deferred.pop(name)

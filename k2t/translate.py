@@ -242,6 +242,10 @@ def _pure_assignments(statement: cst.CSTNode) -> set[str]:
     return set()
 
 
+def _is_name_argument(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Arg) and node.keyword is not None and node.keyword.value == "name"
+
+
 def _fixed_parameters(model: ModelIR, passed: set[str]) -> list[str]:
     """`input_shape=(IMG, IMG, 1)`: the builder's parameters that its model reads but the torch class
     does not take, with the argument (or default) that k2t read the builder with."""
@@ -249,7 +253,10 @@ def _fixed_parameters(model: ModelIR, passed: set[str]) -> list[str]:
         return []
     function = model.builder
     params = [p for p in [*function.params.params, *function.params.kwonly_params] if p.name.value not in passed]
-    read = {n.value for n in cstwalk.iter_nodes(function.body) if isinstance(n, cst.Name)}
+    # Names the body reads, but not as a `name=` (keras.Model(inputs, outputs, name=name) fixes no size).
+    read = {
+        n.value for n in cstwalk.iter_nodes(function.body, prune=_is_name_argument) if isinstance(n, cst.Name)
+    }
     given: dict[str, cst.BaseExpression] = {}
     if model.builder_call is not None:
         positional = [p.name.value for p in function.params.params]
@@ -409,6 +416,7 @@ class _Translation:
         try:
             if model.problems:
                 raise Failed(model.problems)
+            self.keep_marked_comments(model)
             lowered = lower_model(
                 model, compiled.loss.fused if compiled else None, env.values,
                 sparse_gradients=compiled is not None and compiled.sparse_gradients,
@@ -417,12 +425,22 @@ class _Translation:
             problems = exc.problems if isinstance(exc, Failed) else [Problem(model.call, exc.code, str(exc))]
             self.leave_untranslated(model, problems)
             return
+        ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
+        fixed = {f.split("=", 1)[0] for f in _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords})}
+        other_arguments = [
+            Problem(call, "K2T301", (
+                f"{model.builder.name.value}() is called here with another {', '.join(sorted(changed & fixed))} than at "
+                "its first call: the torch model's sizes are fixed for one set of arguments"))
+            for call, changed in model.builder_other_calls if changed & fixed
+        ]
+        if other_arguments:
+            self.leave_untranslated(model, other_arguments)
+            return
         for note in lowered.notes:
             # A documented difference: a comment at the layer's line in the class, no marker.
             self.report(note, WARNING, mark=False)
         self.model_names.add(model.var)
         self.model_names.update(u.call.func.value.value for u in model.usages)
-        ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
         created = f"{model.class_name}({ctor_args}).to(device)"
         fixed = _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords})
         self.edits.replace(model.creation, [
@@ -509,6 +527,16 @@ class _Translation:
         self.training(model, lowered, compiled, compile_problems)
         self.reports[-1].compiled = compiled
         self.reports[-1].loops = self.loops_by_var[model.var][0]
+
+    def keep_marked_comments(self, model: ModelIR) -> None:
+        """Comments that must stay where they are (a notebook's cell markers) keep their statement's
+        comments out of forward(): the rewriter carries them on, as for any removed statement."""
+        if not self.options.kept_comments:
+            return
+        kept = re.compile(self.options.kept_comments)
+        for layer in model.graph_nodes:
+            if any(kept.fullmatch(comment) for comment in layer.comments):
+                layer.comments, layer.commented = [], None
 
     def inlined_definitions(self, model: ModelIR) -> list[cst.FunctionDef]:
         """The module-level defs of the helpers read into this model's graph that nothing else

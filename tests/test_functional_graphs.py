@@ -158,5 +158,10 @@ def test_a_builder_called_with_other_arguments_is_reported():
     source = CALLED_BUILDER + "bigger = make_model((IMAGE, IMAGE, 3), 10)\n"
     result = translate(source)
     assert [d.code for d in result.errors] == ["K2T301"]
-    assert "called here with other arguments than at its first call" in result.errors[0].message
+    assert "called here with another num_classes than at its first call" in result.errors[0].message
     assert result.errors[0].line == source.count("\n")
+    # A name is no size: a builder called again with another name= is still translated.
+    named = CALLED_BUILDER.replace("def make_model(input_shape, num_classes):", "def make_model(input_shape, num_classes, name=None):")
+    named = named.replace("keras.Model(inputs, layers.Dense(units)(x))", "keras.Model(inputs, layers.Dense(units)(x), name=name)")
+    named += 'other = make_model((IMAGE, IMAGE, 3), 2, name="other")\n'
+    assert not translate(named).errors

@@ -400,3 +400,27 @@ def test_a_cell_of_keras_imports_only_keeps_its_place(tmp_path):
     assert "class Model(nn.Module)" in cells[0] and cells[1] == ""  # its imports all went
     assert cells[2] == "print(np.ones(2))"
     assert cells[3].startswith("model = Model().to(device)")
+
+
+def test_a_cell_that_starts_a_functional_graph_keeps_its_place(tmp_path):
+    """The comments of a layer's statement move into forward(), but a cell marker stays where its
+    cell is: a cell opening with a layer call is written back in its place."""
+    from click.testing import CliRunner
+
+    from k2t.cli import main
+
+    path = tmp_path / "nb.ipynb"
+    path.write_text(
+        notebook(
+            code("import keras\nfrom keras import layers\ninputs = keras.Input(shape=(4,))"),
+            code("x = layers.Dense(3, activation='relu')(inputs)  # hidden"),
+            code("model = keras.Model(inputs, layers.Dense(1)(x))\nprint('built')"),
+        )
+    )
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(tmp_path / "out.ipynb")])
+    assert result.exit_code == 0, result.output
+    cells = sources((tmp_path / "out.ipynb").read_text())
+    assert len(cells) == 3
+    assert "class Model(nn.Module)" in cells[0]
+    assert cells[1] == "# hidden"  # with its cell's marker, the comment stays in the cell
+    assert cells[2].startswith("model = Model().to(device)")
