@@ -996,7 +996,8 @@ class Analyzer(cst.CSTVisitor):
         given = {}
         for i, arg in enumerate(call.args):
             keyword = arg.keyword.value if arg.keyword else ("inputs", "outputs")[i] if i < 2 else None
-            given[keyword] = arg.value
+            # Keras 1's Model(input=..., output=...), which Keras 2 still takes.
+            given[{"input": "inputs", "output": "outputs"}.get(keyword, keyword)] = arg.value
         if "name" in given:
             model.keras_name = evaluate(given["name"], self.env).value or None
         for keyword in given:
@@ -1008,27 +1009,34 @@ class Analyzer(cst.CSTVisitor):
             return
         input_vars = [e.value for e in inputs.elements] if isinstance(inputs, (cst.List, cst.Tuple)) else [inputs]
         output_vars = [e.value for e in outputs.elements] if isinstance(outputs, (cst.List, cst.Tuple)) else [outputs]
+        # A problem below still lets the walk find the model's statements: they are then left as
+        # they are under the model's own report, not each layer with a message of its own.
         if len(output_vars) != 1:
             model.problems.append(Problem(outputs, "K2T301", "models with several outputs are not translated yet"))
-            return
         declared = []
         for node in input_vars:
             tensor = self.tensors[-1].get(node.value) if isinstance(node, cst.Name) else None
             if not isinstance(tensor, FunctionalInput):
                 model.problems.append(Problem(node, "K2T301", f"model input {code_of(node)} is not a keras.Input"))
-                return
-            declared.append(tensor)
-        out = self.tensors[-1].get(output_vars[0].value) if isinstance(output_vars[0], cst.Name) else None
-        if out is None and isinstance(output_vars[0], cst.Call):  # keras.Model(inputs, layers.Dense(3)(x))
-            problems: list[Problem] = []
-            out = self._tensor(line, output_vars[0], self._fresh_tensor_name("outputs"), problems)
-            model.problems.extend(problems)
-        if out is None:
-            model.problems.append(Problem(output_vars[0], "K2T301", f"model output {code_of(output_vars[0])} is not a tensor k2t can follow"))
+            else:
+                declared.append(tensor)
+        found = []
+        for output in output_vars:
+            out = self.tensors[-1].get(output.value) if isinstance(output, cst.Name) else None
+            if out is None and isinstance(output, cst.Call):  # keras.Model(inputs, layers.Dense(3)(x))
+                problems: list[Problem] = []
+                out = self._tensor(line, output, self._fresh_tensor_name("outputs"), problems)
+                model.problems.extend(problems)
+            if out is None:
+                model.problems.append(Problem(output, "K2T301", f"model output {code_of(output)} is not a tensor k2t can follow"))
+            else:
+                found.append(out)
+        if not found:
             return
-        # Walk back from the output: the nodes this model computes, in creation order.
+        out = found[0]
+        # Walk back from the outputs: the nodes this model computes, in creation order.
         seen: dict[int, object] = {}
-        stack = [out]
+        stack = list(found)
         while stack:
             item = stack.pop()
             if id(item) in seen:
@@ -1044,10 +1052,12 @@ class Analyzer(cst.CSTVisitor):
             if item not in declared:
                 model.problems.append(Problem(item.call, "K2T301", f"{item.var} feeds the model but is not among its inputs"))
         statements = []
+        failed = bool(model.problems)  # a model left as is claims none of its layers
         for item in [*declared, *nodes]:
-            if id(item) in self.claimed:
-                model.problems.append(Problem(call, "K2T301", "layers shared between several models are not translated yet"))
-            self.claimed[id(item)] = item
+            if not failed:
+                if id(item) in self.claimed:
+                    model.problems.append(Problem(call, "K2T301", "layers shared between several models are not translated yet"))
+                self.claimed[id(item)] = item
             statements.append(item.statement)
             statements.extend(self.functional_statements.get(id(item.statement), []))
             model.inlined |= self.inlined.get(id(item.statement), set())

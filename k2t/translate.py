@@ -253,9 +253,10 @@ def _fixed_parameters(model: ModelIR, passed: set[str]) -> list[str]:
         return []
     function = model.builder
     params = [p for p in [*function.params.params, *function.params.kwonly_params] if p.name.value not in passed]
-    # Names the body reads, but not as a `name=` (keras.Model(inputs, outputs, name=name) fixes no size).
+    # Names the model's statements read, but not as a `name=` (keras.Model(..., name=name) fixes no size).
     read = {
-        n.value for n in cstwalk.iter_nodes(function.body, prune=_is_name_argument) if isinstance(n, cst.Name)
+        n.value for statement in [model.creation, *model.build_statements]
+        for n in cstwalk.iter_nodes(statement, prune=_is_name_argument) if isinstance(n, cst.Name)
     }
     given: dict[str, cst.BaseExpression] = {}
     if model.builder_call is not None:
@@ -426,7 +427,10 @@ class _Translation:
             self.leave_untranslated(model, problems)
             return
         ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
-        fixed = {f.split("=", 1)[0] for f in _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords})}
+        # The statements in a builder that only computed sizes for the layers go with the model.
+        model.build_statements += _dead_locals(model, set(re.findall(r"\w+", ctor_args)))
+        fixed_arguments = _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords})
+        fixed = {f.split("=", 1)[0] for f in fixed_arguments}
         other_arguments = [
             Problem(call, "K2T301", (
                 f"{model.builder.name.value}() is called here with another {', '.join(sorted(changed & fixed))} than at "
@@ -442,9 +446,9 @@ class _Translation:
         self.model_names.add(model.var)
         self.model_names.update(u.call.func.value.value for u in model.usages)
         created = f"{model.class_name}({ctor_args}).to(device)"
-        fixed = _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords})
         self.edits.replace(model.creation, [
-            *([f"# {model.class_name}'s sizes are fixed for {', '.join(fixed)} (read at conversion)."] if fixed else []),
+            *([f"# {model.class_name}'s sizes are fixed for {', '.join(fixed_arguments)} (read at conversion)."]
+              if fixed_arguments else []),
             f"return {created}" if model.returned else f"{model.var} = {created}",
         ])
         self.covered.add(model.creation)
@@ -452,7 +456,6 @@ class _Translation:
         model.build_statements += [d for d in consumed_definitions(model, self.wrapper.module) if d not in model.build_statements]
         # A helper function read into the graph (`x = block(x, 64)`) and used nowhere else goes too.
         model.build_statements += [d for d in self.inlined_definitions(model) if d not in model.build_statements]
-        model.build_statements += _dead_locals(model, set(re.findall(r"\w+", ctor_args)))
         for statement in model.build_statements:
             self.edits.remove(statement)
             self.covered.add(statement)
