@@ -284,6 +284,15 @@ class _Substitute(cst.CSTTransformer):
         return result
 
 
+KERAS_DEFAULTS = {
+    "backend.image_data_format": "channels_last",
+    "backend.image_dim_ordering": "tf",  # Keras 1's name for it
+    "backend.floatx": "float32",
+    "backend.epsilon": 1e-7,
+    "backend.backend": "tensorflow",
+}
+
+
 class Analyzer(cst.CSTVisitor):
     # Driven by cstwalk.visit (read-only, in libcst's order); names come from the Resolver.
 
@@ -292,6 +301,7 @@ class Analyzer(cst.CSTVisitor):
         self.resolver = resolver
         self.result = Analysis()
         self.env = self.result.module_env
+        self.env.call_value = self._call_value
         self.scopes: list[cst.CSTNode] = []
         # model variables visible in the current scope: name -> ModelIR
         self.models_in_scope: list[dict[str, ModelIR]] = [{}]
@@ -319,6 +329,11 @@ class Analyzer(cst.CSTVisitor):
         self.skipped: set[cst.FunctionDef] = set()
         self.read_later: set[cst.FunctionDef] = set()  # every deferred def
         self.reading: cst.FunctionDef | None = None  # the deferred def being read now
+
+    def _call_value(self, call: cst.Call) -> object:
+        """`K.image_data_format()` and the like: Keras's defaults (keras.json unchanged), which
+        the translation assumes throughout (channels-last tensors, float32, TensorFlow)."""
+        return KERAS_DEFAULTS.get(self.resolver.key(call.func), UNKNOWN) if not call.args else UNKNOWN
 
     # -- scopes ---------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -615,6 +630,12 @@ class Analyzer(cst.CSTVisitor):
         if name and isinstance(value, cst.BinaryOperation) and self._tensor_node(
             name, self._operator(line, value, name, [])
         ):
+            return
+        if name and isinstance(value, cst.Name) and isinstance(self.tensors[-1].get(value.value), FunctionalInput):
+            # `inputs = img_input`: the same model input; the line goes with the Input's.
+            producer = self.tensors[-1][value.value]
+            self.tensors[-1][name] = producer
+            self.functional_statements.setdefault(id(producer.statement), []).append(line)
             return
         if name and isinstance(value, cst.Name) and value.value in self.tensors[-1]:
             # `shortcut = x`: forward() keeps the alias, since x is rebound later.

@@ -18,7 +18,7 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from k2t import cstwalk, rewrite, snippets
-from k2t.analyse import MODEL_METHODS, Analysis, ModelIR, Problem, analyse
+from k2t.analyse import KERAS_DEFAULTS, MODEL_METHODS, Analysis, ModelIR, Problem, analyse
 from k2t.classes import (
     ClassReport,
     ClassTranslator,
@@ -180,7 +180,7 @@ def _with_keyword(call: str, keyword: str) -> str:
     return f"{head}{', ' if not head.endswith('(') else ''}{keyword}){tail}"
 
 
-def _dead_locals(model: ModelIR, read_by_creation: set[str]) -> list[cst.CSTNode]:
+def _dead_locals(model: ModelIR, read_by_creation: set[str], known_call) -> list[cst.CSTNode]:
     """In a builder function, the statements that only computed sizes for the model's layers
     (`if num_classes == 2: units = 1 ...`): what they assign is read by nothing left there."""
     function = model.builder
@@ -193,7 +193,7 @@ def _dead_locals(model: ModelIR, read_by_creation: set[str]) -> list[cst.CSTNode
         changed = False
         live = [s for s in body if id(s) not in gone]
         for statement in live:
-            assigned = _pure_assignments(statement)
+            assigned = _pure_assignments(statement, known_call)
             if not assigned:
                 continue
             read = set(read_by_creation)
@@ -207,9 +207,13 @@ def _dead_locals(model: ModelIR, read_by_creation: set[str]) -> list[cst.CSTNode
     return dead
 
 
-def _pure_assignments(statement: cst.CSTNode) -> set[str]:
-    """The names a statement assigns when that is all it does (no call anywhere in it), else none."""
-    if any(isinstance(n, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr)) for n in cstwalk.iter_nodes(statement)):
+def _pure_assignments(statement: cst.CSTNode, known_call) -> set[str]:
+    """The names a statement assigns when that is all it does (no call anywhere in it but those
+    with a static value, `K.image_data_format()`), else none."""
+    if any(
+        isinstance(n, (cst.Await, cst.Yield, cst.NamedExpr)) or isinstance(n, cst.Call) and not known_call(n)
+        for n in cstwalk.iter_nodes(statement)
+    ):
         return set()
     if isinstance(statement, cst.SimpleStatementLine):
         names: set[str] = set()
@@ -234,7 +238,7 @@ def _pure_assignments(statement: cst.CSTNode) -> set[str]:
         names = set()
         for branch in branches:
             for inner in branch:
-                found = _pure_assignments(inner)
+                found = _pure_assignments(inner, known_call)
                 if not found:
                     return set()
                 names |= found
@@ -428,7 +432,7 @@ class _Translation:
             return
         ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
         # The statements in a builder that only computed sizes for the layers go with the model.
-        model.build_statements += _dead_locals(model, set(re.findall(r"\w+", ctor_args)))
+        model.build_statements += _dead_locals(model, set(re.findall(r"\w+", ctor_args)), self.known_call)
         fixed_arguments = _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords})
         fixed = {f.split("=", 1)[0] for f in fixed_arguments}
         other_arguments = [
@@ -530,6 +534,10 @@ class _Translation:
         self.training(model, lowered, compiled, compile_problems)
         self.reports[-1].compiled = compiled
         self.reports[-1].loops = self.loops_by_var[model.var][0]
+
+    def known_call(self, call: cst.Call) -> bool:
+        """A call whose value k2t knows statically (`K.image_data_format()`, Keras's defaults)."""
+        return not call.args and self.analysis_resolver.key(call.func) in KERAS_DEFAULTS
 
     def keep_marked_comments(self, model: ModelIR) -> None:
         """Comments that must stay where they are (a notebook's cell markers) keep their statement's

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import libcst as cst
 
@@ -115,6 +115,8 @@ class Env:
         # its other locals and loop variables (one name, several values) are written as numbers.
         self.params: set[str] = set()
         self.anonymous: set[str] = set()
+        # The module's Env: the static value of a call (`K.image_data_format()`), or UNKNOWN.
+        self.call_value: Callable[[cst.Call], Any] | None = None
 
     def named(self, name: str) -> bool:
         """Whether a size read from this name may be written as the name."""
@@ -245,6 +247,14 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
         return result
     if isinstance(node, cst.Comparison):
         return _compare(node, env, local_names, unnamed)
+    if isinstance(node, cst.Call):
+        root = env
+        while root.parent is not None:
+            root = root.parent
+        value = root.call_value(node) if root.call_value is not None else UNKNOWN
+        if value is not UNKNOWN:
+            unnamed.add(code_of(node))  # written as its value: the output has no Keras to call
+        return value
     if isinstance(node, cst.BooleanOperation):
         left = _eval(node.left, env, local_names, unnamed)
         if left is UNKNOWN:

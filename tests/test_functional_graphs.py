@@ -165,3 +165,35 @@ def test_a_builder_called_with_other_arguments_is_reported():
     named = named.replace("keras.Model(inputs, layers.Dense(units)(x))", "keras.Model(inputs, layers.Dense(units)(x), name=name)")
     named += 'other = make_model((IMAGE, IMAGE, 3), 2, name="other")\n'
     assert not translate(named).errors
+
+
+APPLICATION_STYLE = """
+from keras import backend as K
+from keras.layers import Input, Conv2D, BatchNormalization, Activation, Flatten, Dense
+from keras.models import Model
+
+
+def small(input_shape=(8, 8, 3), classes=5):
+    if K.image_data_format() == "channels_first":
+        bn_axis = 1
+    else:
+        bn_axis = 3
+    img_input = Input(shape=input_shape)
+    inputs = img_input
+    x = Conv2D(4, 3, padding="same")(img_input)
+    x = BatchNormalization(axis=bn_axis, epsilon=K.epsilon())(x)
+    x = Activation("relu")(x)
+    x = Dense(classes, activation="softmax")(Flatten()(x))
+    return Model(input=inputs, output=x, name="small")
+"""
+
+
+def test_a_keras_applications_style_builder():
+    """Keras's defaults answer K.image_data_format() and K.epsilon(), an alias of the Input is the
+    same input, and Keras 1's Model(input=, output=) is Model(inputs, outputs)."""
+    result = translate(APPLICATION_STYLE)
+    assert not result.errors, result.errors
+    assert "image_data_format" not in result.code and "bn_axis" not in result.code
+    assert "nn.BatchNorm2d(4, eps=1e-07, momentum=0.01)" in result.code
+    (verdict,) = verify_sources(APPLICATION_STYLE.replace("input=inputs, output=x", "inputs, x"), result.code)
+    assert verdict.status == "equivalent", verdict
