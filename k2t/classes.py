@@ -252,6 +252,8 @@ class ClassTranslator:
         self.sublayers: dict[str, SubLayer] = {}
         self.weights: dict[str, Weight] = {}
         self.numbers: set[str] = set()  # self attributes holding numbers (sizes, rates)
+        self.number_values: dict[str, object] = {}  # those whose value __init__ makes known
+        self.weight_shapes: dict[str, tuple] = {}  # add_weight shapes k2t can follow (for call()'s ops)
         self.helpers: dict[str, list[Expr]] = {}  # helper method -> the arguments of its first call
         self.forward_params: list[str] = []
         self.forward_signature: list[str] = []
@@ -306,8 +308,11 @@ class ClassTranslator:
                     sub.listed = value
                     self.sublayers[attr] = sub
                     continue
-                if method == "__init__" and evaluate(value, env).known or isinstance(value, cst.Name):
+                known = evaluate(value, env)
+                if method == "__init__" and known.known or isinstance(value, cst.Name):
                     self.numbers.add(attr)
+                    if method == "__init__" and isinstance(known.value, int) and not isinstance(known.value, bool):
+                        self.number_values[attr] = int(known.value)
 
     def member(self, attr: str, statement, call: cst.Call, analyzer) -> SubLayer | None:
         """A sub-layer constructor: one of the program's classes, or a Keras layer (its arguments bound)."""
@@ -329,7 +334,7 @@ class ClassTranslator:
         if attr is not None:
             code = ast.parse(f"self.{attr}", mode="eval").body
             if attr in self.weights:
-                return Expr(code, TENSOR)
+                return Expr(code, TENSOR, shape=self.weight_shapes.get(attr))
             if attr in self.numbers:
                 return Expr(code, NUMBER)
             return Expr(code, OBJECT)
@@ -995,6 +1000,9 @@ class ClassTranslator:
         if any(self.resolver.key(n) is not None for n in cstwalk.iter_nodes(shape_node)):
             return Weight(attr, statement, [self.problem(call, "K2T102", "add_weight: the shape must be plain Python"), *code], [])
         shape = code_of(shape_node)
+        static_shape = self.static_shape(shape_node, shape_param)
+        if static_shape is not None:
+            self.weight_shapes[attr] = static_shape
         init_node = args.get("initializer")
         init_name = "glorot_uniform"
         if init_node is not None:
@@ -1028,6 +1036,32 @@ class ClassTranslator:
             return Weight(attr, statement, lines, lazy_lines)
         lines = [f"self.{attr} = nn.Parameter(torch.empty({shape}){grad})", *init.splitlines()]
         return Weight(attr, statement, lines, [])
+
+    def static_shape(self, node: cst.BaseExpression, shape_param: str | None) -> tuple | None:
+        """add_weight's shape where every size is known: literals, `self.units` set in __init__,
+        and `input_shape[-1]` of build() where the callers give the input's shape."""
+        if not isinstance(node, (cst.Tuple, cst.List)):
+            return None
+        built = (None, *self.input_shape) if self.input_shape is not None else None
+        dims = []
+        for element in node.elements:
+            value = element.value
+            attr = _self_attr(value)
+            if attr is not None:
+                dim = self.number_values.get(attr)
+            elif (
+                isinstance(value, cst.Subscript) and isinstance(value.value, cst.Name) and shape_param is not None
+                and value.value.value == shape_param and built is not None and len(value.slice) == 1
+                and isinstance(value.slice[0].slice, cst.Index)
+            ):
+                index = evaluate(value.slice[0].slice.value, self.module_env).value
+                dim = built[index] if isinstance(index, int) and -len(built) <= index < len(built) else None
+            else:
+                dim = evaluate(value, self.module_env).value
+            if not isinstance(dim, int) or isinstance(dim, bool):
+                return None
+            dims.append(int(dim))
+        return tuple(dims)
 
     def input_names(self, shape_param: str) -> set[str]:
         """build()'s input_shape and the local names computed from it."""

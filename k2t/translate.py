@@ -430,6 +430,11 @@ class _Translation:
             problems = exc.problems if isinstance(exc, Failed) else [Problem(model.call, exc.code, str(exc))]
             self.leave_untranslated(model, problems)
             return
+        # The program's layer classes with lazy sizes: one pass on a batch before the optimizer.
+        lowered.materialize = lowered.materialize or any(
+            report.lazy for report in self.class_reports
+            if f"Custom:{report.name}" in {layer.key for layer in model.graph_nodes}
+        )
         ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
         # The statements in a builder that only computed sizes for the layers go with the model.
         model.build_statements += _dead_locals(model, set(re.findall(r"\w+", ctor_args)), self.known_call)

@@ -213,6 +213,30 @@ def _to_keras_layout(array: np.ndarray, layout: str) -> np.ndarray:
     return array
 
 
+def torch_inputs(arrays, lowered) -> list:
+    """Keras input arrays as the torch model takes them (channels first where it is)."""
+    inputs = []
+    for array in arrays:
+        tensor = torch.as_tensor(array)
+        if lowered.channels_first and tensor.dim() > 2:
+            tensor = tensor.movedim(-1, 1)
+        inputs.append(tensor)
+    return inputs
+
+
+def _materialise(torch_model, keras_model, lowered, ir, seed) -> None:
+    """Lazy modules and parameters (the program's layer classes whose build() reads the input's
+    shape) take their sizes from one pass, as the generated program does before training."""
+    from torch.nn.parameter import is_lazy
+
+    if not any(is_lazy(p) for p in torch_model.parameters()):
+        return
+    arrays = sample_inputs(keras_model, lowered, ir, np.random.default_rng([seed, 2]))
+    torch_model.eval()
+    with torch.no_grad():
+        torch_model(*torch_inputs(arrays, lowered))
+
+
 def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, seed):
     from k2t.verify import Verdict
 
@@ -222,6 +246,7 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
     randomise(keras_model, rng)
     layers, tensors = keras_layers(keras_model, ir)
     try:
+        _materialise(torch_model, keras_model, lowered, ir, seed)
         missing = transfer(layers, torch_model, lowered)
     except (KeyError, ValueError, RuntimeError) as exc:
         return Verdict(name, "different", reason=f"weights do not fit: {exc}", executed=executed)
@@ -254,12 +279,7 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
             captured.setdefault(key, []).append(output.detach())
 
         hooks.append(modules[key].register_forward_hook(hook))
-    inputs = []
-    for array in xs:
-        tensor = torch.as_tensor(array)
-        if lowered.channels_first and tensor.dim() > 2:
-            tensor = tensor.movedim(-1, 1)
-        inputs.append(tensor)
+    inputs = torch_inputs(xs, lowered)
     try:
         with torch.no_grad():
             output = torch_model(*inputs)
