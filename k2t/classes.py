@@ -111,6 +111,7 @@ class ClassReport:
     embeddings: bool = False  # holds an Embedding (Keras's optimizers update its rows sparsely)
     input_shape: tuple | None = None  # of forward()'s input, without the batch, where known
     output_shape: tuple | None = None  # of forward()'s output, without the batch, where known
+    same_shape: bool = False  # forward() returns a tensor of its input's shape (sizes unknown or not)
     input_name: str = "x"  # forward()'s first parameter
 
 
@@ -382,6 +383,8 @@ class ClassTranslator:
                 self.result.embeddings = True
             if learnt is not None and shape is not None and learnt.output_shape is not None and learnt.input_shape == shape:
                 return Expr(call, TENSOR, shape=(values[0].shape[0], *learnt.output_shape))
+            if learnt is not None and shape is not None and learnt.same_shape and learnt.input_shape == shape:
+                return Expr(call, TENSOR, shape=values[0].shape)  # with the caller's own sizes
             return Expr(call, TENSOR)
         if sub.sequential is not None:
             if len(args) != 1 or args[0].keyword is not None or args[0].star:
@@ -602,14 +605,18 @@ class ClassTranslator:
         element = node.target.value
         self.loop_layers[element] = sub
         # The body is read for the first item (a class in the list learns its input shape from it;
-        # Keras layers in a list get lazy sizes); after the loop the shapes are not followed.
+        # Keras layers in a list get lazy sizes); after the loop a shape is followed only where one
+        # pass through the body keeps it (residual blocks), as then every pass does.
+        assigned_names = [a for a in _assigned_names(node.body) if a in names]
+        before = {a: names[a].shape for a in assigned_names}
         try:
             body = self.block(_statements(node.body), names)
         finally:
             del self.loop_layers[element]
         for assigned in _assigned_names(node.body):
             if assigned in names:
-                names[assigned] = Expr(ast.Name(assigned), names[assigned].kind)
+                kept = before.get(assigned) if before.get(assigned) is not None and names[assigned].shape == before[assigned] else None
+                names[assigned] = Expr(ast.Name(assigned), names[assigned].kind, shape=kept)
         return [f"for {element} in self.{sub.attr}:", *_indent(body or ["pass"])]
 
     def if_block(self, node: cst.If, names, keyword: str = "if") -> list[str]:
@@ -742,6 +749,8 @@ class ClassTranslator:
         body = self.block(self.body_of(call), names)
         self.in_forward = False
         shapes = {r for r in self.returns}
+        given = (BATCH, *self.input_shape) if self.input_shape is not None else None
+        self.same_shape = given is not None and shapes == {given}
         if len(shapes) == 1 and None not in shapes:  # sizes as numbers: names mean nothing to callers
             shape = shapes.pop()[1:]
             if all(isinstance(d, int) for d in shape):
@@ -1167,6 +1176,7 @@ class ClassTranslator:
         self.result.custom_steps = tuple(m for m in CUSTOM_STEPS if m in self.methods)
         self.result.lazy = self.lazy or any(s.lazy for s in self.sublayers.values())
         self.result.input_shape, self.result.output_shape = self.input_shape, self.output_shape
+        self.result.same_shape = getattr(self, "same_shape", False)
         self.result.input_name = self.forward_params[0] if self.forward_params else "x"
         self.result.complete = self.complete
         for sub in self.sublayers.values():

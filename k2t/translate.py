@@ -715,13 +715,17 @@ class _Translation:
         learnt: dict[str, ClassReport] = {}
         graph_shapes: dict[str, set] = {}  # class -> input shapes the Sequential/functional models give it
         self.sparse_embeddings = self.optimizers_take_rows()
+        def shapes_learnt() -> dict:
+            return {name: (r.input_shape, r.output_shape, r.same_shape) for name, r in learnt.items()}
+
         for _ in range(4):
+            learnt_before = shapes_learnt()
             saved = self.snapshot()
             self.translate_classes(found, learnt, graph_shapes)
             self.restore(saved)
             before = {name: set(shapes) for name, shapes in graph_shapes.items()}
             self.probe_models(learnt, graph_shapes)
-            if graph_shapes == before:
+            if graph_shapes == before and shapes_learnt() == learnt_before:
                 break
         translated = self.translate_classes(found, learnt, graph_shapes)
         for report in translated.values():  # a class holding a lazy class is lazy

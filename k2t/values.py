@@ -46,6 +46,13 @@ class Symbol:
     def __repr__(self) -> str:
         return self.code
 
+    # The same expression is the same size (`units` of a Dense and the `units` it is added to).
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Symbol) and other.code == self.code
+
+    def __hash__(self) -> int:
+        return hash(self.code)
+
 
 def dim_code(dim: Any) -> str:
     """Source text for a dimension: its name when it has one, else the number."""
