@@ -970,6 +970,12 @@ class _Translation:
         self.references.append(node)
         if self.is_covered(node):
             return False
+        call = self.parents.get(node)
+        if key in KERAS_DEFAULTS and isinstance(call, cst.Call) and call.func is node and not call.args:
+            # K.image_data_format() and the like: Keras's defaults, which the translation assumes.
+            self.edits.replace_expression(call, repr(KERAS_DEFAULTS[key]))
+            self.covered.add(call)
+            return False
         what = code_of(node)
         if key in ("Model", "Input"):
             problem = Problem(

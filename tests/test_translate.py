@@ -231,3 +231,21 @@ def test_an_unknown_input_size_is_reported_not_written_as_an_invalid_lazy_module
         result = translate(source)
         assert [d.code for d in result.errors] == ["K2T303"], result.diagnostics
         assert "Lazy" not in result.code
+
+
+def test_keras_configuration_queries_answer_with_keras_defaults():
+    """K.image_data_format() and the like are written as the values the translation assumes
+    (keras.json unchanged), wherever they are: the output needs no Keras to ask."""
+    source = (
+        "from keras import backend as K\n"
+        "if K.image_data_format() == 'channels_first':\n"
+        "    shape = (3, 32, 32)\n"
+        "else:\n"
+        "    shape = (32, 32, 3)\n"
+        "print(K.backend(), K.epsilon(), K.floatx())\n"
+    )
+    result = translate(source)
+    assert not result.diagnostics
+    assert "if \"channels_last\" == \"channels_first\":" in result.code
+    assert 'print("tensorflow", 1e-07, "float32")' in result.code
+    assert "import" not in result.code
