@@ -80,6 +80,10 @@ class SubLayer:
     problems: list = field(default_factory=list)  # why the Keras layer's arguments do not translate
 
 
+class Several(tuple):
+    """The input shapes of a class whose call() takes a list of tensors, one per tensor."""
+
+
 @dataclass
 class Weight:
     """`self.attr = self.add_weight(...)`: a Keras variable that becomes an nn.Parameter."""
@@ -112,6 +116,7 @@ class ClassReport:
     input_shape: tuple | None = None  # of forward()'s input, without the batch, where known
     output_shape: tuple | None = None  # of forward()'s output, without the batch, where known
     same_shape: bool = False  # forward() returns a tensor of its input's shape (sizes unknown or not)
+    inherits: str | None = None  # the program's base class whose call() this class uses as its own
     input_name: str = "x"  # forward()'s first parameter
 
 
@@ -741,6 +746,10 @@ class ClassTranslator:
             if name == "mask" and name not in used:
                 continue
             params.append(self.param_code(param))
+            if isinstance(self.input_shape, Several) and not names:  # a list of tensors
+                items = tuple(Expr(ast.Name(name), TENSOR, shape=(BATCH, *s)) for s in self.input_shape)
+                names[name] = Expr(ast.Name(name), SEQ, items=items)
+                continue
             shape = (BATCH, *self.input_shape) if self.input_shape is not None and not names else None
             names[name] = Expr(ast.Name(name), TENSOR, shape=shape)
         self.forward_params = [code_of(p.name) for p in call.params.params[1:] if p.name.value != "training"]
@@ -749,7 +758,7 @@ class ClassTranslator:
         body = self.block(self.body_of(call), names)
         self.in_forward = False
         shapes = {r for r in self.returns}
-        given = (BATCH, *self.input_shape) if self.input_shape is not None else None
+        given = (BATCH, *self.input_shape) if self.input_shape is not None and not isinstance(self.input_shape, Several) else None
         self.same_shape = given is not None and shapes == {given}
         if len(shapes) == 1 and None not in shapes:  # sizes as numbers: names mean nothing to callers
             shape = shapes.pop()[1:]
@@ -1051,7 +1060,7 @@ class ClassTranslator:
         and `input_shape[-1]` of build() where the callers give the input's shape."""
         if not isinstance(node, (cst.Tuple, cst.List)):
             return None
-        built = (None, *self.input_shape) if self.input_shape is not None else None
+        built = None if self.input_shape is None or isinstance(self.input_shape, Several) else (None, *self.input_shape)
         dims = []
         for element in node.elements:
             value = element.value
@@ -1166,7 +1175,8 @@ class ClassTranslator:
             else:
                 body.append(_comments(statement) + code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines())
         if "__init__" not in self.methods and (self.weights or self.sublayers):
-            body.insert(0, init)
+            docstring = bool(body) and cstwalk.is_docstring(_statements(self.node.body)[0])
+            body.insert(1 if docstring else 0, init)  # after the class's docstring
         for i, part in enumerate(body):
             if i:
                 lines.append("")
@@ -1177,6 +1187,10 @@ class ClassTranslator:
         self.result.lazy = self.lazy or any(s.lazy for s in self.sublayers.values())
         self.result.input_shape, self.result.output_shape = self.input_shape, self.output_shape
         self.result.same_shape = getattr(self, "same_shape", False)
+        if "call" not in self.methods:
+            self.result.inherits = next(
+                (b.value.value for b in self.node.bases if isinstance(b.value, cst.Name) and b.value.value in self.classes), None
+            )
         self.result.input_name = self.forward_params[0] if self.forward_params else "x"
         self.result.complete = self.complete
         for sub in self.sublayers.values():
@@ -1293,18 +1307,27 @@ def constructor_arguments(module: cst.Module, classes: dict, env: Env) -> dict[s
 def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowering:
     """A translated layer class as a layer of a Sequential or functional model (rules/layers/custom.py).
     seen collects the input shapes the models give each class (for its next translation)."""
-    if len(ctx.in_shapes) > 1:  # `Sampling()([z_mean, z_log_var])`: a list of tensors
-        raise Unsupported(f"{report.name} called on several tensors is not translated yet", "K2T301")
-    shape = tuple(int(d) if isinstance(d, int) else None for d in ctx.in_shape)
+    def numbers(shape):
+        return tuple(int(d) if isinstance(d, int) else None for d in shape)
+
+    several = len(ctx.in_shapes) > 1  # `WeightedSum()([a, b])`: call() takes the list
+    shape = Several(numbers(s) for s in ctx.in_shapes) if several else numbers(ctx.in_shape)
     seen.setdefault(report.name, set()).add(shape)
     if not report.complete:
         raise Unsupported(f"{report.name} is not fully translated (see the markers in its class)", "K2T201")
-    if report.input_shape != shape or report.output_shape is None:
+    behaves = report  # the class whose call() runs: its own, or the base's it inherits
+    while behaves.inherits is not None and behaves.inherits in reports:
+        behaves = reports[behaves.inherits]
+        seen.setdefault(behaves.name, set()).add(shape)  # the base learns its output for this input
+    out_shape = behaves.output_shape if behaves.input_shape == shape else None
+    if out_shape is None and behaves.same_shape and behaves.input_shape == shape and not several:
+        out_shape = tuple(ctx.in_shape)  # with the model's own sizes
+    if out_shape is None:
         raise Unsupported(f"{report.name}: k2t could not follow the shape of its output for inputs {shape}", "K2T303")
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", report.name).lower()
     return Lowering(
-        steps=[Step("{m}({x})", ctx.args["constructor"].code, attr=name)],
-        out_shape=report.output_shape,
+        steps=[Step("{m}({xs})" if several else "{m}({x})", ctx.args["constructor"].code, attr=name)],
+        out_shape=out_shape,
         out_layout=LAST,
         weights_step=0,
         transfer_info={"class": report, "classes": reports},
