@@ -35,7 +35,7 @@ from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.initializers import initializer_code, keras_fans
 from k2t.rules.ops import BATCH, NUMBER, OBJECT, SEQ, TENSOR, Expr
 from k2t.rules.spec import FIRST, LAST, LayerContext, Lowering, Step, Unsupported, to_first, to_last
-from k2t.values import UNKNOWN, Env, code_of, evaluate
+from k2t.values import UNKNOWN, Env, code_of, evaluate, evaluate_value
 
 LAYER_BASES = ("layers.Layer", "Layer")
 MODEL_BASES = ("Model",)
@@ -285,10 +285,16 @@ class ClassTranslator:
             function = self.methods.get(method)
             if function is None:
                 continue
-            env = Env(self.module_env, named_locals=True)
-            for param in [*function.params.params, *function.params.kwonly_params]:
+            # build()'s members move to __init__, where its locals do not exist: sizes read from
+            # them are written as numbers (known where the callers give the input's shape).
+            env = Env(self.module_env, named_locals=method == "__init__")
+            for attr, number in self.number_values.items():
+                env.values[f"self.{attr}"] = number
+            for i, param in enumerate([*function.params.params, *function.params.kwonly_params]):
                 # The value every instantiation in the program gives it (sizes for shapes), if any.
                 value = self.arguments.get(param.name.value, UNKNOWN) if method == "__init__" else UNKNOWN
+                if method == "build" and i == 1 and self.input_shape is not None and not isinstance(self.input_shape, Several):
+                    value = (None, *self.input_shape)
                 env.bind(param.name, value, is_local=True)
             analyzer.env = env
             for statement in cstwalk.iter_nodes(function.body):
@@ -296,6 +302,11 @@ class ClassTranslator:
                     continue
                 found = _assignment(statement)
                 if found is None:
+                    if method == "build":
+                        for small in statement.body:
+                            if isinstance(small, cst.Assign):
+                                for target in small.targets:
+                                    env.bind(target.target, evaluate_value(small.value, env), is_local=True)
                     continue
                 attr, value = found
                 if isinstance(value, cst.Call):
@@ -306,6 +317,8 @@ class ClassTranslator:
                         continue
                     sub = self.member(attr, statement, value, analyzer)
                     if sub is not None:
+                        if method == "build" and sub.layer is not None:
+                            self.sizes_from_build(sub, value, function, env)
                         self.sublayers[attr] = sub
                         continue
                 element = _list_element(value)  # `self.blocks = [Block(64) for _ in range(3)]`
@@ -319,6 +332,21 @@ class ClassTranslator:
                     self.numbers.add(attr)
                     if method == "__init__" and isinstance(known.value, int) and not isinstance(known.value, bool):
                         self.number_values[attr] = int(known.value)
+
+    @staticmethod
+    def sizes_from_build(sub: SubLayer, call: cst.Call, build: cst.FunctionDef, env: Env) -> None:
+        """A layer made in build() with sizes computed there (`Dense(channels // 4)`): __init__,
+        where it goes, has none of build()'s names, so they must be known numbers here."""
+        local = {p.name.value for p in build.params.params[1:]} | {
+            n.value for t in cstwalk.iter_nodes(build.body) if isinstance(t, cst.AssignTarget)
+            for n in cstwalk.iter_nodes(t.target) if isinstance(n, cst.Name)
+        }
+        for arg in call.args:
+            if {n.value for n in cstwalk.iter_nodes(arg.value) if isinstance(n, cst.Name)} & local and not evaluate(arg.value, env).known:
+                sub.problems.append(Problem(arg, "K2T303", (
+                    f"{code_of(arg.value)}: a size that build() computes from the input's shape, which no caller "
+                    "of this class gives k2t")))
+                return
 
     def member(self, attr: str, statement, call: cst.Call, analyzer) -> SubLayer | None:
         """A sub-layer constructor: one of the program's classes, or a Keras layer (its arguments bound)."""
@@ -1124,7 +1152,7 @@ class ClassTranslator:
         first = params[0].split("=")[0].split(":")[0].strip()
         lines = [f"{shape_param} = {first}.shape"]
         lines += self.init_block(self.body_of(build), in_build=True)
-        if len(lines) == 1:  # build() only made members, which __init__ now makes
+        if not any("self." in line for line in lines[1:]):  # build() only made members, which __init__ now makes
             return []
         doc = '"""Keras\'s build(): the sizes that depend on the input come from the first batch."""'
         return [f"def initialize_parameters(self, {', '.join(params)}):", *_indent([doc, *lines])]

@@ -252,6 +252,13 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
         if isinstance(result, int) and not isinstance(result, bool):
             return NamedInt(result, repr(int(result)) if inner else code_of(node))
         return result
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+        # `self.ratio`, where the class's __init__ makes it known (k2t/classes.py binds it).
+        code = f"{node.value.value}.{node.attr.value}"
+        value, _ = env.lookup(code)
+        if value is not UNKNOWN:
+            unnamed.add(code)
+        return value
     if isinstance(node, cst.Comparison):
         return _compare(node, env, local_names, unnamed)
     if isinstance(node, cst.Call):
