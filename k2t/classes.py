@@ -337,12 +337,15 @@ class ClassTranslator:
     def sizes_from_build(sub: SubLayer, call: cst.Call, build: cst.FunctionDef, env: Env) -> None:
         """A layer made in build() with sizes computed there (`Dense(channels // 4)`): __init__,
         where it goes, has none of build()'s names, so they must be known numbers here."""
-        local = {p.name.value for p in build.params.params[1:]} | {
-            n.value for t in cstwalk.iter_nodes(build.body) if isinstance(t, cst.AssignTarget)
-            for n in cstwalk.iter_nodes(t.target) if isinstance(n, cst.Name)
-        }
+        local = {p.name.value for p in build.params.params[1:]}
+        for target in cstwalk.iter_nodes(build.body):
+            if isinstance(target, cst.AssignTarget):
+                elements = [e.value for e in target.target.elements] if isinstance(target.target, (cst.Tuple, cst.List)) else [target.target]
+                local |= {e.value for e in elements if isinstance(e, cst.Name)}
         for arg in call.args:
-            if {n.value for n in cstwalk.iter_nodes(arg.value) if isinstance(n, cst.Name)} & local and not evaluate(arg.value, env).known:
+            attributes = {id(n.attr) for n in cstwalk.iter_nodes(arg.value) if isinstance(n, cst.Attribute)}
+            read = {n.value for n in cstwalk.iter_nodes(arg.value) if isinstance(n, cst.Name) and id(n) not in attributes}
+            if read & local and not evaluate(arg.value, env).known:
                 sub.problems.append(Problem(arg, "K2T303", (
                     f"{code_of(arg.value)}: a size that build() computes from the input's shape, which no caller "
                     "of this class gives k2t")))
