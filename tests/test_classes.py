@@ -243,3 +243,38 @@ model.fit(x, epochs=2)
     assert "train_step" in messages[(16, "K2T501")]
     assert (23, "K2T302") in messages and (24, "K2T302") in messages
     assert "def train_one_epoch" not in result.code
+
+
+SQUEEZE = '''
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+class SqueezeExcite(layers.Layer):
+    def __init__(self, ratio=4, **kwargs):
+        super().__init__(**kwargs)
+        self.ratio = ratio
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.squeeze = layers.Dense(channels // self.ratio, activation="relu")
+        self.excite = layers.Dense(channels, activation="sigmoid")
+
+    def call(self, inputs):
+        return inputs * self.excite(self.squeeze(inputs))
+'''
+
+
+def test_sizes_that_build_computes_need_a_callers_shape():
+    """A sub-layer made in build() moves to __init__, where build()'s names do not exist: with a
+    caller's input shape its sizes are numbers, without one the line is marked (never a NameError)."""
+    alone = translate(SQUEEZE)
+    assert [d.code for d in alone.errors][:1] == ["K2T303"]
+    assert "channels // self.ratio: a size that build() computes from the input's shape" in alone.errors[0].message
+    assert "nn.LazyLinear(channels" not in alone.code
+    used = SQUEEZE + "\ninputs = keras.Input(shape=(6, 6, 8))\nmodel = keras.Model(inputs, SqueezeExcite(4)(inputs))\n"
+    result = translate(used)
+    assert not result.errors, result.errors
+    assert "self.squeeze = nn.Linear(8, 2)" in result.code and "self.excite = nn.Linear(2, 8)" in result.code
+    (verdict,) = verify_sources(used, result.code)
+    assert verdict.status == "equivalent", verdict
