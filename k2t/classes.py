@@ -1155,7 +1155,7 @@ class ClassTranslator:
         first = params[0].split("=")[0].split(":")[0].strip()
         lines = [f"{shape_param} = {first}.shape"]
         lines += self.init_block(self.body_of(build), in_build=True)
-        if not any("self." in line for line in lines[1:]):  # build() only made members, which __init__ now makes
+        if not any("self." in line or MARKER in line for line in lines[1:]):  # only members, which __init__ makes
             return []
         doc = '"""Keras\'s build(): the sizes that depend on the input come from the first batch."""'
         return [f"def initialize_parameters(self, {', '.join(params)}):", *_indent([doc, *lines])]
@@ -1203,8 +1203,11 @@ class ClassTranslator:
                     if self.uses_keras(statement):
                         code.insert(0, self.problem(statement, "K2T501", f"method {name} is not translated yet"))
                     body.append(code)
-            else:
-                body.append(_comments(statement) + code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines())
+            else:  # a class attribute, a docstring: kept, and marked where it uses Keras
+                code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
+                if self.uses_keras(statement):
+                    code.insert(0, self.problem(statement, "K2T501", "this statement of the class body is not translated yet"))
+                body.append(_comments(statement) + code)
         if "__init__" not in self.methods and (self.weights or self.sublayers):
             docstring = bool(body) and cstwalk.is_docstring(_statements(self.node.body)[0])
             body.insert(1 if docstring else 0, init)  # after the class's docstring
