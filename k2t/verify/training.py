@@ -18,15 +18,17 @@ Tolerances (elementwise; atol/rtol are verify's, 1e-5/1e-4 by default; both side
              gradient, which may cancel to almost nothing (to nothing at all for a bias before
              BatchNorm, where both sides are left with rounding noise). Measured on the fixtures: at
              most 0.66 of this tolerance with G per tensor; 4x over it for a bias before BatchNorm.
-             Times the step number: later gradients are taken at weights that already differ by
-             the earlier steps' rounding (1.2x the step-1 tolerance at step 6 on one MLP).
+             torch's gradients are taken at Keras's weights of the step (its training step run on a
+             copy of the model with an optimizer that does not step), so the earlier steps'
+             rounding does not enter them.
   weights:   |t - k| <= atol * max(P) + B + 2 * step * eps32 * |k|. The weights' own size says
              nothing about training: the updates are compared, relative to their size. Per element,
              P sums the sizes of the updates (the larger of Keras's and torch's, each step); B sums
-             each step's update size times (rtol + 2r), r the largest relative difference of that
-             element's gradients so far, at most 1: gradient differences within the gradients'
-             tolerance are rounding, and an optimizer that normalises (Adam) turns a gradient at
-             rounding level into a full step, which may then differ as much as the gradient did.
+             each step's update size times rtol, plus the tensor's largest update of the step times
+             2r, r the largest relative difference of that element's gradients so far in the two
+             runs (each at its own weights), at most 1: an optimizer that normalises (Adam) turns a
+             gradient at rounding level into a full step, and where its momentum cancels, an
+             element's update may differ by the drift of its gradient times a full step.
              The last term is the rounding of the stored float32 weights. An optimizer's epsilon
              changes updates by far more than rtol wherever gradients are small (torch's Adam in
              place of Keras's: 3e-3 of the update where gradients are 1e-3).
@@ -168,8 +170,6 @@ class TorchSide:
         self.ns = torch_ns
         self.ns["device"] = torch.device("cpu")
         self.used: list[str] = []
-        self.tied: list[int] = []  # near-tied max-pooling windows in gradients_at's pass, per pooling
-        self.tie_tolerance = 1e-5  # verify's atol: values closer than the forward tolerance
         loops, compiled = report.loops, report.compiled
         self.loops = loops
         own, fallback = [], []
@@ -240,11 +240,13 @@ class TorchSide:
             ) from None
         return float(logs["loss"])
 
-    def gradients_at(self, state: dict[str, np.ndarray], xs: list[np.ndarray], y: np.ndarray) -> dict[str, np.ndarray]:
+    def gradients_at(self, state: dict[str, np.ndarray], xs: list[np.ndarray], y: np.ndarray,
+                     tie_tolerance: float) -> tuple[dict[str, np.ndarray], int]:
         """The gradients the program's training step computes at the given weights (Keras's, this
-        step) on the same batch: a copy of the model, an optimizer that does not step."""
+        step) on the same batch: a copy of the model, an optimizer that does not step. With them,
+        the max-pooling windows of that pass whose maxima tie within tie_tolerance (_tied)."""
         model = copy.deepcopy(self.model)
-        self.tied, hooks = _near_tied_windows(model, self.tie_tolerance)
+        tied, hooks = _near_tied_windows(model, tie_tolerance)
         tensors = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
         model.load_state_dict(tensors, strict=False)
         for parameter in model.parameters():
@@ -253,7 +255,7 @@ class TorchSide:
         with _noise_free(), _removed(hooks):
             self.train_one_epoch(model, _NoStep(self.optimizer), self.loss_fn, self.prepare_inputs(xs if len(xs) > 1 else xs[0]),
                                  self.prepare_targets(y), len(y), **extra)
-        return self.gradients(model)
+        return self.gradients(model), sum(tied)
 
     def gradients(self, model=None) -> dict[str, np.ndarray]:
         out = {}
@@ -598,7 +600,6 @@ def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, at
     start = mapped_weights(layers, lowered)
     keras_before, torch_before = start, torch_side.state()
     run = Run(names, {name for name, _ in torch_side.model.named_parameters()}, atol, rtol)
-    torch_side.tie_tolerance = atol
     counts, hooks = _batchnorm_counts(torch_side.model)
     run.cancelled, more_hooks = _cancelled_biases(torch_side.model)
     hooks += more_hooks
@@ -618,9 +619,10 @@ def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, at
             except Exception as exc:  # noqa: BLE001
                 raise TrainingFailed("keras step", f"Keras's training step failed: {type(exc).__name__}: {exc}") from None
             try:  # before torch's own step, which moves its weights and optimizer state
-                at_keras_weights = torch_side.gradients_at(keras_before, xs, y)
+                # Values closer than the forward tolerance (atol) may be ordered either way.
+                at_keras_weights, tied = torch_side.gradients_at(keras_before, xs, y, atol)
             except Exception:  # noqa: BLE001 - the step below reports what fails
-                at_keras_weights = None
+                at_keras_weights, tied = None, 0
             torch_loss = torch_side.step(xs, y)
             if at_keras_weights is None:
                 at_keras_weights = torch_side.gradients()
@@ -639,7 +641,6 @@ def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, at
             record["loss_diff"] = run.loss(step, keras_loss, torch_loss)
             keras_gradients = mapped_weights(layers, lowered, grads_of)
             run.drift(keras_gradients, torch_side.gradients())
-            tied = sum(torch_side.tied)
             record["max_grad_diff"] = run.gradients(step, keras_gradients, at_keras_weights, tied)
             expected_var = _running_var_expected(keras_now, keras_before, torch_before, counts, names)
             expected_var |= _running_mean_expected(keras_now, keras_before, torch_before, run.cancelled, names)
