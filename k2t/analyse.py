@@ -390,14 +390,10 @@ class Analyzer(cst.CSTVisitor):
 
     def _call_values(self, function: cst.FunctionDef, call: cst.Call) -> dict:
         """Parameter name -> the static value the call gives it (the ones it can know)."""
-        params = [p.name.value for p in function.params.params]
         values = {}
-        for i, arg in enumerate(call.args):
-            if arg.star:
-                return {}
-            name = arg.keyword.value if arg.keyword else (params[i] if i < len(params) else None)
-            value = evaluate_value(arg.value, self.env)
-            if name is not None and value is not UNKNOWN:
+        for name, node in (cstwalk.call_arguments(function, call) or {}).items():
+            value = evaluate_value(node, self.env)
+            if value is not UNKNOWN:
                 values[name] = value
         return values
 
@@ -926,14 +922,9 @@ class Analyzer(cst.CSTVisitor):
         ):
             return None
         params = list(function.params.params)
-        given: dict[str, cst.BaseExpression] = {}
-        for i, arg in enumerate(call.args):
-            if arg.star:
-                return None
-            name = arg.keyword.value if arg.keyword else (params[i].name.value if i < len(params) else None)
-            if name is None:
-                return None
-            given[name] = arg.value
+        given = cstwalk.call_arguments(function, call)  # (the def has no *args: checked above)
+        if given is None:
+            return None
         tensors, values = {}, {}
         for param in params:
             name = param.name.value

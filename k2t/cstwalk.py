@@ -280,6 +280,25 @@ if __name__ == "__main__":  # pragma: no cover
     Path(__file__).with_name("_cstfields.py").write_text(_generate_table(), encoding="utf-8")
 
 
+def call_arguments(function: cst.FunctionDef, call: cst.Call) -> dict[str, cst.BaseExpression] | None:
+    """Parameter name -> the expression a call of `function` gives it (positional arguments past the
+    named parameters go to its *args and are left out); None when the call unpacks (*x, **x) or
+    passes more positional arguments than a def without *args takes."""
+    positional = [p.name.value for p in function.params.params]
+    takes_more = isinstance(function.params.star_arg, cst.Param)
+    given: dict[str, cst.BaseExpression] = {}
+    for i, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            given[arg.keyword.value] = arg.value
+        elif i < len(positional):
+            given[positional[i]] = arg.value
+        elif not takes_more:
+            return None
+    return given
+
+
 def is_docstring(statement: cst.CSTNode) -> bool:
     """A statement that is only a string literal (a docstring)."""
     return (

@@ -262,13 +262,8 @@ def _fixed_parameters(model: ModelIR, passed: set[str]) -> list[str]:
         n.value for statement in [model.creation, *model.build_statements]
         for n in cstwalk.iter_nodes(statement, prune=_is_name_argument) if isinstance(n, cst.Name)
     }
-    given: dict[str, cst.BaseExpression] = {}
-    if model.builder_call is not None:
-        positional = [p.name.value for p in function.params.params]
-        for i, arg in enumerate(model.builder_call.args):
-            name = arg.keyword.value if arg.keyword else (positional[i] if i < len(positional) else None)
-            if name is not None:
-                given[name] = arg.value
+    # The arguments the analysis read the builder with (none for a call that unpacks).
+    given = (cstwalk.call_arguments(function, model.builder_call) or {}) if model.builder_call is not None else {}
     fixed = []
     for param in params:
         value = given.get(param.name.value, param.default)

@@ -184,20 +184,11 @@ def _call_site_arguments(source: Source, function: cst.FunctionDef) -> dict:
     env = Env()
     for statement in source.module.body:
         _constant_assignment(statement, env)
-    params = [p.name.value for p in function.params.params]
     for call in _calls_of(source.module, function.name.value):
-        if any(arg.star for arg in call.args):
+        given = cstwalk.call_arguments(function, call)
+        if given is None or not all(evaluate(arg.value, env).known for arg in call.args):
             continue
-        if not all(evaluate(arg.value, env).known for arg in call.args):
-            continue
-        given = {}
-        for i, arg in enumerate(call.args):
-            name = arg.keyword.value if arg.keyword else (params[i] if i < len(params) else None)
-            if name is None:
-                break
-            given[name] = (call, arg.value)
-        else:
-            return given
+        return {name: (call, value) for name, value in given.items()}
     return {}
 
 
