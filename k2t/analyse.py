@@ -326,7 +326,6 @@ class Analyzer(cst.CSTVisitor):
         self.deferred: dict[str, cst.FunctionDef] = {}
         self.builder_calls: dict[str, tuple] = {}  # name -> (the call read, its values, the def)
         self.bindings: dict = {}  # parameter values for the function about to be read
-        self.skipped: set[cst.FunctionDef] = set()
         self.read_later: set[cst.FunctionDef] = set()  # every deferred def
         self.reading: cst.FunctionDef | None = None  # the deferred def being read now
 
@@ -388,6 +387,10 @@ class Analyzer(cst.CSTVisitor):
         if (model := self.builders.get(name)) is not None:
             model.builder_call = call
 
+    def _read_later(self, node: cst.FunctionDef) -> bool:
+        """A builder met at its def: it is read at its first call instead (_read_builders)."""
+        return node in self.read_later and node is not self.reading
+
     def _call_values(self, function: cst.FunctionDef, call: cst.Call) -> dict:
         """Parameter name -> the static value the call gives it (the ones it can know)."""
         values = {}
@@ -400,8 +403,7 @@ class Analyzer(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         if len(self.scopes) == 1 and any(s is node for s in self.scopes[0].body):
             self.functions[node.name.value] = node
-        if node in self.read_later and node is not self.reading:  # read at its first call instead
-            self.skipped.add(node)
+        if self._read_later(node):
             return False
         self.scopes.append(node)
         self.env = Env(self.env)
@@ -416,8 +418,7 @@ class Analyzer(cst.CSTVisitor):
         return True
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        if original_node in self.skipped:
-            self.skipped.discard(original_node)
+        if self._read_later(original_node):  # its visit pushed nothing
             return
         self.scopes.pop()
         self.env = self.env.parent
@@ -474,9 +475,7 @@ class Analyzer(cst.CSTVisitor):
         test = evaluate_value(node.test, self.env)
         if test is UNKNOWN:
             return True
-        branch = node.body if test else node.orelse
-        if isinstance(branch, cst.Else):
-            branch = branch.body
+        branch = cstwalk.taken_branch(node, test)
         self.result.names_in_use.update(n.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name))
         if branch is None:
             return False

@@ -245,6 +245,7 @@ class ClassTranslator:
         self.outputs = outputs if outputs is not None else {}
         self.returns: list = []  # shapes forward() returns
         self.output_shape: tuple | None = None
+        self.same_shape = False  # forward() returns its input's shape (set by forward())
         # class name -> the input shapes of its calls as sub-layers (None: unknown), for the callees
         self.call_shapes = call_shapes if call_shapes is not None else {}
         self.input_shape = input_shape  # of call()'s input, without the batch: from `model.build(shape)`
@@ -1220,7 +1221,7 @@ class ClassTranslator:
         self.result.custom_steps = tuple(m for m in CUSTOM_STEPS if m in self.methods)
         self.result.lazy = self.lazy or any(s.lazy for s in self.sublayers.values())
         self.result.input_shape, self.result.output_shape = self.input_shape, self.output_shape
-        self.result.same_shape = getattr(self, "same_shape", False)
+        self.result.same_shape = self.same_shape
         if "call" not in self.methods:
             self.result.inherits = next(
                 (b.value.value for b in self.node.bases if isinstance(b.value, cst.Name) and b.value.value in self.classes), None

@@ -299,6 +299,13 @@ def call_arguments(function: cst.FunctionDef, call: cst.Call) -> dict[str, cst.B
     return given
 
 
+def taken_branch(node: cst.If, test: object):
+    """The block Python runs for an `if` whose test has the value `test`: its body, the `else`
+    block, the `elif` (an If), or None."""
+    branch = node.body if test else node.orelse
+    return branch.body if isinstance(branch, cst.Else) else branch
+
+
 def is_docstring(statement: cst.CSTNode) -> bool:
     """A statement that is only a string literal (a docstring)."""
     return (

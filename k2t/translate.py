@@ -188,6 +188,7 @@ def _dead_locals(model: ModelIR, read_by_creation: set[str], known_call) -> list
         return []
     gone = {id(s) for s in [model.creation, *model.build_statements]}
     body, dead = list(function.body.body), []
+    names = {id(s): {n.value for n in cstwalk.iter_nodes(s) if isinstance(n, cst.Name)} for s in body}
     changed = True
     while changed:
         changed = False
@@ -196,10 +197,7 @@ def _dead_locals(model: ModelIR, read_by_creation: set[str], known_call) -> list
             assigned = _pure_assignments(statement, known_call)
             if not assigned:
                 continue
-            read = set(read_by_creation)
-            for other in live:
-                if other is not statement:
-                    read |= {n.value for n in cstwalk.iter_nodes(other) if isinstance(n, cst.Name)}
+            read = set(read_by_creation).union(*(names[id(other)] for other in live if other is not statement))
             if not assigned & read:
                 gone.add(id(statement))
                 dead.append(statement)

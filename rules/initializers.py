@@ -22,7 +22,6 @@ INITIALIZERS: dict[str, str] = {
     "uniform": "nn.init.uniform_({w}, -0.05, 0.05)",
     "random_uniform": "nn.init.uniform_({w}, -0.05, 0.05)",
     "random_normal": "nn.init.normal_({w}, std=0.05)",
-    "normal": "nn.init.normal_({w}, std=0.05)",  # Keras's alias of random_normal
     # Keras truncates at 2 standard deviations, as trunc_normal_'s bounds do here.
     "truncated_normal": "nn.init.trunc_normal_({w}, std=0.05, a=-0.1, b=0.1)",
     "orthogonal": "nn.init.orthogonal_({w})",
@@ -59,6 +58,7 @@ ALIASES = {
     "Ones": "ones",
     "RandomUniform": "random_uniform",
     "RandomNormal": "random_normal",
+    "normal": "random_normal",  # Keras's older name
     "TruncatedNormal": "truncated_normal",
     "Orthogonal": "orthogonal",
 }

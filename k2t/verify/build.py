@@ -168,9 +168,7 @@ def _constant_branch(statement: cst.CSTNode, env: Env) -> bool:
     test = evaluate(statement.test, env)
     if not test.known:
         return False
-    branch = statement.body if test.value else statement.orelse
-    if isinstance(branch, cst.Else):
-        branch = branch.body
+    branch = cstwalk.taken_branch(statement, test.value)
     if branch is None:
         return True
     if isinstance(branch, cst.If):
