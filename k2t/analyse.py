@@ -20,7 +20,7 @@ from k2t.names import Resolver
 from k2t.ops import lambda_function
 from k2t.rules import regularizers
 from k2t.rules.activations import activation_name
-from k2t.rules.layers import LAYER_FUNCTIONS, custom_layer_rule, layer_rule
+from k2t.rules.layers import LAYER_FUNCTIONS, custom_layer_rule, layer_rule, nested_model_rule
 from k2t.rules.spec import REQUIRED, LayerRule, Param
 from k2t.values import UNKNOWN, Env, Symbol, Value, code_of, evaluate, evaluate_value
 
@@ -790,6 +790,13 @@ class Analyzer(cst.CSTVisitor):
         return LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None, extra=extra)
 
     def _layer(self, model: ModelIR, node: cst.BaseExpression) -> None:
+        inner = self._lookup_model(node.value) if isinstance(node, cst.Name) else None
+        if inner is not None and inner.kind != "class" and inner is not model:
+            # `keras.Sequential([data_augmentation, layers.Conv2D(...)])`: a model used as a layer.
+            if not model.layers and model.input_shape is None:
+                model.input_shape = inner.graph_inputs[0][1] if len(inner.graph_inputs) == 1 else None
+            model.layers.append(nested_model_call(inner, node))
+            return
         if not isinstance(node, cst.Call):
             model.problems.append(
                 Problem(node, "K2T304", f"layer {code_of(node)!r} is not a layer call k2t can read")
@@ -844,6 +851,8 @@ class Analyzer(cst.CSTVisitor):
             if not (key and key.startswith("layers.")) and self._custom_class(func) is None:
                 return None
             layer = self._layer_call(func, problems, key)
+        elif isinstance(func, cst.Name) and (inner := self._nested_model(call)) is not None:
+            layer = nested_model_call(inner, call)
         elif isinstance(func, cst.Name) and func.value in self.layer_objects[-1]:
             obj_call, obj_line = self.layer_objects[-1][func.value]
             layer = self._layer_call(obj_call, problems)
@@ -881,6 +890,29 @@ class Analyzer(cst.CSTVisitor):
             layer.inputs = [p.var for p in producers]
             layer.output = target
         return node
+
+    def _nested_model(self, call: cst.Call) -> ModelIR | None:
+        """The Sequential/functional model that `encoder(x)` applies to a tensor of the graph (a
+        model used as a layer), or None: `model(x_test)` on data is a direct call, not a layer."""
+        if not isinstance(call.func, cst.Name) or not call.args or call.args[0].keyword is not None:
+            return None
+        inner = self._lookup_model(call.func.value)
+        if inner is None or inner.kind == "class" or not self._graph_tensor(call.args[0].value):
+            return None
+        return inner
+
+    def _graph_tensor(self, expression: cst.BaseExpression) -> bool:
+        """Whether an expression is a tensor of the graph being built (or a list of them)."""
+        if isinstance(expression, (cst.List, cst.Tuple)):
+            return bool(expression.elements) and all(self._graph_tensor(e.value) for e in expression.elements)
+        if isinstance(expression, cst.Name):
+            return isinstance(self.tensors[-1].get(expression.value), (FunctionalInput, FunctionalNode))
+        if isinstance(expression, cst.Call) and expression.args:
+            inner = expression.func
+            if isinstance(inner, cst.Call) or (isinstance(inner, cst.Name) and inner.value in self.layer_objects[-1]):
+                return self._graph_tensor(expression.args[0].value)
+            return self._nested_model(expression) is not None
+        return False
 
     def _operator(self, line, expression: cst.BinaryOperation, target: str, problems):
         """`x + shortcut` of two tensors (Keras 3 makes it an Add layer): Add, Subtract, Multiply."""
@@ -990,6 +1022,8 @@ class Analyzer(cst.CSTVisitor):
                 self.nodes.append(node)
             return node
         if isinstance(expression, cst.Call):
+            if self._nested_model(expression) is not None:  # `decoder(encoder(x))`: encoder_output
+                synthetic = self._fresh_tensor_name(f"{expression.func.value}_output")
             self.synthetic.append(synthetic)
             node = self._apply(line, expression, synthetic, problems)
             if node is not None:  # computed before the node that reads it
@@ -1081,6 +1115,7 @@ class Analyzer(cst.CSTVisitor):
                     commented.add(id(node.statement))
                     node.layer.comments = statement_comments(node.statement)
                     node.layer.commented = node.statement
+        _share_nested_models(model.layers)
         model.inputs = [(t.var, t.shape) for t in declared]
         model.input_names = {t.var: t.name for t in declared if t.name}
         model.outputs = [out.var]
@@ -1103,6 +1138,22 @@ class Analyzer(cst.CSTVisitor):
             model.input_shape = tuple(shape)
         else:
             model.problems.append(Problem(node, "K2T303", "the input shape must be known statically"))
+
+
+def nested_model_call(inner: ModelIR, node: cst.CSTNode) -> LayerCall:
+    """A Sequential/functional model used as a layer of another: one module, the inner model's
+    class (rules/layers/custom.py; the translation binds it to the inner model's lowering)."""
+    args = {"model": Value(inner.var, inner)}
+    return LayerCall(f"Model:{inner.var}", nested_model_rule(inner.var), node, args, binding=inner.var)
+
+
+def _share_nested_models(layers: list[LayerCall]) -> None:
+    """A model applied twice in one graph (a siamese encoder): one module, called twice."""
+    first: dict[int, LayerCall] = {}
+    for layer in layers:
+        if layer.key.startswith("Model:"):
+            earlier = first.setdefault(id(layer.args["model"].value), layer)
+            layer.shared_with = earlier if earlier is not layer else None
 
 
 def statement_comments(statement: cst.SimpleStatementLine) -> list[str]:

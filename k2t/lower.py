@@ -575,3 +575,34 @@ def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset,
                   '        """The layers\' weight regularizers, which Keras adds to the loss."""',
                   f"        return {' + '.join(penalty_terms)}"]
     return "\n".join(lines) + "\n"
+
+
+def lower_nested(report, injected: bool, ctx) -> Lowering:
+    """A translated model used as a layer of another (rules/layers/custom.py): the inner model's
+    class, which the outer model creates, or is given (`injected`: the program also uses the inner
+    model on its own, and Keras shares its weights with the outer model)."""
+    lowered: LoweredModel = report.lowered
+    if len(lowered.inputs) != 1:
+        raise Unsupported(f"{report.var} takes several inputs: such a model used as a layer is not translated yet", "K2T301")
+    if len(ctx.in_shapes) != 1:
+        raise Unsupported(f"{report.var} is applied to several tensors but takes one", "K2T301")
+    given, expected = tuple(ctx.in_shape), tuple(lowered.input_shape)
+    if len(given) != len(expected) or any(
+        isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(given, expected)
+    ):
+        raise Unsupported(
+            f"{report.var} takes inputs of shape {_shape_repr(expected)} but is applied to {_shape_repr(given)}", "K2T301"
+        )
+    if lowered.ctor_args:
+        raise Unsupported(f"{report.var}'s sizes are known only at run time ({', '.join(lowered.ctor_args)})", "K2T303")
+    module = report.var if injected else f"{lowered.class_name}()"
+    return Lowering(
+        steps=[Step("{m}({x})", module, attr=report.var)],
+        out_shape=tuple(lowered.output_shape),
+        out_layout=LAST,
+        # Compiled on its own with a loss that takes logits, the inner model returns them: the
+        # outer model applies the output activation that Keras's inner model applies.
+        activation=lowered.fused_activation,
+        weights_step=0,
+        transfer_info={"nested": report},
+    )

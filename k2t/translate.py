@@ -31,17 +31,17 @@ from k2t.classes import (
 )
 from k2t.diagnostics import ERROR, WARNING, Diagnostic
 from k2t.format import format_code
-from k2t.lower import Failed, InputSpec, LoweredModel, lower_model
+from k2t.lower import Failed, InputSpec, LoweredModel, lower_model, lower_nested
 from k2t.names import resolver_for
 from k2t.ops import consumed_definitions
 from k2t.options import Options, TranslationError
 from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
 from k2t.rules.callbacks import CALLBACKS
 from k2t.rules.functions import FUNCTIONS
-from k2t.rules.spec import Unsupported
+from k2t.rules.spec import FIRST, LAST, Unsupported
 from k2t.loops import ModelLoops
 from k2t.training import Compiled, lower_compile, lower_usage, torch_weights_path
-from k2t.values import code_of
+from k2t.values import Value, code_of
 
 DEVICE_LINE = (
     'device = torch.device("cuda" if torch.cuda.is_available() '
@@ -63,6 +63,8 @@ class ModelReport:
     # The training code written for the model (verify --train-steps runs it), if it was compiled.
     compiled: Compiled | None = field(repr=False, default=None)
     loops: ModelLoops | None = field(repr=False, default=None)
+    # Models used as layers of this one and given to its constructor: argument -> their report.
+    nested: dict[str, "ModelReport"] = field(repr=False, default_factory=dict)
 
 
 @dataclass
@@ -396,6 +398,9 @@ class _Translation:
         if model.kind == "class":
             self.class_model(model)
             return
+        owned, injected = self.bind_nested_models(model)
+        if model.kind == "sequential" and model.input_shape is None:
+            model.input_shape = self.shape_from_outer_models(model)
         env = self.analysis.module_env
         compile_usage = model.compile
         compiled: Compiled | None = None
@@ -445,6 +450,8 @@ class _Translation:
         for note in lowered.notes:
             # A documented difference: a comment at the layer's line in the class, no marker.
             self.report(note, WARNING, mark=False)
+        for inner in owned:  # the outer model creates it: its own line goes
+            self.edits.remove(inner.creation)
         self.model_names.add(model.var)
         self.model_names.update(u.call.func.value.value for u in model.usages)
         created = f"{model.class_name}({ctor_args}).to(device)"
@@ -473,6 +480,7 @@ class _Translation:
                 lowered=lowered,
                 line=self.positions[model.creation].start.line,
                 ir=model,
+                nested=injected,
             )
         )
         self.training(model, lowered, compiled, compile_problems)
@@ -546,6 +554,64 @@ class _Translation:
         for layer in model.graph_nodes:
             if any(kept.fullmatch(comment) for comment in layer.comments):
                 layer.comments, layer.commented = [], None
+
+    def bind_nested_models(self, model: ModelIR) -> tuple[list[ModelIR], dict[str, ModelReport]]:
+        """Models used as layers of this one (`decoder(encoder(x))`): each is its translated class,
+        created by this model where the program uses it nowhere else, else given to its
+        constructor (Keras shares the weights). Returns the models this one creates, and the
+        reports of those it is given, by constructor argument."""
+        owned, injected = [], {}
+        for layer in model.graph_nodes:
+            if not layer.key.startswith("Model:"):
+                continue
+            inner = layer.args["model"].value
+            report = next((r for r in self.reports if r.ir is inner), None)
+            if report is None:  # the rule refuses: the inner model's own report says why
+                continue
+            given = not self.only_inside(inner, model)
+            if given:  # a constructor parameter named after the program's variable
+                layer.args["model"] = Value(layer.binding, inner, frozenset({layer.binding}))
+                injected[layer.binding] = report
+            elif inner not in owned:
+                owned.append(inner)
+            wants = FIRST if report.lowered.channels_first else LAST
+            layer.rule = dataclasses.replace(layer.rule, wants=wants, lower=functools.partial(lower_nested, report, given))
+            layer.token_input = any(spec.dtype == "int64" for spec in report.lowered.inputs)
+        return owned, injected
+
+    def shape_from_outer_models(self, inner: ModelIR) -> tuple | None:
+        """The input shape of a Sequential model built without one and used as a layer
+        (`x = data_augmentation(inputs)`): the shape the models using it give it, where they agree."""
+        given = set()
+
+        def record(ctx):
+            given.add(tuple(ctx.in_shape))
+            raise Unsupported("only the input shape was wanted")
+
+        for outer in self.analysis.models:
+            applications = [n for n in outer.graph_nodes if n.key.startswith("Model:") and n.args["model"].value is inner]
+            if not applications or outer is inner:
+                continue
+            self.bind_nested_models(outer)  # the models it uses before this one
+            rules = [layer.rule for layer in applications]
+            for layer in applications:
+                layer.rule = dataclasses.replace(layer.rule, lower=record)
+            try:
+                lower_model(outer, None, self.analysis.module_env.values)
+            except Exception:  # noqa: BLE001 - a probe: the outer model's own lowering reports its problems
+                pass
+            for layer, rule in zip(applications, rules):
+                layer.rule = rule
+        return given.pop() if len(given) == 1 else None
+
+    def only_inside(self, inner: ModelIR, outer: ModelIR) -> bool:
+        """Whether the program names the inner model only where it is built and in the outer model."""
+        if inner.usages or inner.builder is not None or inner.scope is not outer.scope:
+            return False
+        def names(nodes) -> int:
+            return sum(1 for node in nodes for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name) and n.value == inner.var)
+        inside = [inner.creation, *inner.build_statements, outer.creation, *outer.build_statements]
+        return names([self.wrapper.module]) == names({id(s): s for s in inside}.values())
 
     def inlined_definitions(self, model: ModelIR) -> list[cst.FunctionDef]:
         """The module-level defs of the helpers read into this model's graph that nothing else

@@ -197,3 +197,63 @@ def test_a_keras_applications_style_builder():
     assert "nn.BatchNorm2d(4, eps=1e-07, momentum=0.01)" in result.code
     (verdict,) = verify_sources(APPLICATION_STYLE.replace("input=inputs, output=x", "inputs, x"), result.code)
     assert verdict.status == "equivalent", verdict
+
+
+NESTED = """
+import keras
+from keras import layers
+
+encoder_inputs = keras.Input(shape=(10,))
+encoder = keras.Model(encoder_inputs, layers.Dense(4)(encoder_inputs))
+decoder = keras.Sequential([layers.Dense(10, activation="sigmoid")])
+
+inputs = keras.Input(shape=(10,))
+autoencoder = keras.Model(inputs, decoder(encoder(inputs)))
+"""
+
+
+def test_a_model_used_as_a_layer_is_its_own_module():
+    result = translate(NESTED)
+    assert not result.diagnostics
+    code = result.code
+    # Both are named nowhere else: the autoencoder creates them (the decoder's Sequential takes its
+    # input shape from there), and their own lines go.
+    assert "self.encoder = Encoder()" in code and "self.decoder = Decoder()" in code
+    assert "autoencoder = Autoencoder().to(device)" in code and "Encoder().to(device)" not in code
+    assert "return self.decoder(encoder_output)" in code
+    verdicts = {v.name: v for v in verify_sources(NESTED, code)}
+    assert {name: v.status for name, v in verdicts.items()} == dict.fromkeys(
+        ["encoder", "decoder", "autoencoder"], "equivalent"
+    )
+    assert [name for name, _ in verdicts["autoencoder"].layers] == ["Model:encoder (layer 0)", "Model:decoder (layer 1)"]
+
+
+def test_a_model_used_as_a_layer_shares_its_weights_with_the_program():
+    # The program predicts with the encoder on its own: the autoencoder is given it (Keras shares
+    # the weights), not a copy.
+    source = NESTED + "codes = encoder.predict(inputs)\n"
+    code = translate(source).code
+    assert "self.encoder = encoder" in code and "autoencoder = Autoencoder(encoder).to(device)" in code
+    namespace = {"__name__": "not_main"}
+    exec(code, namespace)  # noqa: S102 - the translated program's definitions
+    encoder = namespace["Encoder"]()
+    autoencoder = namespace["Autoencoder"](encoder)
+    assert autoencoder.encoder is encoder
+
+
+def test_a_model_used_as_a_layer_that_is_not_translated_is_reported_once_per_model():
+    source = NESTED.replace('layers.Dense(10, activation="sigmoid")', 'layers.Dense(10, activation="sigmoid"), layers.Foo()')
+    result = translate(source)
+    messages = sorted((d.line, d.code, d.message) for d in result.errors)
+    assert messages == [
+        (7, "K2T101", "layer Foo has no translation yet"),
+        (10, "K2T301", "the model decoder used here as a layer is not translated (see its report)"),
+    ]
+
+
+def test_a_model_applied_to_inputs_of_another_shape_is_reported():
+    source = NESTED.replace("\ninputs = keras.Input(shape=(10,))", "\ninputs = keras.Input(shape=(12,))")
+    result = translate(source)
+    assert ("K2T301", "encoder takes inputs of shape (10,) but is applied to (12,)") in [
+        (d.code, d.message) for d in result.errors
+    ]

@@ -105,7 +105,8 @@ def verify_sources(
         verdicts.append(Verdict("<file>", "unverifiable", reason="no Keras model (Sequential, functional or subclassed) found"))
     for model in result.models:
         if model.ir.kind != "class":  # subclassed models: below, from their class reports
-            verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed, train_steps))
+            verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed, train_steps,
+                                          result.models))
     reports = {c.name: c for c in result.classes}
     instances = {m.var: m for m in result.models if m.ir.kind == "class"}
     for report in models:
@@ -188,17 +189,14 @@ def _verify_class(report, reports, model, keras_source, torch_source, atol, rtol
     return verdict
 
 
-def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, seed, train_steps=0) -> Verdict:
+def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, seed, train_steps=0,
+                  reports: list = ()) -> Verdict:
     from k2t.verify import compare  # imports tensorflow and torch
 
     ir = model.ir
     name = model.var if model.builder is None else f"{model.builder}()"
     try:
-        local = scope_constants(keras_source, ir.scope, ir.creation)
-        statements = sorted([ir.creation, *ir.build_statements], key=lambda s: keras_source.span(s))
-        construction = keras_source.code(local.statements) + "".join(
-            _construction_code(keras_source, ir, s) for s in statements
-        )
+        construction, lines = _keras_construction(model, keras_source, reports)
         training_plan = None
         if train_steps:
             try:
@@ -212,12 +210,14 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
             construction + " ".join(model.ctor_args) + getattr(training_plan, "code", ""),
         )
         code = keras_source.code(keras_plan.statements) + construction
-        lines = keras_plan.lines + local.lines
-        lines += [(*keras_source.span(s), "model construction") for s in statements]
-        executed = f"{keras_source.path}: " + _describe(lines)
+        executed = f"{keras_source.path}: " + _describe(keras_plan.lines + lines)
         namespace: dict = {"__name__": "k2t_verify_keras"}
         execute(code, namespace, keras_source.path)
         keras_model = namespace[ir.var]
+        if ir.kind == "sequential" and not keras_model.built:
+            # Built without an input shape, and used as a layer of another model: built with the
+            # shape that model gives it, as the translation read it.
+            keras_model.build((None, *model.lowered.input_shape))
 
         torch_plan = keep_needed_imports(torch_source, torch_source.prelude(with_definitions=True))
         executed += f"; {torch_source.path}: " + torch_plan.describe()
@@ -227,11 +227,9 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
             return Verdict(name, "different", reason=f"{torch_source.path} defines no class {model.class_name}",
                            executed=executed)
         try:
-            ctor_args = [eval(code, namespace) for code in model.ctor_args]  # noqa: S307
-        except NameError as exc:
-            raise Unverifiable(f"{exc.args[0]}: the model's sizes are computed at run time") from None
-        try:
-            torch_model = torch_ns[model.class_name](*ctor_args)
+            torch_model = _torch_model(model, namespace, torch_ns)
+        except Unverifiable:
+            raise
         except Exception as exc:  # noqa: BLE001 - the torch file's own construction failed
             return Verdict(name, "different", reason=f"building the torch model failed: {type(exc).__name__}: {exc}",
                            executed=executed)
@@ -296,6 +294,45 @@ def _verify_training(model, plan, keras_ns, keras_model, torch_source, torch_ns,
         figures["max_weight_diff"], figures["worst_ratio"], figures["first_divergence"], reason, executed,
         figures["notes"], figures["steps"],
     )
+
+
+def _keras_construction(model: ModelReport, source: Source, reports: list, done: set | None = None) -> tuple[str, list]:
+    """The code that builds the Keras model, and its lines for the report: the models it uses as
+    layers first (each once), then its scope's constants and its own statements."""
+    done = set() if done is None else done
+    ir = model.ir
+    code, lines = "", []
+    for layer in ir.graph_nodes:
+        inner_ir = layer.args["model"].value if layer.key.startswith("Model:") else None
+        if inner_ir is None or id(inner_ir) in done:
+            continue
+        done.add(id(inner_ir))
+        inner = next((r for r in reports if r.ir is inner_ir), None)
+        if inner is None:
+            raise Unverifiable(f"the model {layer.binding} used as a layer is not translated")
+        inner_code, inner_lines = _keras_construction(inner, source, reports, done)
+        code += inner_code + (f"{layer.binding} = {inner_ir.var}\n" if layer.binding != inner_ir.var else "")
+        lines += inner_lines
+    local = scope_constants(source, ir.scope, ir.creation)
+    statements = sorted([ir.creation, *ir.build_statements], key=lambda s: source.span(s))
+    code += source.code(local.statements) + "".join(_construction_code(source, ir, s) for s in statements)
+    lines += local.lines + [(*source.span(s), "model construction") for s in statements]
+    return code, lines
+
+
+def _torch_model(model: ModelReport, keras_namespace: dict, torch_ns: dict):
+    """The torch model built as the program builds it: its sizes read from the Keras side's
+    values, the models it is given (a model used as a layer) built the same way."""
+    arguments = []
+    for code in model.ctor_args:
+        if code in model.nested:
+            arguments.append(_torch_model(model.nested[code], keras_namespace, torch_ns))
+            continue
+        try:
+            arguments.append(eval(code, keras_namespace))  # noqa: S307
+        except NameError as exc:
+            raise Unverifiable(f"{exc.args[0]}: the model's sizes are computed at run time") from None
+    return torch_ns[model.class_name](*arguments)
 
 
 def _construction_code(source: Source, ir, statement) -> str:

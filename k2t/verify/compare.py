@@ -39,6 +39,7 @@ from k2t.rules.spec import FIRST
 # LayerMap.key of a custom layer's add_weight variable (k2t/verify/classes.py): copied as it is.
 VARIABLE = "Variable"
 CUSTOM = "Custom:"  # LayerMap.key prefix of the program's own layer classes (rules/layers/custom.py)
+NESTED = "Model:"  # and of the program's models used as layers of another model
 SAMPLES = 4
 UNKNOWN_SIZE = 16  # stands for None (e.g. a variable sequence length) in sample inputs
 
@@ -117,6 +118,11 @@ def mapped_weights(layers, lowered, values=None) -> dict[str, np.ndarray]:
             for key, array in mapped_weights(inner.keras, inner.lowered, values).items():
                 out[f"{layer_map.module}.{key}"] = array
             continue
+        if layer_map.key.startswith(NESTED):  # a model used as a layer: its own layers' map
+            inner_layers, inner_lowered = _nested_layers(layers[layer_map.index], layer_map.transfer_info)
+            for key, array in mapped_weights(inner_layers, inner_lowered, values).items():
+                out[f"{layer_map.module}.{key}"] = array
+            continue
         rule = LAYERS[layer_map.key]
         for name, array in rule.transfer(values(layers[layer_map.index]), layer_map.transfer_info).items():
             out[f"{layer_map.module}.{name}"] = np.asarray(array)
@@ -140,6 +146,11 @@ def keras_weight_names(layers, lowered) -> dict[str, tuple[str, object]]:
             for key, found in keras_weight_names(inner.keras, inner.lowered).items():
                 names[f"{layer_map.module}.{key}"] = found
             continue
+        if layer_map.key.startswith(NESTED):
+            inner_layers, inner_lowered = _nested_layers(layer, layer_map.transfer_info)
+            for key, found in keras_weight_names(inner_layers, inner_lowered).items():
+                names[f"{layer_map.module}.{key}"] = found
+            continue
         rule = LAYERS[layer_map.key]
         weights = list(layer.weights)
         for j, weight in enumerate(weights):
@@ -151,6 +162,12 @@ def keras_weight_names(layers, lowered) -> dict[str, tuple[str, object]]:
         for name in rule.transfer(zeros, layer_map.transfer_info):
             names.setdefault(f"{layer_map.module}.{name}", (f"{layer.name}/(no Keras weight)", layer))
     return names
+
+
+def _nested_layers(keras_model, info) -> tuple[list, object]:
+    """The Keras layers of a model used as a layer, as its own lowering numbers them."""
+    report = info["nested"]
+    return keras_layers(keras_model, report.ir)[0], report.lowered
 
 
 def _class_mapping(keras_layer, info):
