@@ -17,7 +17,7 @@ import libcst as cst
 
 from k2t import cstwalk
 from k2t.names import Resolver
-from k2t.ops import lambda_function
+from k2t.ops import LambdaFunction, lambda_function
 from k2t.rules import regularizers
 from k2t.rules.activations import activation_name
 from k2t.rules.layers import LAYER_FUNCTIONS, custom_layer_rule, layer_rule, nested_model_rule
@@ -639,6 +639,8 @@ class Analyzer(cst.CSTVisitor):
                 alias = LayerCall("Identity", layer_rule("layers.Identity"), value, {}, None, [producer.var], name)
                 self._tensor_node(name, FunctionalNode(alias, [producer], line, name, []))
                 return
+        if name and self._tensor_node(name, self._op_expression(line, value, name)):
+            return
         for t in assign.targets:
             self.env.bind(t.target, evaluate_value(value, self.env), self._local)
             if isinstance(t.target, cst.Name) and t.target.value in self.tensors[-1]:
@@ -891,6 +893,32 @@ class Analyzer(cst.CSTVisitor):
             layer.output = target
         return node
 
+    def _op_expression(self, line, expression: cst.BaseExpression, target: str) -> "FunctionalNode | None":
+        """`x = ops.relu(x)`, `h = tf.concat([a, b], -1)`, `y = x[:, 0] * 0.5`: TensorFlow, keras.ops or
+        backend code on graph tensors (Keras makes it a layer of the model) is read as a Lambda
+        layer whose body is that expression, translated through the ops table when it is lowered."""
+        if isinstance(expression, cst.Call):
+            key = self.resolver.key(expression.func)
+            if key is None or key.startswith("layers.") or key in ("Sequential", "Model", "Input"):
+                return None  # a call of the program's own function, or a layer: not an op expression
+        elif not isinstance(expression, (cst.BinaryOperation, cst.UnaryOperation, cst.Subscript)):
+            return None
+        names: list[str] = []
+        for node in cstwalk.iter_nodes(expression):
+            if isinstance(node, cst.Name) and node.value in self.tensors[-1] and node.value not in names:
+                names.append(node.value)
+        producers = [self.tensors[-1][n] for n in names]
+        if not producers or not all(isinstance(p, (FunctionalInput, FunctionalNode)) for p in producers):
+            return None
+        function = LambdaFunction(code_of(expression), names[0] if len(names) == 1 else None, expression,
+                                  self.resolver, self.env, names=tuple(names))
+        rule = layer_rule("layers.Lambda")
+        args, _, _ = bind_arguments(cst.Call(cst.Name("Lambda"), [cst.Arg(cst.Name("f"))]), rule.params, self.env,
+                                    self.resolver, rule.keras, rule.inert)
+        args["function"] = Value(function.code, function)
+        layer = LayerCall("Lambda", rule, expression, args, inputs=[p.var for p in producers], output=target)
+        return FunctionalNode(layer, producers, line, target, [])
+
     def _nested_model(self, call: cst.Call) -> ModelIR | None:
         """The Sequential/functional model that `encoder(x)` applies to a tensor of the graph (a
         model used as a layer), or None: `model(x_test)` on data is a direct call, not a layer."""
@@ -907,6 +935,8 @@ class Analyzer(cst.CSTVisitor):
             return bool(expression.elements) and all(self._graph_tensor(e.value) for e in expression.elements)
         if isinstance(expression, cst.Name):
             return isinstance(self.tensors[-1].get(expression.value), (FunctionalInput, FunctionalNode))
+        if isinstance(expression, cst.BinaryOperation) and isinstance(expression.operator, (cst.Add, cst.Subtract, cst.Multiply)):
+            return self._graph_tensor(expression.left) and self._graph_tensor(expression.right)
         if isinstance(expression, cst.Call) and expression.args:
             inner = expression.func
             if isinstance(inner, cst.Call) or (isinstance(inner, cst.Name) and inner.value in self.layer_objects[-1]):
@@ -919,8 +949,8 @@ class Analyzer(cst.CSTVisitor):
         key = {cst.Add: "layers.Add", cst.Subtract: "layers.Subtract", cst.Multiply: "layers.Multiply"}.get(
             type(expression.operator)
         )
-        if key is None:
-            return None
+        if key is None or not (self._graph_tensor(expression.left) and self._graph_tensor(expression.right)):
+            return None  # `x * 0.5`, `x[:, :2] * x[:, 2:]`: an op expression (_op_expression)
         producers = []
         for side in (expression.left, expression.right):
             producer = self._tensor(line, side, f"{target}_{len(self.synthetic) + 1}", problems)
@@ -1013,25 +1043,23 @@ class Analyzer(cst.CSTVisitor):
     def _tensor(self, line, expression, synthetic: str, problems):
         if isinstance(expression, cst.Name):
             return self.tensors[-1].get(expression.value)
+        if not isinstance(expression, (cst.BinaryOperation, cst.Call, cst.UnaryOperation, cst.Subscript)):
+            return None
+        if isinstance(expression, cst.Call) and self._nested_model(expression) is not None:
+            synthetic = self._fresh_tensor_name(f"{expression.func.value}_output")  # `decoder(encoder(x))`
+        self.synthetic.append(synthetic)
+        node = None
         if isinstance(expression, cst.BinaryOperation):
-            self.synthetic.append(synthetic)
             node = self._operator(line, expression, synthetic, problems)
-            if node is not None:
-                self.order += 1
-                node.order = self.order
-                self.nodes.append(node)
-            return node
-        if isinstance(expression, cst.Call):
-            if self._nested_model(expression) is not None:  # `decoder(encoder(x))`: encoder_output
-                synthetic = self._fresh_tensor_name(f"{expression.func.value}_output")
-            self.synthetic.append(synthetic)
+        elif isinstance(expression, cst.Call):
             node = self._apply(line, expression, synthetic, problems)
-            if node is not None:  # computed before the node that reads it
-                self.order += 1
-                node.order = self.order
-                self.nodes.append(node)
-            return node
-        return None
+        if node is None:  # `ops.mean(x, axis=1)` given to a layer
+            node = self._op_expression(line, expression, synthetic)
+        if node is not None:  # computed before the node that reads it
+            self.order += 1
+            node.order = self.order
+            self.nodes.append(node)
+        return node
 
     def _functional_model(self, line, call: cst.Call, var: str) -> None:
         model = ModelIR(var=var, scope=self.scopes[-1], creation=line, call=call, kind="functional")

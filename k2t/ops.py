@@ -739,6 +739,9 @@ class LambdaFunction:
     definition: cst.FunctionDef | None = None  # Lambda(f) with a module-level def f
     reference: cst.Name | None = None  # the `f` in Lambda(f)
     problem: str | None = None  # why the function cannot be read
+    # An op expression on graph tensors (`x = ops.relu(x)`, `tf.concat([a, b], -1)`): the names
+    # that are its inputs, in order, each bound to its own tensor (not to one list argument).
+    names: tuple[str, ...] = ()
 
     def translate(self, in_shapes: list | tuple | None) -> tuple[str, Expr]:
         """(forward code with {x} or {x0}, {x1}, ... for the inputs, the translated expression).
@@ -754,11 +757,20 @@ class LambdaFunction:
             )
             value = Expr(ast.List([t.node for t in tensors], ast.Load()), SEQ, items=tensors)
             device = ast.Attribute(tensors[0].node, "device", ast.Load())
+            bound = dict(zip(self.names, tensors)) if self.names else {self.param: value}
+        elif in_shapes is None and len(self.names) > 1:  # the structure only: shapes unknown
+            tensors = tuple(
+                Expr(ast.Name(_PLACEHOLDER.format(f"x{i}"), ast.Load()), TENSOR, None, pointwise=True)
+                for i in range(len(self.names))
+            )
+            device = ast.Attribute(tensors[0].node, "device", ast.Load())
+            bound = dict(zip(self.names, tensors))
         else:
             shape = (BATCH, *in_shapes[0]) if in_shapes is not None else None
             value = Expr(ast.Name(_PLACEHOLDER.format("x"), ast.Load()), TENSOR, shape, pointwise=True)
             device = ast.Attribute(value.node, "device", ast.Load())
-        result = translate_expression(self.body, self.resolver, self.env, {self.param: value}, device)
+            bound = {self.param: value}
+        result = translate_expression(self.body, self.resolver, self.env, bound, device)
         if result.kind != TENSOR:
             raise Refused(f"{_short(self.body)} is not a tensor")
         code = torch_code(result).replace("{", "{{").replace("}", "}}")

@@ -257,3 +257,31 @@ def test_a_model_applied_to_inputs_of_another_shape_is_reported():
     assert ("K2T301", "encoder takes inputs of shape (10,) but is applied to (12,)") in [
         (d.code, d.message) for d in result.errors
     ]
+
+
+TF_OPS = """
+import tensorflow as tf
+from tensorflow import keras
+
+inputs = keras.Input(shape=(8, 8, 4))
+x = keras.layers.Conv2D(6, 3, padding="same")(inputs)
+x = tf.nn.relu(x)
+x = keras.layers.Dense(2)(tf.reduce_mean(x, axis=[1, 2]))
+model = keras.Model(inputs, x)
+"""
+
+
+def test_tensorflow_ops_on_graph_tensors_are_steps_of_forward():
+    # (Keras 3 refuses TensorFlow functions on its symbolic tensors, so this is not verified
+    # here; the ops table's own test checks each op against TensorFlow.)
+    result = translate(TF_OPS)
+    assert not result.diagnostics, result.diagnostics
+    assert "x = torch.relu(x)" in result.code  # pointwise: on the channels-first tensor as it is
+    assert "torch.mean(x_1, dim=(1, 2))" in result.code  # Keras's axes, on channels-last
+
+
+def test_an_op_without_a_translation_in_a_graph_is_one_marker_at_its_line():
+    result = translate(TF_OPS.replace("tf.nn.relu(x)", "tf.nn.fancy_op(x)"))
+    assert [(d.line, d.code) for d in result.errors] == [(7, "K2T101")]
+    assert result.errors[0].message == "an op on the model's tensors has no translation yet: tf.nn.fancy_op has no translation yet"
+    assert result.code.count("# k2t: K2T101") == 1

@@ -92,11 +92,59 @@ def keras_layers(keras_model, ir) -> tuple[list, list]:
             continue
         operation, node_index, _ = tensor._keras_history
         layers[index], tensors[index] = operation, tensor
-        inbound = operation._inbound_nodes[node_index].input_tensors
+        function = ir.graph_nodes[index].args.get("function")
+        if function is not None and getattr(function.value, "names", ()):
+            # An op expression (`ops.maximum(a, b) + 1.0`) is one Keras operation per op in it.
+            found = _expression_inputs(function.value.body, function.value.names, tensor)
+            inbound = [found[name] for name in function.value.names]
+        else:
+            inbound = operation._inbound_nodes[node_index].input_tensors
         for producer, keras_input in zip(producers[index], inbound):
             if producer is not None:
                 stack.append((producer, keras_input))
     return layers, tensors
+
+
+def _expression_inputs(expression, names: tuple, tensor) -> dict:
+    """The Keras tensors that an op expression's names stand for, found by walking the Keras
+    operations it created (one per op or operator on a tensor, inputs in argument order) back
+    from its output, along the expression's own tree."""
+    import libcst as cst
+
+    from k2t import cstwalk
+
+    def on_tensors(node) -> bool:
+        return any(isinstance(n, cst.Name) and n.value in names for n in cstwalk.iter_nodes(node))
+
+    def operands(node) -> list:
+        if isinstance(node, cst.Call):
+            values = []
+            for arg in node.args:
+                value = arg.value
+                values += [e.value for e in value.elements] if isinstance(value, (cst.List, cst.Tuple)) else [value]
+            return [v for v in values if on_tensors(v)]
+        if isinstance(node, cst.BinaryOperation):
+            return [side for side in (node.left, node.right) if on_tensors(side)]
+        if isinstance(node, cst.UnaryOperation):
+            return [node.expression]
+        if isinstance(node, cst.Subscript):
+            return [node.value]
+        raise LookupError(f"cannot follow {type(node).__name__} through Keras's operations")
+
+    found: dict = {}
+    stack = [(expression, tensor)]
+    while stack:
+        node, keras_tensor = stack.pop()
+        if isinstance(node, cst.Name):
+            found.setdefault(node.value, keras_tensor)
+            continue
+        operation, node_index, _ = keras_tensor._keras_history
+        inbound = operation._inbound_nodes[node_index].input_tensors
+        children = operands(node)
+        if len(children) != len(inbound):
+            raise LookupError(f"{type(operation).__name__} takes {len(inbound)} tensors, the expression {len(children)}")
+        stack.extend(zip(children, inbound))
+    return found
 
 
 def mapped_weights(layers, lowered, values=None) -> dict[str, np.ndarray]:

@@ -37,8 +37,12 @@ def _lambda(ctx) -> Lowering:
     try:
         code, result = function.translate(in_shapes)
     except Refused as exc:
-        raise Unsupported(f"layer Lambda has no translation yet: {exc}", "K2T101") from None
-    pointwise = result.pointwise and len(in_shapes) == 1 and result.shape != ()
+        what = "an op on the model's tensors" if function.names else "layer Lambda"  # `x = tf.nn.relu(x)`
+        raise Unsupported(f"{what} has no translation yet: {exc}", "K2T101") from None
+    # An op expression on several tensors of one shape (`ops.maximum(a, b)`) runs on their common
+    # layout; of several shapes, it broadcasts Keras's axes: channels-last.
+    one_shape = len(in_shapes) == 1 or (bool(function.names) and len(set(in_shapes)) == 1)
+    pointwise = result.pointwise and one_shape and result.shape != ()
     if ctx.layout != LAST and not pointwise:
         raise Unsupported(f"Lambda({function.code}) needs channels-last input here")
     return Lowering(
