@@ -150,6 +150,93 @@ class MultiHeadAttention(nn.Module):
         return self.output((weights @ v).transpose(1, 2).flatten(2))
 
 
+# Keras's random image augmentation layers in training (the model calls them only when
+# self.training), on (N, C, H, W) images: each image of the batch draws its own transform.
+
+
+def uniform_per_image(x, low, high):
+    """One number per image of the batch x, uniform in [low, high)."""
+    return low + (high - low) * torch.rand(x.shape[0], device=x.device, dtype=x.dtype)
+
+
+def random_flip(x, horizontal=True, vertical=False):
+    """keras.layers.RandomFlip: each image flipped with probability 1/2 (with both axes,
+    Keras flips an image's two axes together, on one draw per image)."""
+    dims = [dim for dim, flip in ((-1, horizontal), (-2, vertical)) if flip]
+    flipped = torch.rand(x.shape[0], 1, 1, 1, device=x.device) <= 0.5
+    return torch.where(flipped, x.flip(dims), x)
+
+
+def affine_sample(x, theta, mode, padding_mode):
+    """Output pixel p of image i reads x[i] at theta[i] @ (p, 1), in the [-1, 1]
+    coordinates of pixel centres (align_corners=False), where Keras samples too."""
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
+
+
+def random_rotation(x, factor, mode="bilinear", padding_mode="reflection"):
+    """keras.layers.RandomRotation: each image turned about its centre by an angle
+    uniform in [factor[0], factor[1]] turns (of 2 pi; positive is counter-clockwise)."""
+    height, width = x.shape[-2:]
+    angle = 2 * torch.pi * uniform_per_image(x, *factor)
+    cos, sin = angle.cos(), angle.sin()
+    # A rotation of pixels: [-1, 1] spans the height and the width, hence the aspect.
+    theta = x.new_zeros(x.shape[0], 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * height / width
+    theta[:, 1, 0], theta[:, 1, 1] = sin * width / height, cos
+    return affine_sample(x, theta, mode, padding_mode)
+
+
+def random_zoom(x, height_factor, width_factor=None, mode="bilinear", padding_mode="reflection"):
+    """keras.layers.RandomZoom: each image scaled about its centre; with f drawn from a
+    factor's range the image shows 1 + f times its extent (f > 0 zooms out, f < 0 in).
+    Without width_factor the width takes the height's draw (the aspect ratio kept)."""
+    zoom_height = 1 + uniform_per_image(x, *height_factor)
+    zoom_width = zoom_height
+    if width_factor is not None:
+        zoom_width = 1 + uniform_per_image(x, *width_factor)
+    theta = x.new_zeros(x.shape[0], 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = zoom_width, zoom_height
+    return affine_sample(x, theta, mode, padding_mode)
+
+
+def random_translation(x, height_factor, width_factor, mode="bilinear", padding_mode="reflection"):
+    """keras.layers.RandomTranslation: each image shifted down and right by fractions of
+    its height and width drawn from the two ranges (negative: up, left)."""
+    shift_down = uniform_per_image(x, *height_factor)
+    shift_right = uniform_per_image(x, *width_factor)
+    theta = x.new_zeros(x.shape[0], 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    # [-1, 1] spans the image: a shift of f image sizes is 2 * f.
+    theta[:, 0, 2], theta[:, 1, 2] = -2 * shift_right, -2 * shift_down
+    return affine_sample(x, theta, mode, padding_mode)
+
+
+def random_contrast(x, factor, value_range=(0, 255)):
+    """keras.layers.RandomContrast: each image's channels spread about their mean (over
+    height and width) by a factor uniform in [factor[0], factor[1]], then clipped to
+    value_range."""
+    scale = uniform_per_image(x, *factor).view(-1, 1, 1, 1)
+    mean = x.mean(dim=(-2, -1), keepdim=True)
+    return ((x - mean) * scale + mean).clamp(*value_range)
+
+
+def random_brightness(x, factor, value_range=(0, 255)):
+    """keras.layers.RandomBrightness: each image shifted by a fraction uniform in
+    [factor[0], factor[1]] of the width of value_range, then clipped to value_range."""
+    low, high = value_range
+    delta = uniform_per_image(x, *factor).view(-1, 1, 1, 1) * (high - low)
+    return (x + delta).clamp(low, high)
+
+
+def random_crop(x, height, width):
+    """keras.layers.RandomCrop: one random height x width window, the same for the whole
+    batch as in Keras (which, at inference, passes the images through uncropped)."""
+    top = int(torch.randint(0, x.shape[-2] - height + 1, ()))
+    left = int(torch.randint(0, x.shape[-1] - width + 1, ()))
+    return x[..., top : top + height, left : left + width]
+
+
 class History:
     """What Keras's fit() returns: .history maps 'loss', metric and 'val_' names to epoch values."""
 

@@ -110,7 +110,29 @@ def keras_without_dropout(keras_model) -> list[str]:
         elif isinstance(layer, DropoutRNNCell) and (layer.dropout or layer.recurrent_dropout):
             layer.dropout = layer.recurrent_dropout = 0.0
             changed.append(layer.name)
+        elif isinstance(layer, _keras_augmentation()):  # the identity transform, drawn or not
+            layer.transform_images = lambda images, transformation, training=True: images
+            changed.append(layer.name)
+        elif isinstance(layer, L.RandomCrop):  # the top-left window, as the torch side below
+            layer.get_random_transformation = lambda data, training=True, seed=None: (0, 0)
+            changed.append(layer.name)
     return changed
+
+
+def _keras_augmentation() -> tuple:
+    from keras import layers as L
+
+    return (L.RandomFlip, L.RandomRotation, L.RandomZoom, L.RandomTranslation, L.RandomContrast, L.RandomBrightness)
+
+
+# The output's augmentation helpers (rules/snippets.py), made the identity as Keras's are above.
+_TORCH_AUGMENTATION = {
+    **dict.fromkeys(
+        ("random_flip", "random_rotation", "random_zoom", "random_translation", "random_contrast", "random_brightness"),
+        lambda x, *args, **kwargs: x,
+    ),
+    "random_crop": lambda x, height, width: x[..., :height, :width],
+}
 
 
 def torch_without_dropout(torch_model) -> list[str]:
@@ -122,6 +144,11 @@ def torch_without_dropout(torch_model) -> list[str]:
         elif isinstance(module, torch.nn.RNNBase) and module.dropout:
             module.dropout = 0.0
             changed.append(name)
+    names = type(torch_model).forward.__globals__  # the translated file's namespace
+    for helper, identity in _TORCH_AUGMENTATION.items():
+        if helper in names:
+            names[helper] = identity
+            changed.append(helper)
     return changed
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from k2t.rules.layers import (
     attention,
+    augmentation,
     conv,
     core,
     lambda_layer,
@@ -28,6 +29,7 @@ _FAMILIES = (
     merging,
     reshaping,
     preprocessing,
+    augmentation,
     regularization,
     recurrent,
     wrappers,
