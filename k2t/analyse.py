@@ -583,6 +583,18 @@ class Analyzer(cst.CSTVisitor):
     def _lookup_model(self, name: str) -> ModelIR | None:
         return self.models_in_scope[-1].get(name)
 
+    def _visible_model(self, name: str) -> ModelIR | None:
+        """The model a name means here, also from an enclosing scope (`data_augmentation(inputs)`
+        in a builder, with data_augmentation made at module level) unless a local hides it."""
+        env: Env | None = self.env
+        for models in reversed(self.models_in_scope):
+            if name in models:
+                return models[name]
+            if env is None or name in env.local or name in env.values:
+                return None
+            env = env.parent
+        return None
+
     def _assign(self, line: cst.SimpleStatementLine, assign: cst.Assign) -> None:
         value = assign.value
         target = assign.targets[0].target if len(assign.targets) == 1 else None
@@ -792,7 +804,7 @@ class Analyzer(cst.CSTVisitor):
         return LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None, extra=extra)
 
     def _layer(self, model: ModelIR, node: cst.BaseExpression) -> None:
-        inner = self._lookup_model(node.value) if isinstance(node, cst.Name) else None
+        inner = self._visible_model(node.value) if isinstance(node, cst.Name) else None
         if inner is not None and inner.kind != "class" and inner is not model:
             # `keras.Sequential([data_augmentation, layers.Conv2D(...)])`: a model used as a layer.
             if not model.layers and model.input_shape is None:
@@ -924,7 +936,7 @@ class Analyzer(cst.CSTVisitor):
         model used as a layer), or None: `model(x_test)` on data is a direct call, not a layer."""
         if not isinstance(call.func, cst.Name) or not call.args or call.args[0].keyword is not None:
             return None
-        inner = self._lookup_model(call.func.value)
+        inner = self._visible_model(call.func.value)
         if inner is None or inner.kind == "class" or not self._graph_tensor(call.args[0].value):
             return None
         return inner

@@ -296,3 +296,20 @@ other = keras.Sequential([keras.Input((4,)), layers.Lambda(abs)])
     assert "# k2t: K2T104" not in result.code
     # An error is still marked where it stands.
     assert "# k2t: K2T101" in result.code
+
+
+def test_rescaling_multiplies_by_the_scale_as_keras_does():
+    """`x * 1.0 / 255` divides x (one rounding off Keras's x * float32(1/255) in a third of the
+    pixels); the scale is parenthesised, and the result is Keras's to the bit."""
+    import keras
+    import torch
+
+    source = "import keras\nfrom keras import layers\nmodel = keras.Sequential([keras.Input(shape=(8,)), layers.Rescaling(1.0 / 255)])\n"
+    code = translate(source).code
+    assert "x * (1.0 / 255)" in code
+    namespace = {"__name__": "not_main"}
+    exec(code, namespace)  # noqa: S102 - the translated definitions
+    pixels = np.random.default_rng(0).uniform(0, 255, size=(64, 8)).astype("float32")
+    expected = np.asarray(keras.layers.Rescaling(1.0 / 255)(pixels))
+    actual = namespace["Model"]()(torch.from_numpy(pixels)).numpy()
+    assert np.array_equal(actual, expected)

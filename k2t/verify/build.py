@@ -50,6 +50,8 @@ def _constant_assignment(statement: cst.CSTNode, env: Env) -> bool:
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         return False
     small = statement.body[0]
+    if isinstance(small, cst.Assign) and not all(isinstance(t.target, cst.Name) for t in small.targets):
+        return False  # `images[mask] = 255.0` changes an array computed at run time
     if isinstance(small, cst.Assign):
         value = evaluate(small.value, env)
         for target in small.targets:

@@ -184,12 +184,10 @@ _LOOSE = (ast.IfExp, ast.BoolOp, ast.Compare, ast.Lambda, ast.NamedExpr)
 
 
 def _factor(code: str) -> str:
-    """code as the right operand of `x * ...`, parenthesised where that would regroup it (a - b)."""
+    """code as the right operand of `x * ...`, parenthesised where it is an expression: Keras
+    multiplies by the float32 scale, and `x * 1.0 / 255` (a division of x) differs by a rounding."""
     node = ast.parse(code, mode="eval").body
-    safe = (ast.Mult, ast.Div, ast.Pow)  # x * a / b == (x * a) / b
-    if isinstance(node, _LOOSE) or (isinstance(node, ast.BinOp) and not isinstance(node.op, safe)):
-        return f"({code})"
-    return code
+    return f"({code})" if isinstance(node, (*_LOOSE, ast.BinOp)) else code
 
 
 def _rescaling(ctx) -> Lowering:
