@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from k2t import cstwalk
+from k2t.datasets import Dataset, read_pipeline
 from k2t.names import Resolver
 from k2t.ops import LambdaFunction, lambda_function
 from k2t.rules import regularizers
@@ -100,6 +101,7 @@ class Usage:
     call: cst.Call
     statement: cst.SimpleStatementLine
     scope: cst.CSTNode
+    datasets: dict[cst.BaseExpression, Dataset] = field(default_factory=dict)  # arguments that are tf.data pipelines
 
 
 @dataclass
@@ -155,6 +157,7 @@ class KerasObject:
 
 @dataclass
 class Analysis:
+    datasets: list[Dataset] = field(default_factory=list)  # tf.data pipelines of arrays (k2t/datasets.py)
     models: list[ModelIR] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     objects: dict[str, KerasObject] = field(default_factory=dict)
@@ -310,6 +313,7 @@ class Analyzer(cst.CSTVisitor):
         # Functional API, per scope: tensor variables (current definition) and unapplied layers.
         self.tensors: list[dict[str, object]] = [{}]
         self.layer_objects: list[dict[str, tuple]] = [{}]
+        self.datasets: list[dict[str, Dataset]] = [{}]
         self.applied_objects: dict[int, LayerCall] = {}  # id(layer object's call) -> its first application
         self.functional_statements: dict[int, list] = {}
         self.synthetic: list[str] = []
@@ -410,6 +414,7 @@ class Analyzer(cst.CSTVisitor):
         self.models_in_scope.append({})
         self.tensors.append({})
         self.layer_objects.append({})
+        self.datasets.append({})
         bindings, self.bindings = self.bindings, {}
         for param in node.params.params + node.params.kwonly_params:
             default = evaluate_value(param.default, self.env.parent) if param.default else UNKNOWN
@@ -425,6 +430,7 @@ class Analyzer(cst.CSTVisitor):
         self.models_in_scope.pop()
         self.tensors.pop()
         self.layer_objects.pop()
+        self.datasets.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         """Keras classes are translated construct by construct (k2t/classes.py), not read here."""
@@ -599,6 +605,18 @@ class Analyzer(cst.CSTVisitor):
         value = assign.value
         target = assign.targets[0].target if len(assign.targets) == 1 else None
         name = target.value if isinstance(target, cst.Name) else None
+        bound = {n.value for t in assign.targets for n in cstwalk.iter_nodes(t.target) if isinstance(n, cst.Name)}
+        for dataset in self.datasets[-1].values():
+            if dataset.names & bound and line not in dataset.statements:
+                dataset.refuse(f"{', '.join(sorted(dataset.names & bound))} is assigned again after the pipeline is made")
+        if name and isinstance(value, cst.Call):
+            dataset = read_pipeline(value, self.resolver.key, self.datasets[-1], name)
+            if dataset is not None:  # `ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)`
+                dataset.statements.append(line)
+                self.datasets[-1][name] = dataset
+                self.result.datasets.append(dataset)
+                self.env.bind(target, UNKNOWN, self._local)
+                return
         if isinstance(value, cst.Call):
             key = self.resolver.key(value.func)
             if name and key == "Sequential":
@@ -687,7 +705,15 @@ class Analyzer(cst.CSTVisitor):
                 model.input_shape = tuple(shape[1:])
                 model.build_statements.append(line)
                 return True
-        model.usages.append(Usage(method, call, line, self.scopes[-1]))
+        datasets = {}  # argument node -> the tf.data pipeline it is (a name bound to one, or one inline)
+        for arg in call.args:
+            if isinstance(arg.value, cst.Name) and arg.value.value in self.datasets[-1]:
+                datasets[arg.value] = self.datasets[-1][arg.value.value]
+            elif isinstance(arg.value, cst.Call):
+                inline = read_pipeline(arg.value, self.resolver.key, self.datasets[-1], "")
+                if inline is not None:
+                    datasets[arg.value] = inline
+        model.usages.append(Usage(method, call, line, self.scopes[-1], datasets))
         return True
 
     def _return(self, line: cst.SimpleStatementLine, value: cst.BaseExpression) -> None:

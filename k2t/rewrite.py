@@ -209,6 +209,8 @@ class _Rewriter(cst.CSTTransformer):
                     new[0] = new[0].with_changes(
                         leading_lines=[*updated.leading_lines, *new[0].leading_lines]
                     )
+                else:  # only comments in place of the statement: they go above the next one
+                    carried += [cst.EmptyLine(comment=cst.Comment(line.strip())) for line in lines if line.strip()]
             elif self.imports and isinstance(original, cst.SimpleStatementLine):
                 gone = [small for small in original.body if small in self.imports and self.imports[small] is None]
                 if gone:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from k2t import datasets
 from k2t.analyse import Analysis, ModelIR, Problem, Usage, bind_arguments
 from k2t.names import Resolver
 from k2t.rules.losses import LossLowering, loss_rule, lower_loss
@@ -371,6 +372,9 @@ def lower_usage(
         return None, set(), problems, []
     names, supported = SIGNATURES[method]
     args, bad = explicit_arguments(usage.call, names)
+    args, dataset_problem = datasets.expand(method, args, usage.datasets)  # tf.data pipelines: their arrays
+    if dataset_problem:
+        problems.append(Problem(usage.call, "K2T402", f"{method}(): {dataset_problem}"))
     for what in bad:
         problems.append(Problem(usage.call, "K2T402", f"{method}(): {what} cannot be translated statically"))
     for name, node in args.items():
@@ -383,7 +387,7 @@ def lower_usage(
             problems.append(Problem(node, "K2T402", f"{method}({name}=...) is not a Keras argument"))
         else:
             problems.append(Problem(node, "K2T402", f"{method}({name}=...) has no translation yet"))
-    if method in ("fit", "evaluate") and "y" not in args:
+    if method in ("fit", "evaluate") and "y" not in args and not dataset_problem:
         problems.append(
             Problem(usage.call, "K2T402", f"{method}() without y (a tf.data dataset or generator?) has no translation yet")
         )

@@ -92,6 +92,10 @@ class Result:
         return "partial" if self.errors else "translated"
 
 
+def _name_count(nodes, name: str) -> int:
+    return sum(1 for node in nodes for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name) and n.value == name)
+
+
 _PY2 = re.compile(r"^\s*(print\s+[^\s(=.,)]|exec\s+['\"]|except\s+[\w.]+\s*,\s*\w+\s*:)", re.MULTILINE)
 _PYTHON2_HINTS = (
     "Missing parentheses in call to",
@@ -330,6 +334,7 @@ class _Translation:
         self.loops_by_var: dict[str, tuple[ModelLoops, cst.CSTNode]] = {}  # model var -> (loops, scope)
         self.class_reports: list[ClassReport] = []
         self.sparse_embeddings = False  # the classes' Embeddings give sparse gradients (see classes())
+        self.consumed_datasets: Counter = Counter()  # id(Dataset) -> uses of its name given as arrays
 
     # -- reporting ------------------------------------------------------------------------
     def report(self, problem: Problem, severity: str = ERROR, mark: bool = True) -> None:
@@ -697,12 +702,18 @@ class _Translation:
                 self.report(problem)
             if code is None:
                 continue
+            for node, dataset in usage.datasets.items():  # given as its arrays: one use of its name less
+                self.consumed_datasets[id(dataset)] += _name_count([usage.call], dataset.var) if dataset.var else 0
+                if not dataset.var:
+                    self.covered.add(node)  # an inline pipeline: only its arrays live on
             self.snippets |= needed
             prefix = []
             if usage.method in ("fit", "evaluate") and usage.scope not in materialized:
                 prefix = compiled.lines(var)
                 materialized.add(usage.scope)
                 data = next((a.value for a in usage.call.args if a.keyword is None or a.keyword.value == "x"), None)
+                if data in usage.datasets:
+                    data = usage.datasets[data].x
                 if lowered.materialize and data is not None:
                     x = code_of(data)
                     prefix = [
@@ -719,6 +730,27 @@ class _Translation:
             )
             # The arguments live on inside the new call: Keras calls in them are still translated.
             self.covered.add(usage.call.func if embedded else usage.call)
+
+    def datasets(self) -> None:
+        """A tf.data pipeline whose every use became its arrays (k2t/datasets.py) goes; a comment
+        says where it went. One used elsewhere stays, reported as the leftover it is."""
+        for dataset in self.analysis.datasets:
+            consumed = self.consumed_datasets[id(dataset)]
+            if not consumed:
+                continue
+            statements = list({id(s): s for s in dataset.statements}.values())
+            bound = {n.value for s in statements for a in s.body if isinstance(a, cst.Assign)
+                     for t in a.targets for n in cstwalk.iter_nodes(t.target) if isinstance(n, cst.Name)}
+            if any(
+                _name_count([self.wrapper.module], var)
+                != _name_count(statements, var) + (consumed if var == dataset.var else 0)
+                for var in bound
+            ):
+                continue
+            self.edits.replace(statements[0], dataset.comment())
+            for statement in statements[1:]:
+                self.edits.remove(statement)
+            self.covered.update(statements)
 
     def loops_for(self, model: ModelIR, lowered: LoweredModel, compiled: Compiled | None) -> ModelLoops:
         """The model's specialised loop code; its functions are written after all call sites."""
@@ -1091,6 +1123,7 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
         state.report(problem)
     state.classes()
     state.models()
+    state.datasets()
     state.functions_and_leftovers()
     for loops in state.loops:
         if loops.used:
