@@ -79,6 +79,8 @@ class LoweredModel:
     # Lazy modules not yet materialised where the program compiles: the optimizer is created after
     # one forward pass on the first training batch.
     materialize: bool = False
+    # ... and then reset_parameters() (Keras's initialisers), which cannot run on lazy parameters.
+    reset_after_materialize: bool = False
 
 
 @dataclass
@@ -95,10 +97,40 @@ def _wanted_layout(layer, shape) -> str | None:
     return layer.rule.wanted(layer.args) if len(shape) >= 2 else None
 
 
-def _input_layouts(model: ModelIR) -> dict[str, str]:
+# The rank of the input a model's first layer takes, where the program gives no input shape
+# (`Sequential([Conv1D(...), ...])` built by fit() from its data): the sizes come from the first batch.
+_FIRST_LAYER_RANKS = {
+    **dict.fromkeys(("Dense", "Embedding"), 1),
+    **dict.fromkeys(("Conv1D", "SeparableConv1D", "DepthwiseConv1D", "Conv1DTranspose", "MaxPooling1D",
+                     "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "LSTM", "GRU",
+                     "SimpleRNN", "Bidirectional", "SpatialDropout1D", "ZeroPadding1D", "Cropping1D",
+                     "UpSampling1D"), 2),
+    **dict.fromkeys(("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D",
+                     "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "SpatialDropout2D",
+                     "ZeroPadding2D", "Cropping2D", "UpSampling2D", "RandomFlip", "RandomRotation", "RandomZoom",
+                     "RandomTranslation", "RandomContrast", "RandomCrop", "Resizing", "CenterCrop"), 3),
+    **dict.fromkeys(("Conv3D", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D",
+                     "GlobalMaxPooling3D"), 4),
+}
+
+
+def _lazy_shape(model: ModelIR, var: str) -> tuple:
+    """An input without a shape: None sizes, of the rank its first layer takes."""
+    first = next((layer for layer in model.graph_nodes if var in layer.inputs), None)
+    rank = _FIRST_LAYER_RANKS.get(first.key) if first is not None else None
+    if rank is None:
+        raise Unsupported(
+            "the model has no input shape (input_shape=, keras.Input or model.build), and its first layer "
+            f"({first.key if first else 'none'}) does not say the input's rank",
+            "K2T303",
+        )
+    return (None,) * rank
+
+
+def _input_layouts(model: ModelIR, shapes: dict) -> dict[str, str]:
     """Each input is channels-first when the first layer that cares about layout wants it so."""
     layouts = {}
-    for var, shape in model.graph_inputs:
+    for var, shape in shapes.items():
         want = None
         frontier = [var]
         for layer in model.graph_nodes:
@@ -143,13 +175,9 @@ def lower_model(
     """constants: the module's names with literal values; sizes the class reads from them become
     constructor parameters with those defaults (the class then does not depend on globals).
     sparse_gradients: the optimizer takes an Embedding's gradient sparse, as Keras on TensorFlow does."""
-    if any(shape is None for _, shape in model.graph_inputs):
-        raise Unsupported(
-            "the model has no input shape (input_shape=, keras.Input or model.build): "
-            "k2t needs it to write explicit layer sizes",
-            "K2T303",
-        )
-    for _, shape in model.graph_inputs:
+    graph_inputs = [(var, shape if shape is not None else _lazy_shape(model, var)) for var, shape in model.graph_inputs]
+    lazy = graph_inputs != model.graph_inputs  # sizes the first batch sets (torch's lazy modules)
+    for _, shape in graph_inputs:
         for dim in shape:
             if not (dim is None or isinstance(dim, Symbol) or (isinstance(dim, int) and not isinstance(dim, bool))):
                 raise Unsupported(
@@ -160,9 +188,9 @@ def lower_model(
     ctor_params: list[str] = []
     ctor_args: list[str] = []  # what the construction site passes for each parameter
     tensors: dict[str, _Tensor] = {}
-    input_layouts = _input_layouts(model)
+    input_layouts = _input_layouts(model, dict(graph_inputs))
     input_shapes = []
-    for var, shape in model.graph_inputs:
+    for var, shape in graph_inputs:
         shape = list(shape)
         for i, dim in enumerate(shape):
             if isinstance(dim, Symbol):  # known at run time only: a constructor parameter
@@ -174,7 +202,7 @@ def lower_model(
                 shape[i] = Symbol(name)
         tensors[var] = _Tensor(var, tuple(shape), input_layouts[var])
         input_shapes.append(tuple(shape))
-    rank2_layouts = {input_layouts[v] for v, shape in model.graph_inputs if len(shape) >= 2}
+    rank2_layouts = {input_layouts[v] for v, shape in graph_inputs if len(shape) >= 2}
     channels_first = rank2_layouts == {FIRST}
     embedding_inputs = {
         v for v, _ in model.graph_inputs if any(n.token_input and v in n.inputs for n in model.graph_nodes)
@@ -257,6 +285,7 @@ def lower_model(
             flat_from=flat_from if rule.keras == "Dense" else None,
             in_shapes=tuple(t.shape for t in inputs),
             sparse_gradients=sparse_gradients,
+            lazy=lazy,
         )
         try:
             lowering = rule.lower(ctx)
@@ -384,10 +413,12 @@ def lower_model(
     input_vars = [var for var, _ in model.graph_inputs]
     ctor_keywords = _constant_parameters(init_lines, forward + reset, ctor_params, constants or {})
     terms = [term for step, param, p in penalties for term in p.terms(f"self.{names[id(step)]}.{param}")]
+    lazy_modules = any(step.module.startswith("nn.Lazy") for step, _ in modules)
     code = _class_code(
         model, input_vars, input_shapes,
         ctor_params + [f"{name}={value!r}" for name, value in ctor_keywords.items()],
         init_lines, reset, forward, output_var, out_tensor.shape, channels_first, fused_activation, terms,
+        lazy_modules,
     )
     return LoweredModel(
         class_name=model.class_name,
@@ -415,6 +446,8 @@ def lower_model(
         ],
         output_shape=tuple(out_tensor.shape),
         regularized=bool(terms),
+        materialize=lazy_modules,
+        reset_after_materialize=lazy_modules and bool(reset),
     )
 
 
@@ -506,7 +539,7 @@ def _reset_parameters(requests, names, notes, comments) -> list[str]:
 
 
 def _shape_text(shape, channels_first: bool) -> str:
-    dims = [dim_code(d) for d in shape]
+    dims = ["?" if d is None else dim_code(d) for d in shape]  # ?: set by the data
     if channels_first and len(dims) >= 2:
         dims = [dims[-1], *dims[:-1]]
     return "(N, " + ", ".join(dims) + ")"
@@ -540,7 +573,7 @@ def _constant_parameters(init_lines, other_lines, ctor_params, constants: dict) 
 
 
 def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_var,
-                out_shape, channels_first, fused, penalty_terms=()) -> str:
+                out_shape, channels_first, fused, penalty_terms=(), lazy=False) -> str:
     params = "".join(f", {p}" for p in ctor_params)
     source = model.keras_name or model.var
     kind = "Sequential" if model.kind == "sequential" else "functional"
@@ -552,8 +585,10 @@ def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset,
         "        super().__init__()",
         *[f"        {line}" for line in init_lines],
     ]
+    if reset and lazy:
+        lines += ["        # The first batch sets the lazy sizes; reset_parameters() runs after it."]
     if reset:
-        lines += ["        self.reset_parameters()", "", "    def reset_parameters(self):",
+        lines += [*(["        self.reset_parameters()"] if not lazy else []), "", "    def reset_parameters(self):",
                   '        """Initialise like Keras (torch\'s default initialisers differ)."""']
         lines += [f"        {line}" for line in reset]
     in_text = ", ".join(_shape_text(shape, channels_first and len(shape) >= 2) for shape in input_shapes)

@@ -41,7 +41,7 @@ from k2t.rules.functions import FUNCTIONS
 from k2t.rules.spec import FIRST, LAST, Unsupported
 from k2t.loops import ModelLoops
 from k2t.training import Compiled, lower_compile, lower_usage, torch_weights_path
-from k2t.values import Value, code_of
+from k2t.values import Value, code_of, evaluate
 
 DEVICE_LINE = (
     'device = torch.device("cuda" if torch.cuda.is_available() '
@@ -254,9 +254,10 @@ def _is_name_argument(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Arg) and node.keyword is not None and node.keyword.value == "name"
 
 
-def _fixed_parameters(model: ModelIR, passed: set[str]) -> list[str]:
+def _fixed_parameters(model: ModelIR, passed: set[str], env) -> list[str]:
     """`input_shape=(IMG, IMG, 1)`: the builder's parameters that its model reads but the torch class
-    does not take, with the argument (or default) that k2t read the builder with."""
+    does not take, with the argument (or default) that k2t read the builder with. (An argument known
+    only at run time, `x_train.shape[1:]`, fixes nothing: its sizes come from the data.)"""
     if model.builder is None:
         return []
     function = model.builder
@@ -271,7 +272,7 @@ def _fixed_parameters(model: ModelIR, passed: set[str]) -> list[str]:
     fixed = []
     for param in params:
         value = given.get(param.name.value, param.default)
-        if param.name.value in read and value is not None:
+        if param.name.value in read and value is not None and evaluate(value, env).known:
             fixed.append(f"{param.name.value}={code_of(value)}")
     return fixed
 
@@ -441,7 +442,7 @@ class _Translation:
         ctor_args = ", ".join([*lowered.ctor_args, *(f"{name}={name}" for name in lowered.ctor_keywords)])
         # The statements in a builder that only computed sizes for the layers go with the model.
         model.build_statements += _dead_locals(model, set(re.findall(r"\w+", ctor_args)), self.known_call)
-        fixed_arguments = _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords})
+        fixed_arguments = _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords}, env)
         fixed = {f.split("=", 1)[0] for f in fixed_arguments}
         other_arguments = [
             Problem(call, "K2T301", (
@@ -720,6 +721,7 @@ class _Translation:
                         "# One pass on a batch sets the sizes of the lazy modules before the optimizer takes them.",
                         "with torch.no_grad():",
                         f"    {var}.eval()({loops.fn('prepare_inputs')}({x}[:2]))",
+                        *([f"{var}.reset_parameters()"] if lowered.reset_after_materialize else []),
                     ] + prefix
             if isinstance(code, list):  # fit(): the loop replaces the statement
                 self.edits.replace(usage.statement, prefix + code, parts=embedded)

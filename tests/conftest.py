@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,13 @@ def fixture_cases() -> list[Path]:
 
 def expected_path(keras_path: Path, suffix: str = ".torch.py") -> Path:
     return keras_path.with_name(keras_path.name[: -len(".keras.py")] + suffix)
+
+
+def verify_input_shape(keras_path: Path) -> tuple | None:
+    """A fixture whose input shape comes from its data says it for verify, as a user passes
+    --input-shape: a line `# k2t verify --input-shape 60,1`."""
+    match = re.search(r"^# k2t verify --input-shape ([\d,]+)$", keras_path.read_text(encoding="utf-8"), re.MULTILINE)
+    return tuple(int(d) for d in match.group(1).split(",")) if match else None
 
 
 def case_id(keras_path: Path) -> str:

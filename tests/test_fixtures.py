@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import case_id, expected_path, fixture_cases, run_torch_only
+from conftest import case_id, expected_path, fixture_cases, run_torch_only, verify_input_shape
 from k2t import translate
 from k2t.verify import verify_sources
 
@@ -55,7 +55,9 @@ def test_convert_matches_expected(keras_path, update_fixtures):
 def test_verifies_against_keras(keras_path):
     keras_text = keras_path.read_text(encoding="utf-8")
     torch_text = expected_path(keras_path).read_text(encoding="utf-8")
-    verdicts = verify_sources(keras_text, torch_text, str(keras_path), "expected.torch.py")
+    verdicts = verify_sources(
+        keras_text, torch_text, str(keras_path), "expected.torch.py", input_shape=verify_input_shape(keras_path)
+    )
     untranslated = {m.var for m in translate(keras_text).untranslated}
     assert verdicts
     for verdict in verdicts:
@@ -93,7 +95,8 @@ def test_trains_like_keras(keras_path):
     keras_text = keras_path.read_text(encoding="utf-8")
     torch_text = expected_path(keras_path).read_text(encoding="utf-8")
     result = translate(keras_text)
-    for verdict in verify_sources(keras_text, torch_text, str(keras_path), "expected.torch.py", train_steps=10):
+    for verdict in verify_sources(keras_text, torch_text, str(keras_path), "expected.torch.py", train_steps=10,
+                                  input_shape=verify_input_shape(keras_path)):
         training = verdict.training
         if verdict.name in {m.var for m in result.untranslated} or training.status == "skipped":
             continue

@@ -285,3 +285,30 @@ def test_an_op_without_a_translation_in_a_graph_is_one_marker_at_its_line():
     assert [(d.line, d.code) for d in result.errors] == [(7, "K2T101")]
     assert result.errors[0].message == "an op on the model's tensors has no translation yet: tf.nn.fancy_op has no translation yet"
     assert result.code.count("# k2t: K2T101") == 1
+
+
+LAZY = """
+import keras
+from keras import layers
+
+model = keras.Sequential([layers.Conv1D(8, 3, activation="relu"), layers.GlobalMaxPooling1D(), layers.Dense(2)])
+"""
+
+
+def test_a_model_without_an_input_shape_takes_its_first_sizes_from_the_first_batch():
+    result = translate(LAZY)
+    assert not result.errors
+    assert "self.conv = nn.LazyConv1d(8, 3)" in result.code and "nn.Linear(8, 2)" in result.code
+    (verdict,) = verify_sources(LAZY, result.code)
+    assert verdict.status == "unverifiable" and "give it with --input-shape (2 sizes" in verdict.reason
+    (verdict,) = verify_sources(LAZY, result.code, input_shape=(20, 3))
+    assert verdict.status == "equivalent", verdict
+
+
+def test_a_model_without_an_input_shape_whose_first_layer_says_no_rank_is_reported():
+    result = translate(LAZY.replace('layers.Conv1D(8, 3, activation="relu")', "layers.Flatten()"))
+    assert [(d.code, d.message) for d in result.errors] == [(
+        "K2T303",
+        "the model has no input shape (input_shape=, keras.Input or model.build), and its first layer (Flatten) "
+        "does not say the input's rank",
+    )]

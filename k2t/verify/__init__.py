@@ -106,7 +106,7 @@ def verify_sources(
     for model in result.models:
         if model.ir.kind != "class":  # subclassed models: below, from their class reports
             verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed, train_steps,
-                                          result.models))
+                                          result.models, input_shape))
     reports = {c.name: c for c in result.classes}
     instances = {m.var: m for m in result.models if m.ir.kind == "class"}
     for report in models:
@@ -190,13 +190,13 @@ def _verify_class(report, reports, model, keras_source, torch_source, atol, rtol
 
 
 def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, seed, train_steps=0,
-                  reports: list = ()) -> Verdict:
+                  reports: list = (), input_shape: tuple | None = None) -> Verdict:
     from k2t.verify import compare  # imports tensorflow and torch
 
     ir = model.ir
     name = model.var if model.builder is None else f"{model.builder}()"
     try:
-        construction, lines = _keras_construction(model, keras_source, reports)
+        construction, lines = _keras_construction(model, keras_source, reports, input_shape=input_shape)
         training_plan = None
         if train_steps:
             try:
@@ -215,9 +215,17 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         execute(code, namespace, keras_source.path)
         keras_model = namespace[ir.var]
         if ir.kind == "sequential" and not keras_model.built:
-            # Built without an input shape, and used as a layer of another model: built with the
-            # shape that model gives it, as the translation read it.
-            keras_model.build((None, *model.lowered.input_shape))
+            # Built without an input shape: built with the shape the translation read (from the
+            # model using it as a layer), or else the one given with --input-shape.
+            shape = tuple(model.lowered.input_shape)
+            if None in shape:
+                if input_shape is None or len(input_shape) != len(shape):
+                    raise Unverifiable(
+                        f"{ir.var}'s input shape is known only from data: give it with --input-shape "
+                        f"({len(shape)} sizes, channels last)"
+                    )
+                shape = tuple(input_shape)
+            keras_model.build((None, *shape))
 
         torch_plan = keep_needed_imports(torch_source, torch_source.prelude(with_definitions=True))
         executed += f"; {torch_source.path}: " + torch_plan.describe()
@@ -296,7 +304,27 @@ def _verify_training(model, plan, keras_ns, keras_model, torch_source, torch_ns,
     )
 
 
-def _keras_construction(model: ModelReport, source: Source, reports: list, done: set | None = None) -> tuple[str, list]:
+def _given_input_shape(ir, statements, input_shape) -> str:
+    """`inputs = keras.Input(shape=input_shape)` where input_shape comes from data
+    (`x_train.shape[1:]`): the --input-shape given, bound to that name."""
+    import libcst as cst
+
+    from k2t import cstwalk
+
+    if input_shape is None or all(shape is not None for _, shape in ir.graph_inputs):
+        return ""
+    for statement in statements:
+        for node in cstwalk.iter_nodes(statement):
+            func = node.func.attr if isinstance(getattr(node, "func", None), cst.Attribute) else getattr(node, "func", None)
+            if isinstance(node, cst.Call) and isinstance(func, cst.Name) and func.value in ("Input", "InputLayer"):
+                shape = next((a.value for a in node.args if a.keyword is None or a.keyword.value == "shape"), None)
+                if isinstance(shape, cst.Name):
+                    return f"{shape.value} = {tuple(input_shape)!r}\n"
+    return ""
+
+
+def _keras_construction(model: ModelReport, source: Source, reports: list, done: set | None = None,
+                        input_shape: tuple | None = None) -> tuple[str, list]:
     """The code that builds the Keras model, and its lines for the report: the models it uses as
     layers first (each once), then its scope's constants and its own statements."""
     done = set() if done is None else done
@@ -310,12 +338,13 @@ def _keras_construction(model: ModelReport, source: Source, reports: list, done:
         inner = next((r for r in reports if r.ir is inner_ir), None)
         if inner is None:
             raise Unverifiable(f"the model {layer.binding} used as a layer is not translated")
-        inner_code, inner_lines = _keras_construction(inner, source, reports, done)
+        inner_code, inner_lines = _keras_construction(inner, source, reports, done, input_shape)
         code += inner_code + (f"{layer.binding} = {inner_ir.var}\n" if layer.binding != inner_ir.var else "")
         lines += inner_lines
     local = scope_constants(source, ir.scope, ir.creation)
     statements = sorted([ir.creation, *ir.build_statements], key=lambda s: source.span(s))
-    code += source.code(local.statements) + "".join(_construction_code(source, ir, s) for s in statements)
+    code += source.code(local.statements) + _given_input_shape(ir, statements, input_shape)
+    code += "".join(_construction_code(source, ir, s) for s in statements)
     lines += local.lines + [(*source.span(s), "model construction") for s in statements]
     return code, lines
 

@@ -136,7 +136,7 @@ def _flatten(ctx) -> Lowering:
     size = math.prod(ctx.in_shape) if None not in ctx.in_shape else None
     out_shape = (size,)
     if ctx.layout == FIRST and ctx.rank >= 2:
-        if _feeds_dense(ctx.next_keys):
+        if _feeds_dense(ctx.next_keys) and size is not None:
             # Idiomatic (C, H, W) flatten; the next Dense's rows are reordered on weight transfer.
             return Lowering([Step("torch.flatten({x}, 1)")], out_shape, flat_from=ctx.in_shape)
         # Keras flattens in (H, W, C) order: move the channels last first.
