@@ -44,6 +44,10 @@ _NEEDED_IMPORTS = [
     (re.compile(r"(?<![\w.])os\."), ("os", None, None)),
     (re.compile(r"(?<![\w.])random\."), ("random", None, None)),
     (re.compile(r"(?<![\w.])csv\."), ("csv", None, None)),
+    (re.compile(r"(?<![\w.])gzip\."), ("gzip", None, None)),
+    (re.compile(r"(?<![\w.])pickle\."), ("pickle", None, None)),
+    (re.compile(r"(?<![\w.])tarfile\."), ("tarfile", None, None)),
+    (re.compile(r"(?<![\w.])urllib\.request\."), ("urllib.request", None, None)),
     (re.compile(r"(?<![\w.])OrderedDict\("), ("collections", "OrderedDict", None)),
 ]
 

@@ -13,4 +13,9 @@ FUNCTIONS: dict[str, tuple[str, str | None]] = {
     "tf.random.set_seed": ("torch.manual_seed({args})", None),
     "utils.set_random_seed": ("set_random_seed({args})", "set_random_seed"),
     "tf.keras.utils.set_random_seed": ("set_random_seed({args})", "set_random_seed"),
+    # The same files as Keras's loaders, read into the same arrays (rules/snippets.py).
+    "datasets.mnist.load_data": ("load_mnist({args})", "load_mnist"),
+    "datasets.fashion_mnist.load_data": ("load_fashion_mnist({args})", "load_fashion_mnist"),
+    "datasets.cifar10.load_data": ("load_cifar10({args})", "load_cifar10"),
+    "datasets.boston_housing.load_data": ("load_boston_housing({args})", "load_boston_housing"),
 }

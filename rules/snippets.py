@@ -7,8 +7,12 @@ users will read and own this code.
 """
 
 import csv
+import gzip
 import os
+import pickle
 import random
+import tarfile
+import urllib.request
 
 import numpy as np
 import torch
@@ -235,6 +239,85 @@ def random_crop(x, height, width):
     top = int(torch.randint(0, x.shape[-2] - height + 1, ()))
     left = int(torch.randint(0, x.shape[-1] - width + 1, ()))
     return x[..., top : top + height, left : left + width]
+
+
+# keras.datasets loaders: the same files from the same addresses, cached where Keras caches them
+# (~/.keras/datasets: files Keras already downloaded are reused), read into the same arrays.
+
+
+def download(name, url=None, subdir="datasets"):
+    """The cached copy of a dataset file (by default one of Keras's), downloaded on first use."""
+    url = url or "https://storage.googleapis.com/tensorflow/tf-keras-datasets/" + name
+    folder = os.path.join(os.path.expanduser("~"), ".keras", subdir)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        partial = path + ".part"  # never leave a half-written file under the cached name
+        urllib.request.urlretrieve(url, partial)
+        os.replace(partial, path)
+    return path
+
+
+def load_mnist():
+    """keras.datasets.mnist.load_data(): uint8 images (N, 28, 28) and labels (N,)."""
+    with np.load(download("mnist.npz"), allow_pickle=False) as f:
+        return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+
+
+def load_fashion_mnist():
+    """keras.datasets.fashion_mnist.load_data(): uint8 images (N, 28, 28) and labels (N,)."""
+    def read(name, offset):
+        path = download(name, subdir=os.path.join("datasets", "fashion-mnist"))
+        with gzip.open(path, "rb") as f:
+            return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+    y_train, y_test = read("train-labels-idx1-ubyte.gz", 8), read("t10k-labels-idx1-ubyte.gz", 8)
+    x_train = read("train-images-idx3-ubyte.gz", 16).reshape(len(y_train), 28, 28)
+    x_test = read("t10k-images-idx3-ubyte.gz", 16).reshape(len(y_test), 28, 28)
+    return (x_train, y_train), (x_test, y_test)
+
+
+class NumpyUnpickler(pickle.Unpickler):
+    """Unpickles arrays and plain containers only: a dataset file cannot run code."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a dataset file")
+        return super().find_class(module, name)
+
+
+def load_cifar10():
+    """keras.datasets.cifar10.load_data(): uint8 images (N, 32, 32, 3), labels (N, 1)."""
+    cache = os.path.join(os.path.expanduser("~"), ".keras", "datasets")
+    folder = os.path.join(cache, "cifar-10-batches-py")
+    if not os.path.isdir(folder):
+        archive = download("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
+        with tarfile.open(archive) as tar:
+            tar.extractall(cache, filter="data")
+
+    def read(name):
+        with open(os.path.join(folder, name), "rb") as f:
+            batch = NumpyUnpickler(f, encoding="bytes").load()
+        images = batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # channels last
+        return images, np.asarray(batch[b"labels"], dtype="uint8").reshape(-1, 1)
+
+    parts = [read(f"data_batch_{i}") for i in range(1, 6)]
+    x_train, y_train = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return (x_train, y_train), read("test_batch")
+
+
+def load_boston_housing(test_split=0.2, seed=113):
+    """keras.datasets.boston_housing.load_data(): Keras's shuffle (seed 113) and split."""
+    with np.load(download("boston_housing.npz"), allow_pickle=False) as f:
+        x, y = f["x"], f["y"]
+    order = np.arange(len(x))
+    np.random.RandomState(seed).shuffle(order)
+    x, y = x[order], y[order]
+    split = int(len(x) * (1 - test_split))
+    return (x[:split], y[:split]), (x[split:], y[split:])
 
 
 class History:

@@ -1,0 +1,110 @@
+"""keras.datasets loaders: the translation reads the same files into the same arrays as Keras.
+
+No network here: synthetic files in the layout Keras downloads are put in a temporary cache, and
+Keras's own loaders read the same files (its download step pointed at them)."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from k2t import snippets, translate
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = tmp_path / ".keras" / "datasets"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _loader(name: str):
+    namespace: dict = {}
+    imports = "import gzip\nimport os\nimport pickle\nimport tarfile\nimport urllib.request\nimport numpy as np\n"
+    exec(imports + snippets.code({name}), namespace)  # noqa: S102 - the helpers the output copies
+    return namespace[name]
+
+
+def _same(ours, theirs):
+    for a, b in zip(np.asarray(ours, dtype=object).ravel(), np.asarray(theirs, dtype=object).ravel()):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+
+
+def _point_keras_at(monkeypatch, module, path):
+    monkeypatch.setattr(module, "get_file", lambda *args, **kwargs: str(path))
+
+
+def test_mnist(cache, monkeypatch):
+    from keras.src.datasets import mnist
+
+    rng = np.random.default_rng(0)
+    arrays = {k: rng.integers(0, 255, size=s).astype("uint8") for k, s in
+              [("x_train", (6, 28, 28)), ("y_train", (6,)), ("x_test", (4, 28, 28)), ("y_test", (4,))]}
+    np.savez(cache / "mnist.npz", **arrays)
+    _point_keras_at(monkeypatch, mnist, cache / "mnist.npz")
+    ours = _loader("load_mnist")()
+    _same([*ours[0], *ours[1]], [*mnist.load_data()[0], *mnist.load_data()[1]])
+
+
+def test_fashion_mnist(cache, monkeypatch):
+    from keras.src.datasets import fashion_mnist
+
+    folder = cache / "fashion-mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for split, count in (("train", 5), ("t10k", 3)):
+        labels = rng.integers(0, 10, count).astype("uint8")
+        images = rng.integers(0, 255, (count, 28, 28)).astype("uint8")
+        (folder / f"{split}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\0" * 8 + labels.tobytes()))
+        (folder / f"{split}-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0" * 16 + images.tobytes()))
+    monkeypatch.setattr(fashion_mnist, "get_file", lambda fname, **kwargs: str(folder / fname))
+    ours, theirs = _loader("load_fashion_mnist")(), fashion_mnist.load_data()
+    _same([*ours[0], *ours[1]], [*theirs[0], *theirs[1]])
+
+
+def test_cifar10(cache, monkeypatch, tmp_path):
+    from keras.src.datasets import cifar10
+
+    source = tmp_path / "build" / "cifar-10-batches-py"
+    source.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 255, (10000, 3072)).astype("uint8"),
+                 b"labels": [int(v) for v in rng.integers(0, 10, 10000)]}
+        (source / name).write_bytes(pickle.dumps(batch, protocol=3))
+    with tarfile.open(cache / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(source, arcname="cifar-10-batches-py")
+    _point_keras_at(monkeypatch, cifar10, source.parent)
+    ours, theirs = _loader("load_cifar10")(), cifar10.load_data()
+    _same([*ours[0], *ours[1]], [*theirs[0], *theirs[1]])
+
+
+def test_cifar10_files_cannot_run_code(cache):
+    folder = cache / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "data_batch_1").write_bytes(pickle.dumps({b"data": print}))
+    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
+        _loader("load_cifar10")()
+
+
+def test_boston_housing(cache, monkeypatch):
+    from keras.src.datasets import boston_housing
+
+    rng = np.random.default_rng(3)
+    np.savez(cache / "boston_housing.npz", x=rng.normal(size=(50, 13)), y=rng.normal(size=(50,)))
+    _point_keras_at(monkeypatch, boston_housing, cache / "boston_housing.npz")
+    for options in ({}, {"test_split": 0.3, "seed": 7}):
+        ours, theirs = _loader("load_boston_housing")(**options), boston_housing.load_data(**options)
+        _same([*ours[0], *ours[1]], [*theirs[0], *theirs[1]])
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "boston_housing"])
+def test_load_data_is_translated(name):
+    result = translate(f"from tensorflow import keras\n(x, y), (xt, yt) = keras.datasets.{name}.load_data()\n")
+    assert not result.diagnostics
+    assert f"(x, y), (xt, yt) = load_{name}()" in result.code and "keras" not in result.code.split("def ")[0]
