@@ -45,6 +45,8 @@ _NEEDED_IMPORTS = [
     (re.compile(r"(?<![\w.])random\."), ("random", None, None)),
     (re.compile(r"(?<![\w.])csv\."), ("csv", None, None)),
     (re.compile(r"(?<![\w.])gzip\."), ("gzip", None, None)),
+    (re.compile(r"(?<![\w.])io\."), ("io", None, None)),
+    (re.compile(r"(?<![\w.])zipfile\."), ("zipfile", None, None)),
     (re.compile(r"(?<![\w.])pickle\."), ("pickle", None, None)),
     (re.compile(r"(?<![\w.])tarfile\."), ("tarfile", None, None)),
     (re.compile(r"(?<![\w.])urllib\.request\."), ("urllib.request", None, None)),

@@ -18,4 +18,7 @@ FUNCTIONS: dict[str, tuple[str, str | None]] = {
     "datasets.fashion_mnist.load_data": ("load_fashion_mnist({args})", "load_fashion_mnist"),
     "datasets.cifar10.load_data": ("load_cifar10({args})", "load_cifar10"),
     "datasets.boston_housing.load_data": ("load_boston_housing({args})", "load_boston_housing"),
+    "datasets.imdb.load_data": ("load_imdb({args})", "load_imdb"),
+    "utils.pad_sequences": ("pad_sequences({args})", "pad_sequences"),
+    "preprocessing.sequence.pad_sequences": ("pad_sequences({args})", "pad_sequences"),
 }

@@ -8,11 +8,13 @@ users will read and own this code.
 
 import csv
 import gzip
+import io
 import os
 import pickle
 import random
 import tarfile
 import urllib.request
+import zipfile
 
 import numpy as np
 import torch
@@ -318,6 +320,69 @@ def load_boston_housing(test_split=0.2, seed=113):
     x, y = x[order], y[order]
     split = int(len(x) * (1 - test_split))
     return (x[:split], y[:split]), (x[split:], y[split:])
+
+
+def read_npz(path):
+    """An .npz archive's arrays; ragged (object) arrays are unpickled as arrays only."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            stream = io.BytesIO(archive.read(member))
+            try:  # numbers: no pickle at all
+                arrays[member.removesuffix(".npy")] = np.lib.format.read_array(stream, allow_pickle=False)
+            except ValueError:  # an object array: its pickle, after the header
+                stream.seek(0)
+                if np.lib.format.read_magic(stream)[0] == 1:
+                    np.lib.format.read_array_header_1_0(stream)
+                else:  # versions 2 and 3 share the header's layout
+                    np.lib.format.read_array_header_2_0(stream)
+                arrays[member.removesuffix(".npy")] = NumpyUnpickler(stream).load()
+    return arrays
+
+
+def load_imdb(num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3):
+    """keras.datasets.imdb.load_data(): word-index sequences (object arrays of lists) and labels,
+    shuffled, marked, filtered and capped as Keras does."""
+    data = read_npz(download("imdb.npz"))
+    rng = np.random.RandomState(seed)
+    splits = []
+    for x, y in ((data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])):
+        order = np.arange(len(x))
+        rng.shuffle(order)  # one generator for both splits, train first
+        start = [start_char] if start_char is not None else []
+        x = [start + [w + index_from for w in sequence] for sequence in x[order]]
+        y = y[order]
+        if maxlen:  # sequences of maxlen words or more are dropped
+            kept = [i for i, sequence in enumerate(x) if len(sequence) < maxlen]
+            x, y = [x[i] for i in kept], y[kept]
+        splits.append((x, y))
+    everything = splits[0][0] + splits[1][0]
+    num_words = num_words or max(max(sequence) for sequence in everything)
+    def cap(sequence):  # words outside [skip_top, num_words) become oov_char (or go)
+        if oov_char is not None:
+            return [w if skip_top <= w < num_words else oov_char for w in sequence]
+        return [w for w in sequence if skip_top <= w < num_words]
+
+    return tuple((np.array([cap(s) for s in x], dtype="object"), y) for x, y in splits)
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):
+    """keras.utils.pad_sequences: a (samples, maxlen) array, each sequence cut and padded at the
+    start ("pre") or the end ("post")."""
+    lengths = [len(s) for s in sequences]
+    first = next((s for s in sequences if len(s)), [])
+    sample_shape = np.asarray(first).shape[1:]
+    maxlen = max(lengths, default=0) if maxlen is None else maxlen
+    out = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
+    for i, sequence in enumerate(sequences):
+        if not len(sequence):
+            continue
+        kept = np.asarray(sequence[-maxlen:] if truncating == "pre" else sequence[:maxlen], dtype=dtype)
+        if padding == "post":
+            out[i, : len(kept)] = kept
+        else:
+            out[i, -len(kept) :] = kept
+    return out
 
 
 class History:

@@ -25,7 +25,10 @@ def cache(tmp_path, monkeypatch):
 
 def _loader(name: str):
     namespace: dict = {}
-    imports = "import gzip\nimport os\nimport pickle\nimport tarfile\nimport urllib.request\nimport numpy as np\n"
+    imports = (
+        "import gzip\nimport io\nimport os\nimport pickle\nimport tarfile\nimport urllib.request\nimport zipfile\n"
+        "import numpy as np\n"
+    )
     exec(imports + snippets.code({name}), namespace)  # noqa: S102 - the helpers the output copies
     return namespace[name]
 
@@ -103,7 +106,53 @@ def test_boston_housing(cache, monkeypatch):
         _same([*ours[0], *ours[1]], [*theirs[0], *theirs[1]])
 
 
-@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "boston_housing"])
+def _ragged(rng, count, longest=30, vocabulary=60):
+    out = np.empty(count, dtype=object)
+    for i in range(count):
+        out[i] = [int(w) for w in rng.integers(1, vocabulary, rng.integers(0, longest))]
+    return out
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"num_words": 20}, {"num_words": 20, "skip_top": 5, "maxlen": 20}, {"oov_char": None, "num_words": 15},
+     {"start_char": None, "index_from": 0, "seed": 4, "num_words": 30}],
+)
+def test_imdb(cache, monkeypatch, options):
+    from keras.src.datasets import imdb
+
+    rng = np.random.default_rng(4)
+    np.savez(cache / "imdb.npz", x_train=_ragged(rng, 40), y_train=rng.integers(0, 2, 40),
+             x_test=_ragged(rng, 30), y_test=rng.integers(0, 2, 30))
+    _point_keras_at(monkeypatch, imdb, cache / "imdb.npz")
+    ours, theirs = _loader("load_imdb")(**options), imdb.load_data(**options)
+    for (x, y), (keras_x, keras_y) in zip(ours, theirs):
+        assert x.dtype == keras_x.dtype == object and list(map(list, x)) == list(map(list, keras_x))
+        assert np.array_equal(y, keras_y) and y.dtype == keras_y.dtype
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"maxlen": 10}, {"maxlen": 10, "padding": "post", "truncating": "post"}, {"value": -1, "dtype": "int64"},
+     {"maxlen": 12, "truncating": "pre", "padding": "post", "dtype": "float32", "value": 0.5}],
+)
+def test_pad_sequences(options):
+    import keras
+
+    sequences = [list(s) for s in _ragged(np.random.default_rng(5), 25)]
+    expected = keras.utils.pad_sequences(sequences, **options)
+    actual = _loader("pad_sequences")(sequences, **options)
+    assert actual.dtype == expected.dtype and np.array_equal(actual, expected)
+
+
+def test_pad_sequences_is_translated():
+    source = "from tensorflow.keras.preprocessing.sequence import pad_sequences\nx = pad_sequences([[1, 2]], maxlen=4)\n"
+    result = translate(source)
+    assert not result.diagnostics and "x = pad_sequences([[1, 2]], maxlen=4)" in result.code
+    assert "def pad_sequences" in result.code and "keras" not in result.code.split("def ")[0]
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "boston_housing", "imdb"])
 def test_load_data_is_translated(name):
     result = translate(f"from tensorflow import keras\n(x, y), (xt, yt) = keras.datasets.{name}.load_data()\n")
     assert not result.diagnostics
