@@ -1122,8 +1122,8 @@ class Analyzer(cst.CSTVisitor):
         output_vars = [e.value for e in outputs.elements] if isinstance(outputs, (cst.List, cst.Tuple)) else [outputs]
         # A problem below still lets the walk find the model's statements: they are then left as
         # they are under the model's own report, not each layer with a message of its own.
-        if len(output_vars) != 1:
-            model.problems.append(Problem(outputs, "K2T301", "models with several outputs are not translated yet"))
+        if isinstance(outputs, cst.Dict):
+            model.problems.append(Problem(outputs, "K2T301", "outputs given as a dict are not translated yet"))
         declared = []
         for node in input_vars:
             tensor = self.tensors[-1].get(node.value) if isinstance(node, cst.Name) else None
@@ -1144,7 +1144,8 @@ class Analyzer(cst.CSTVisitor):
                 found.append(out)
         if not found:
             return
-        out = found[0]
+        if len({o.var for o in found}) != len(found):
+            model.problems.append(Problem(outputs, "K2T301", "the same tensor given as two outputs is not translated yet"))
         # Walk back from the outputs: the nodes this model computes, in creation order.
         seen: dict[int, object] = {}
         stack = list(found)
@@ -1184,7 +1185,7 @@ class Analyzer(cst.CSTVisitor):
         _share_nested_models(model.layers)
         model.inputs = [(t.var, t.shape) for t in declared]
         model.input_names = {t.var: t.name for t in declared if t.name}
-        model.outputs = [out.var]
+        model.outputs = [o.var for o in found]
         unique = []
         for statement in statements:
             if statement not in unique and statement is not line:

@@ -75,6 +75,7 @@ class LoweredModel:
     snippets: set[str] = field(default_factory=set)
     inputs: list[InputSpec] = field(default_factory=list)
     output_shape: tuple = ()  # Keras's output shape without the batch (the torch output's too)
+    output_shapes: list = field(default_factory=list)  # every output's, for a model with several
     regularized: bool = False  # the class has regularization_loss(): Keras's penalties
     # Lazy modules not yet materialised where the program compiles: the optimizer is created after
     # one forward pass on the first training batch.
@@ -404,10 +405,13 @@ def lower_model(
             forward += comments.pop(id(step), [])
             forward.append(f"{out} = {expression}")
             current = out
+    for var in model.graph_outputs:
+        tensor = tensors[var]
+        if tensor.layout == FIRST and len(tensor.shape) >= 2:
+            # Keras returns channels-last: the model's outputs keep Keras's layout.
+            forward.append(f"{var} = {to_last(len(tensor.shape)).format(x=var)}")
     out_tensor = tensors[output_var]
-    if out_tensor.layout == FIRST and len(out_tensor.shape) >= 2:
-        # Keras returns channels-last: the model's output keeps Keras's layout.
-        forward.append(f"{output_var} = {to_last(len(out_tensor.shape)).format(x=output_var)}")
+    output_shapes = [tuple(tensors[var].shape) for var in model.graph_outputs]
     reset += [line.format(m=f"self.{names[id(step)]}") for step, lines in init_code for line in lines]
     output_units = out_tensor.shape[-1] if out_tensor.shape else None
     input_vars = [var for var, _ in model.graph_inputs]
@@ -417,7 +421,7 @@ def lower_model(
     code = _class_code(
         model, input_vars, input_shapes,
         ctor_params + [f"{name}={value!r}" for name, value in ctor_keywords.items()],
-        init_lines, reset, forward, output_var, out_tensor.shape, channels_first, fused_activation, terms,
+        init_lines, reset, forward, model.graph_outputs, output_shapes, channels_first, fused_activation, terms,
         lazy_modules,
     )
     return LoweredModel(
@@ -445,6 +449,7 @@ def lower_model(
             for (var, _), shape in zip(model.graph_inputs, input_shapes)
         ],
         output_shape=tuple(out_tensor.shape),
+        output_shapes=output_shapes,
         regularized=bool(terms),
         materialize=lazy_modules,
         reset_after_materialize=lazy_modules and bool(reset),
@@ -572,8 +577,8 @@ def _constant_parameters(init_lines, other_lines, ctor_params, constants: dict) 
     }
 
 
-def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_var,
-                out_shape, channels_first, fused, penalty_terms=(), lazy=False) -> str:
+def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_vars,
+                out_shapes, channels_first, fused, penalty_terms=(), lazy=False) -> str:
     params = "".join(f", {p}" for p in ctor_params)
     source = model.keras_name or model.var
     kind = "Sequential" if model.kind == "sequential" else "functional"
@@ -592,18 +597,22 @@ def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset,
                   '        """Initialise like Keras (torch\'s default initialisers differ)."""']
         lines += [f"        {line}" for line in reset]
     in_text = ", ".join(_shape_text(shape, channels_first and len(shape) >= 2) for shape in input_shapes)
-    out_text = _shape_text(out_shape, False)
+    out_text = ", ".join(_shape_text(shape, False) for shape in out_shapes)
+    if len(out_shapes) > 1:
+        out_text = f"({out_text})"
     doc = [f'        """{in_text} -> {out_text}.']
     if fused:
         doc[0] = doc[0][:-1] + " logits."
         doc += ["", f"        The final {fused} is part of the loss and is applied in predict().", "        "]
     doc[-1] += '"""'
     lines += ["", f"    def forward(self, {', '.join(input_vars)}):", *doc]
-    prefix = f"{output_var} = "
-    if forward and forward[-1].startswith(prefix):
+    prefix = f"{output_vars[0]} = "
+    if len(output_vars) > 1:
+        forward = forward + [f"return {', '.join(output_vars)}"]
+    elif forward and forward[-1].startswith(prefix):
         forward = forward[:-1] + ["return " + forward[-1][len(prefix):]]
     else:
-        forward = forward + [f"return {output_var}"]
+        forward = forward + [f"return {output_vars[0]}"]
     lines += [f"        {line}" for line in forward]
     if penalty_terms:
         lines += ["", "    def regularization_loss(self):",

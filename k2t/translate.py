@@ -408,7 +408,7 @@ class _Translation:
         if model.kind == "sequential" and model.input_shape is None:
             model.input_shape = self.shape_from_outer_models(model)
         env = self.analysis.module_env
-        compile_usage = model.compile
+        compile_usage = model.compile if len(model.graph_outputs) == 1 else None  # several: see training()
         compiled: Compiled | None = None
         compile_problems: list[Problem] = []
         output_units = None
@@ -649,7 +649,8 @@ class _Translation:
     def training(self, model, lowered, compiled, compile_problems) -> None:
         env = self.analysis.module_env
         materialized: set[cst.CSTNode] = set()
-        compile_usage = model.compile
+        several_outputs = len(model.graph_outputs) > 1
+        compile_usage = model.compile if not several_outputs else None
         for problem in compile_problems:
             self.report(problem)
         # First: the loops decide the loss's reduction (per sample where fit() weighs samples).
@@ -681,6 +682,10 @@ class _Translation:
         compiles = [u for u in model.usages if u.method == "compile"]
         recompiled = False
         for usage in model.usages:
+            if several_outputs and usage.method in MODEL_METHODS and usage.method not in ("summary", "save", "save_weights", "load_weights"):
+                self.report(Problem(usage.call, "K2T302", (
+                    f"{usage.method}() of a model with several outputs is not translated yet (the model is)")))
+                continue
             if usage.method == "compile":
                 if usage is not compiles[0]:
                     recompiled = True

@@ -312,3 +312,33 @@ def test_a_model_without_an_input_shape_whose_first_layer_says_no_rank_is_report
         "the model has no input shape (input_shape=, keras.Input or model.build), and its first layer (Flatten) "
         "does not say the input's rank",
     )]
+
+
+TWO_OUTPUTS = """
+import keras
+from keras import layers
+
+features = keras.Input(shape=(6,))
+h = layers.Dense(8, activation="relu")(features)
+first = layers.Dense(3, name="first")(h)
+second = layers.Dense(3, activation="tanh", name="second")(h)
+model = keras.Model(features, [first, second])
+"""
+
+
+def test_a_model_with_several_outputs_returns_them_and_verifies_per_output():
+    result = translate(TWO_OUTPUTS)
+    assert not result.diagnostics
+    assert "return first, second" in result.code and "-> ((N, 3), (N, 3))" in result.code
+    (verdict,) = verify_sources(TWO_OUTPUTS, result.code)
+    assert verdict.status == "equivalent", verdict
+    # Outputs in the wrong order (same shapes) are caught.
+    (verdict,) = verify_sources(TWO_OUTPUTS, result.code.replace("return first, second", "return second, first"))
+    assert verdict.status == "different"
+
+
+def test_training_a_model_with_several_outputs_is_one_marker_per_call():
+    source = TWO_OUTPUTS + 'model.compile(optimizer="adam", loss=["mse", "mse"])\nmodel.fit(x, [y1, y2])\n'
+    result = translate(source)
+    assert [(d.line, d.code) for d in result.errors] == [(10, "K2T302"), (11, "K2T302")]
+    assert "class Model(nn.Module)" in result.code

@@ -80,8 +80,10 @@ def keras_layers(keras_model, ir) -> tuple[list, list]:
         producers.append(row)
     layers = [None] * len(ir.graph_nodes)
     tensors = [None] * len(ir.graph_nodes)
-    output = max(i for i, n in enumerate(ir.graph_nodes) if n.output == ir.graph_outputs[0])
-    stack = [(output, keras_model.outputs[0])]
+    stack = [  # from each output back
+        (max(i for i, n in enumerate(ir.graph_nodes) if n.output == var), tensor)
+        for var, tensor in zip(ir.graph_outputs, keras_model.outputs)
+    ]
     while stack:
         index, tensor = stack.pop()
         if tensors[index] is not None:
@@ -332,7 +334,8 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
         probe = keras.Model(keras_model.input, [t for t in tensors if t is not None])
         values = iter(probe(keras_x, training=False))
         keras_outputs = [np.asarray(next(values)) if t is not None else None for t in tensors]
-    expected = np.asarray(keras_model(keras_x, training=False))
+    expected = keras_model(keras_x, training=False)
+    expected = [np.asarray(e) for e in expected] if isinstance(expected, (list, tuple)) else [np.asarray(expected)]
 
     # Torch, with hooks on the modules that stand for Keras layers.
     torch_model.eval()
@@ -350,13 +353,14 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
             output = torch_model(*inputs)
             if lowered.fused_activation:
                 output = eval(OUTPUT_ACTIVATIONS[lowered.fused_activation].format(x="output"))  # noqa: S307
+            outputs = list(output) if isinstance(output, (list, tuple)) else [output]
     except Exception as exc:  # noqa: BLE001 - any failure of the torch side is the verdict
         return Verdict(name, "different", reason=f"the torch model failed: {type(exc).__name__}: {exc}",
                        executed=executed)
     finally:
         for handle in hooks:
             handle.remove()
-    actual = output.numpy()
+    actual = [o.numpy() for o in outputs]
 
     compared, first = [], None
     calls = Counter()  # forward() calls the modules in the order of the layers
@@ -384,11 +388,14 @@ def compare(name, keras_model, torch_model, lowered, ir, executed, atol, rtol, s
         if first is None and not _close(got, want, atol, rtol):
             first = label
 
-    if actual.shape != expected.shape:
-        return Verdict(name, "different", reason=f"output shape {actual.shape} != Keras {expected.shape}",
+    shapes = [a.shape for a in actual], [e.shape for e in expected]
+    if shapes[0] != shapes[1]:
+        described = [", ".join(str(s) for s in side) for side in shapes]
+        return Verdict(name, "different", reason=f"output shape {described[0]} != Keras {described[1]}",
                        first_divergent_layer=first, executed=executed, layers=compared)
-    max_abs, max_rel = _errors(actual, expected)
-    status = "equivalent" if _close(actual, expected, atol, rtol) else "different"
+    errors = [_errors(a, e) for a, e in zip(actual, expected)]  # per output
+    max_abs, max_rel = max(e[0] for e in errors), max(e[1] for e in errors)
+    status = "equivalent" if all(_close(a, e, atol, rtol) for a, e in zip(actual, expected)) else "different"
     if status == "different" and first is None:
         first = lowered.layers[-1].label
     return Verdict(name, status, max_abs, max_rel, first if status == "different" else None,
