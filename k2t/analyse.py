@@ -59,6 +59,10 @@ class LayerCall:
     extra: dict[str, Value] = field(default_factory=dict)  # inert keywords (input_shape=, name=)
     shared_with: "LayerCall | None" = None  # a layer object applied again: its first application
     binding: str | None = None  # `encoder = layers.Dense(16)`: the variable holding the layer object
+    defined_by: cst.SimpleStatementLine | None = None  # that variable's statement
+    # The program uses the layer object on its own too (`normalizer.adapt(x)`): the model is given
+    # the module the program makes there, instead of making its own (set by the translation).
+    injected: bool = False
     token_input: bool = False  # reads token ids: an Embedding, or a layer class that starts with one
     # The comments of the statement that applies it (its first layer only), for forward().
     comments: list[str] = field(default_factory=list)
@@ -837,6 +841,13 @@ class Analyzer(cst.CSTVisitor):
                 model.input_shape = inner.graph_inputs[0][1] if len(inner.graph_inputs) == 1 else None
             model.layers.append(nested_model_call(inner, node))
             return
+        binding = defined_by = None
+        if isinstance(node, cst.Name) and node.value in self.layer_objects[-1]:
+            # `normalizer = layers.Normalization()` ... `Sequential([normalizer, ...])`
+            binding = node.value
+            node, defined_by = self.layer_objects[-1][binding]
+            if defined_by not in model.build_statements:
+                model.build_statements.append(defined_by)
         if not isinstance(node, cst.Call):
             model.problems.append(
                 Problem(node, "K2T304", f"layer {code_of(node)!r} is not a layer call k2t can read")
@@ -862,6 +873,7 @@ class Analyzer(cst.CSTVisitor):
                 length = layer.args["input_length"]
                 # A length known only at run time stays its expression (a constructor parameter).
                 model.input_shape = (length.value if length.known else Symbol(length.code),)
+        layer.binding, layer.defined_by = binding, defined_by
         model.layers.append(layer)
 
     # -- functional API -------------------------------------------------------------------
@@ -897,7 +909,7 @@ class Analyzer(cst.CSTVisitor):
             obj_call, obj_line = self.layer_objects[-1][func.value]
             layer = self._layer_call(obj_call, problems)
             if layer is not None:
-                layer.binding = func.value
+                layer.binding, layer.defined_by = func.value, obj_line
                 # Applied again: the same module (shared weights), called once per application.
                 layer.shared_with = self.applied_objects.setdefault(id(obj_call), layer)
                 if layer.shared_with is layer:

@@ -76,6 +76,8 @@ class LoweredModel:
     inputs: list[InputSpec] = field(default_factory=list)
     output_shape: tuple = ()  # Keras's output shape without the batch (the torch output's too)
     output_shapes: list = field(default_factory=list)  # every output's, for a model with several
+    # Layer objects the program also uses on its own, given to the constructor: name -> constructor.
+    injected: dict = field(default_factory=dict)
     regularized: bool = False  # the class has regularization_loss(): Keras's penalties
     # Lazy modules not yet materialised where the program compiles: the optimizer is created after
     # one forward pass on the first training batch.
@@ -225,6 +227,7 @@ def lower_model(
     module_steps: dict[int, list[Step]] = {}  # id(LayerCall) -> its steps that create modules
     shared_steps: dict[int, int] = {}  # id(step) of a shared layer's later call -> id(first step)
     penalties: list[tuple[Step, str, Penalty]] = []  # (weights module step, parameter, penalty)
+    injected: dict[str, str] = {}  # layer object variable -> the module's constructor code
 
     for index, layer in enumerate(model.graph_nodes):
         rule = layer.rule
@@ -301,6 +304,14 @@ def lower_model(
             )
             failed.add(layer.output)
             continue
+        if layer.injected and lowering.weights_step is not None and layer.shared_with is None:
+            # The program's own layer object, given to the constructor under its name.
+            step = lowering.steps[lowering.weights_step]
+            injected[layer.binding] = step.module
+            step.module = layer.binding
+            if layer.binding not in ctor_params:
+                ctor_params.append(layer.binding)
+                ctor_args.append(layer.binding)
         first = module_steps.get(id(layer.shared_with)) if layer.shared_with is not None else None
         if layer.shared_with is not None:
             # A layer applied again: its steps call the first application's modules.
@@ -450,6 +461,11 @@ def lower_model(
         ],
         output_shape=tuple(out_tensor.shape),
         output_shapes=output_shapes,
+        # Made where the program makes the layer object: sizes in the program's own terms.
+        injected={
+            name: re.sub(r"\b\w+\b", lambda m: dict(zip(ctor_params, ctor_args)).get(m.group(), m.group()), code)
+            for name, code in injected.items()
+        },
         regularized=bool(terms),
         materialize=lazy_modules,
         reset_after_materialize=lazy_modules and bool(reset),

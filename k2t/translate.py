@@ -405,6 +405,8 @@ class _Translation:
             self.class_model(model)
             return
         owned, injected = self.bind_nested_models(model)
+        for layer in model.graph_nodes:  # `normalizer.adapt(x)`: the program's module, given
+            layer.injected = layer.defined_by is not None and not self.named_only_inside(layer.binding, [model])
         if model.kind == "sequential" and model.input_shape is None:
             model.input_shape = self.shape_from_outer_models(model)
         env = self.analysis.module_env
@@ -471,8 +473,12 @@ class _Translation:
         model.build_statements += [d for d in consumed_definitions(model, self.wrapper.module) if d not in model.build_statements]
         # A helper function read into the graph (`x = block(x, 64)`) and used nowhere else goes too.
         model.build_statements += [d for d in self.inlined_definitions(model) if d not in model.build_statements]
+        given = {layer.defined_by: layer.binding for layer in model.graph_nodes if layer.binding in lowered.injected}
         for statement in model.build_statements:
-            self.edits.remove(statement)
+            if statement in given:  # the layer object the model is given: made here, in torch
+                self.edits.replace(statement, [f"{given[statement]} = {lowered.injected[given[statement]]}"])
+            else:
+                self.edits.remove(statement)
             self.covered.add(statement)
         self.edits.moved_comments.update(layer.commented for layer in model.graph_nodes if layer.commented is not None)
         self.edits.add_header(lowered.code)
@@ -614,10 +620,12 @@ class _Translation:
         """Whether the program names the inner model only where it is built and in the outer model."""
         if inner.usages or inner.builder is not None or inner.scope is not outer.scope:
             return False
-        def names(nodes) -> int:
-            return sum(1 for node in nodes for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name) and n.value == inner.var)
-        inside = [inner.creation, *inner.build_statements, outer.creation, *outer.build_statements]
-        return names([self.wrapper.module]) == names({id(s): s for s in inside}.values())
+        return self.named_only_inside(inner.var, [inner, outer])
+
+    def named_only_inside(self, name: str, models: list[ModelIR]) -> bool:
+        """Whether the program names `name` only in these models' statements."""
+        inside = {id(s): s for m in models for s in [m.creation, *m.build_statements]}
+        return _name_count([self.wrapper.module], name) == _name_count(inside.values(), name)
 
     def inlined_definitions(self, model: ModelIR) -> list[cst.FunctionDef]:
         """The module-level defs of the helpers read into this model's graph that nothing else

@@ -385,6 +385,36 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     return out
 
 
+class Normalization(nn.Module):
+    """keras.layers.Normalization over the last axis: (x - mean) / max(sqrt(variance), 1e-7).
+
+    The statistics are given, or computed from data by adapt() as Keras computes them: over every
+    axis but the last, with the biased variance.
+    """
+
+    def __init__(self, num_features=None, mean=None, variance=None, invert=False):
+        super().__init__()
+        self.invert = invert
+        adapted = mean is None  # then the statistics are state, saved with the model
+        for name, value in (("mean", 0.0 if adapted else mean), ("variance", 1.0 if adapted else variance)):
+            value = torch.as_tensor(value, dtype=torch.float32).reshape(-1)
+            if num_features is not None:  # else: one value for every feature until adapt()
+                value = value.expand(num_features).clone()
+            self.register_buffer(name, value, persistent=adapted)
+
+    @torch.no_grad()
+    def adapt(self, data):
+        data = np.asarray(data)
+        axes = tuple(range(data.ndim - 1))
+        device = self.mean.device
+        self.mean = torch.as_tensor(data.mean(axis=axes), dtype=torch.float32, device=device)
+        self.variance = torch.as_tensor(data.var(axis=axes), dtype=torch.float32, device=device)
+
+    def forward(self, x):
+        scale = self.variance.sqrt().clamp_min(1e-7)
+        return self.mean + x * scale if self.invert else (x - self.mean) / scale
+
+
 class History:
     """What Keras's fit() returns: .history maps 'loss', metric and 'val_' names to epoch values."""
 

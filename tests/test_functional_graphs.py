@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from k2t.translate import translate
 from k2t.verify import verify_sources
 
@@ -342,3 +344,33 @@ def test_training_a_model_with_several_outputs_is_one_marker_per_call():
     result = translate(source)
     assert [(d.line, d.code) for d in result.errors] == [(10, "K2T302"), (11, "K2T302")]
     assert "class Model(nn.Module)" in result.code
+
+
+ADAPTED = """
+import numpy as np
+import keras
+from keras import layers
+
+data = np.random.default_rng(0).normal(5.0, 3.0, size=(64, 3)).astype("float32")
+normalizer = layers.Normalization()
+normalizer.adapt(data)
+inputs = keras.Input(shape=(3,))
+outputs = layers.Dense(2)(normalizer(inputs))
+model = keras.Model(inputs, outputs)
+"""
+
+
+def test_a_layer_object_the_program_uses_on_its_own_is_given_to_the_model():
+    result = translate(ADAPTED)
+    assert not result.diagnostics
+    code = result.code
+    assert "normalizer = Normalization(3)" in code and "normalizer.adapt(data)" in code
+    assert "model = Model(normalizer).to(device)" in code and "self.normalizer = normalizer" in code
+    namespace = {"__name__": "__main__"}
+    exec(code, namespace)  # noqa: S102 - the translated program
+    model, data = namespace["model"], namespace["data"]
+    assert model.normalizer is namespace["normalizer"]
+    import torch
+
+    normalised = model.normalizer(torch.from_numpy(data).to(model.normalizer.mean.device)).cpu().numpy()
+    assert np.allclose(normalised.mean(axis=0), 0, atol=1e-5) and np.allclose(normalised.std(axis=0), 1, atol=1e-4)

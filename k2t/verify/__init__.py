@@ -357,6 +357,9 @@ def _torch_model(model: ModelReport, keras_namespace: dict, torch_ns: dict):
         if code in model.nested:
             arguments.append(_torch_model(model.nested[code], keras_namespace, torch_ns))
             continue
+        if code in model.lowered.injected:  # a layer object the program made: made the same way
+            arguments.append(eval(model.lowered.injected[code], torch_ns))  # noqa: S307
+            continue
         try:
             arguments.append(eval(code, keras_namespace))  # noqa: S307
         except NameError as exc:

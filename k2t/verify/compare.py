@@ -49,13 +49,17 @@ def randomise(keras_model, rng: np.random.Generator) -> None:
         values = [random_value(weight, rng) for weight in layer.weights]
         if values:
             layer.set_weights(values)
+            if hasattr(layer, "adapt"):  # a preprocessing layer computes what it uses from its state
+                layer.finalize_state()
 
 
 def random_value(weight, rng: np.random.Generator) -> np.ndarray:
     """A random value for one Keras variable, by what its name says it is."""
     shape = tuple(weight.shape)
     name = _path(weight)
-    if "moving_variance" in name:
+    if "int" in str(weight.dtype):  # a counter (Normalization's count): kept
+        return np.asarray(weight)
+    if "moving_variance" in name or name.endswith("/variance"):
         value = rng.uniform(0.005, 1.0, shape)
     elif "moving_mean" in name or "beta" in name or "bias" in name:
         value = rng.normal(0.0, 0.5, shape)

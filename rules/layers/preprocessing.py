@@ -1,4 +1,4 @@
-"""Image preprocessing layers that are part of the model: Resizing, CenterCrop.
+"""Preprocessing layers that are part of the model: Resizing, CenterCrop, Normalization.
 
 Resizing runs tf.image.resize, which samples at half-pixel centres: 'bilinear' is F.interpolate's
 bilinear with align_corners=False (with antialias=True too: both filter with a triangle kernel
@@ -12,7 +12,7 @@ instead, which is refused.
 
 from __future__ import annotations
 
-from k2t.rules.spec import FIRST, LayerRule, Lowering, Step, Unsupported, params
+from k2t.rules.spec import FIRST, LAST, LayerRule, Lowering, Step, Unsupported, params
 
 _MODES = {"bilinear": 'mode="bilinear", align_corners=False', "nearest": 'mode="nearest-exact"'}
 
@@ -67,7 +67,45 @@ def _center_crop(ctx) -> Lowering:
     return Lowering(steps, (height, width, ctx.in_shape[-1]), FIRST)
 
 
+def _normalization(ctx) -> Lowering:
+    """Normalization over the last axis: rules/snippets.py's Normalization module, its statistics
+    given or set by adapt() (the program's own call, on the module it is given; see translate)."""
+    axis = ctx.require("axis")
+    if axis not in (-1, ctx.rank, (-1,), [-1]):
+        raise Unsupported(f"Normalization(axis={ctx.code('axis')}): only the last axis is translated")
+    features = ctx.in_shape[-1]
+    # A size known at run time only is left to adapt() (or to the given statistics' shape).
+    options = [str(features)] if isinstance(features, int) else []
+    if not ctx.is_default("mean", None) or not ctx.is_default("variance", None):
+        mean, variance = ctx.require("mean"), ctx.require("variance")
+        if mean is None or variance is None:
+            raise Unsupported("Normalization() with only one of mean= and variance=")
+        options += [f"mean={ctx.code('mean')}", f"variance={ctx.code('variance')}"]
+    if ctx.require("invert"):
+        options.append("invert=True")
+    return Lowering(
+        [Step("{m}({x})", f"Normalization({', '.join(options)})", attr="normalization")],
+        ctx.in_shape,
+        LAST,
+        weights_step=0,
+        snippets={"Normalization"},
+    )
+
+
+def _transfer_normalization(weights, info) -> dict:
+    """Keras's adapted statistics (mean, variance, count) into the module's buffers; given ones
+    are the module's constants (not state)."""
+    return {"mean": weights[0], "variance": weights[1]} if weights else {}
+
+
 RULES = [
+    LayerRule(
+        "Normalization",
+        params(("axis", -1), ("mean", None), ("variance", None), ("invert", False)),
+        _normalization,
+        wants=LAST,
+        transfer=_transfer_normalization,
+    ),
     LayerRule(
         "Resizing",
         params(
