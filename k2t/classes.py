@@ -77,6 +77,7 @@ class SubLayer:
     sequential: object = None  # a keras.Sequential([...]) (its ModelIR): a class of its own
     written: list[str] | None = None  # the lines sublayer_lines() gave
     listed: object = None  # the list (comprehension) that makes one such layer per item: nn.ModuleList
+    appended: object = None  # the for loop that appends them to an empty list (read as `listed`)
     problems: list = field(default_factory=list)  # why the Keras layer's arguments do not translate
 
 
@@ -200,6 +201,39 @@ def _list_element(value) -> cst.Call | None:
     return None
 
 
+def _appended_lists(function: cst.FunctionDef) -> dict[int, tuple[cst.ListComp, cst.For]]:
+    """`self.blocks = []` right before `for ...: self.blocks.append(Layer(...))`, read as the
+    comprehension `[Layer(...) for ...]`: id(assignment statement) -> (comprehension, loop)."""
+    found = {}
+    for block in cstwalk.iter_nodes(function.body):
+        if not isinstance(block, cst.IndentedBlock):
+            continue
+        for first, loop in zip(block.body, block.body[1:]):
+            assigned = _assignment(first)
+            if assigned is None or not isinstance(assigned[1], cst.List) or assigned[1].elements:
+                continue
+            if not isinstance(loop, cst.For) or loop.orelse is not None or loop.asynchronous is not None:
+                continue
+            inner = _statements(loop.body)
+            if len(inner) != 1 or not isinstance(inner[0], cst.SimpleStatementLine) or len(inner[0].body) != 1:
+                continue
+            call = inner[0].body[0].value if isinstance(inner[0].body[0], cst.Expr) else None
+            if not (
+                isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
+                and _self_attr(call.func.value) == assigned[0] and len(call.args) == 1
+                and call.args[0].keyword is None and not call.args[0].star and isinstance(call.args[0].value, cst.Call)
+            ):
+                continue
+            mentions = [n for n in cstwalk.iter_nodes(function.body) if _self_attr(n) == assigned[0]]
+            if len(mentions) != 2:  # the list changes elsewhere too: its items may not be all alike
+                continue
+            comprehension = cst.ListComp(
+                elt=call.args[0].value, for_in=cst.CompFor(target=loop.target, iter=loop.iter)
+            )
+            found[id(first)] = (comprehension, loop)
+    return found
+
+
 def _listed(sub: SubLayer, module: str) -> str:
     """A member's constructor; for a layer list, one per item of the program's comprehension."""
     if sub.listed is None:
@@ -298,6 +332,7 @@ class ClassTranslator:
                     value = (None, *self.input_shape)
                 env.bind(param.name, value, is_local=True)
             analyzer.env = env
+            appended = _appended_lists(function)
             for statement in cstwalk.iter_nodes(function.body):
                 if not isinstance(statement, cst.SimpleStatementLine):
                     continue
@@ -322,10 +357,11 @@ class ClassTranslator:
                             self.sizes_from_build(sub, value, function, env)
                         self.sublayers[attr] = sub
                         continue
-                element = _list_element(value)  # `self.blocks = [Block(64) for _ in range(3)]`
+                listed, loop = appended.get(id(statement), (value, None))  # `[]` + a loop of append()
+                element = _list_element(listed)  # `self.blocks = [Block(64) for _ in range(3)]`
                 sub = self.member(attr, statement, element, analyzer) if element is not None else None
                 if sub is not None:
-                    sub.listed = value
+                    sub.listed, sub.appended = listed, loop
                     self.sublayers[attr] = sub
                     continue
                 known = evaluate(value, env)
@@ -374,7 +410,10 @@ class ClassTranslator:
             if attr in self.weights:
                 return Expr(code, TENSOR, shape=self.weight_shapes.get(attr))
             if attr in self.numbers:
-                return Expr(code, NUMBER)
+                # The int every instantiation gives (`self.num_patches`): a size, so ops know its
+                # dtype (ops.arange: int32) and the shapes it makes; the code still reads the attribute.
+                known = self.number_values.get(attr)
+                return Expr(code, NUMBER) if known is None else Expr(code, NUMBER, value=known, dim=known)
             return Expr(code, OBJECT)
         if isinstance(node, cst.Call):
             attr = _self_attr(node.func)
@@ -384,12 +423,23 @@ class ClassTranslator:
                 return self.sublayer_call(self.sublayers[attr], node, translate)
             if isinstance(node.func, cst.Name) and node.func.value in self.loop_layers:
                 return self.sublayer_call(self.loop_layers[node.func.value], node, translate, node.func.value)
+            base = self.custom_base()
+            if (
+                base is not None and isinstance(node.func, cst.Attribute) and node.func.attr.value == "call"
+                and isinstance(node.func.value, cst.Call) and _is_name(node.func.value.func, "super")
+                and not node.func.value.args
+            ):  # the base class's call(): its forward(), given this input shape
+                return self.sublayer_call(SubLayer("", None, node, custom=base), node, translate, "super().forward")
             if attr in self.methods and attr not in ("call", "build", "__init__"):
                 args = [translate(a.value) for a in node.args if not a.star]
                 self.helpers.setdefault(attr, args)
                 code = ast.parse(code_of(node.func), mode="eval").body
                 return Expr(ast.Call(code, [a.node for a in args], []), TENSOR)
         return None
+
+    def custom_base(self) -> str | None:
+        """The program's own class this one derives from, if any."""
+        return _custom_base(self.node, self.classes)
 
     def sublayer_call(self, sub: SubLayer, node: cst.Call, translate, element: str | None = None) -> Expr:
         """`self.dense(x)`; element: the loop variable where a layer list's layer is applied."""
@@ -710,7 +760,13 @@ class ClassTranslator:
 
     def bind(self, target, value: Expr, names) -> None:
         if isinstance(target, cst.Name):  # later uses read the variable, not the expression
-            names[target.value] = dataclasses.replace(value, node=ast.Name(target.value))
+            items = value.items
+            if value.kind == SEQ:  # `shape = ops.shape(x)`: `shape[0]` reads the variable too
+                items = tuple(
+                    dataclasses.replace(item, node=ast.Subscript(ast.Name(target.value), ast.Constant(i)))
+                    for i, item in enumerate(value.items)
+                )
+            names[target.value] = dataclasses.replace(value, node=ast.Name(target.value), items=items)
         elif isinstance(target, (cst.Tuple, cst.List)):
             items = value.items if value.kind == SEQ and len(value.items) == len(target.elements) else None
             for i, element in enumerate(target.elements):
@@ -913,6 +969,9 @@ class ClassTranslator:
     def init_statement(self, statement, in_build: bool = False) -> list[str]:
         """One statement of __init__ (or of build(), for initialize_parameters)."""
         what = "build()" if in_build else "__init__"
+        appends = next((s for s in self.sublayers.values() if s.appended is statement), None)
+        if appends is not None and appends.written is not None and _translated(appends.written):
+            return []  # the list's nn.ModuleList, written at `self.blocks = []`, makes its layers
         if isinstance(statement, cst.SimpleStatementLine):
             small = statement.body[0] if len(statement.body) == 1 else None
             if small is not None and _is_super_call(small, "__init__") and not in_build:
@@ -1236,6 +1295,16 @@ class ClassTranslator:
             for torch_attr, key, info in sub.transfer:
                 self.result.layers.append((sub.attr, key, info, torch_attr))
         self.result.weights = [w for w in self.weights]
+        base = self.outputs.get(self.custom_base() or "")
+        if base is not None:  # the base's __init__ made the members it names: this instance has them too
+            own = {entry[0] for entry in [*self.result.layers, *self.result.custom, *self.result.sequentials]}
+            own |= set(self.result.weights)
+            self.result.layers += [entry for entry in base.layers if entry[0] not in own]
+            self.result.weights += [w for w in base.weights if w not in own]
+            self.result.custom += [c for c in base.custom if c[0] not in own]
+            self.result.sequentials += [s for s in base.sequentials if s[0] not in own]
+            self.result.lazy = self.result.lazy or base.lazy
+            self.result.embeddings = self.result.embeddings or base.embeddings
         return "\n".join(lines) + "\n"
 
 
@@ -1259,11 +1328,50 @@ def build_lines(var: str, call: cst.Call, lazy: bool, token_input: bool = False,
     ]
 
 
+def _module_constants(module: cst.Module) -> Env:
+    """The module-level names bound by plain assignments, with their static values where the
+    statements give them; a name also bound in a compound statement (if, for, with, try), by `:=`
+    or declared global in a function is left unknown."""
+    env = Env()
+    unknown: set[str] = set()
+    for statement in module.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            for node in cstwalk.iter_nodes(statement):
+                if isinstance(node, cst.Global):
+                    unknown |= {item.name.value for item in node.names}
+            continue
+        compound = not isinstance(statement, cst.SimpleStatementLine)
+        for node in cstwalk.iter_nodes(statement):
+            target = None
+            if isinstance(node, cst.NamedExpr):
+                target = node.target
+            elif compound and isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For)):
+                target = node.target
+            elif compound and isinstance(node, cst.AsName):
+                target = node.name
+            if target is not None:
+                unknown |= {n.value for n in cstwalk.iter_nodes(target) if isinstance(n, cst.Name)}
+        if compound:
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                value = evaluate_value(small.value, env)
+                for target in small.targets:
+                    env.bind(target.target, value)
+            elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+                env.bind(small.target, UNKNOWN)
+    for name in unknown:
+        env.values.pop(name, None)
+    return env
+
+
 def built_shapes(module: cst.Module, classes: dict) -> dict[str, tuple]:
     """Class name -> the input shape its one module-level instance is built with
-    (`model = Net(); model.build((None, 20))`), where the shape is literal."""
+    (`model = Net(); model.build((None, 20))`), where the shape is literal or made of the module's
+    constants (`model.build((None, maxlen))`)."""
     instances: dict[str, str] = {}
     shapes: dict[str, tuple] = {}
+    constants = _module_constants(module)
     for statement in module.body:
         if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
             continue
@@ -1279,7 +1387,7 @@ def built_shapes(module: cst.Module, classes: dict) -> dict[str, tuple]:
             isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "build"
             and isinstance(call.func.value, cst.Name) and call.func.value.value in instances and call.args
         ):
-            value = evaluate(call.args[0].value, Env())
+            value = evaluate(call.args[0].value, constants)
             if value.known and isinstance(value.value, (tuple, list)) and len(value.value) >= 2:
                 name = instances[call.func.value.value]
                 shape = tuple(value.value[1:])
@@ -1295,6 +1403,9 @@ def callers_first(classes: dict) -> list[str]:
         for n in cstwalk.iter_nodes(node):
             if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in classes and n.func.value != name:
                 users[n.func.value].add(name)
+        for base in node.bases:  # a subclass hands its inputs to the base's call() (super().call)
+            if isinstance(base.value, cst.Name) and base.value.value in classes and base.value.value != name:
+                users[base.value.value].add(name)
     ordered: list[str] = []
     pending = list(classes)
     while pending:
@@ -1304,39 +1415,100 @@ def callers_first(classes: dict) -> list[str]:
     return ordered
 
 
+def _custom_base(node: cst.ClassDef, classes: dict) -> str | None:
+    return next((b.value.value for b in node.bases if isinstance(b.value, cst.Name) and b.value.value in classes), None)
+
+
 def constructor_arguments(module: cst.Module, classes: dict, env: Env) -> dict[str, dict]:
     """Class name -> {__init__ parameter: value} for the parameters that every instantiation in the
-    module gives the same literal (or leaves at a literal default): the sizes its shapes then have."""
-    calls: dict[str, list[cst.Call]] = {name: [] for name in classes}
-    for node in cstwalk.iter_nodes(module):
+    module gives the same literal (or leaves at a literal default): the sizes its shapes then have.
+    An instantiation inside another class's __init__ (`self.stack = Stack(width)`) reads that
+    class's own known arguments; a function's other names hide the module's."""
+    calls: dict[str, list[tuple[cst.Call, cst.FunctionDef | None]]] = {name: [] for name in classes}
+    stack: list[tuple[cst.CSTNode, cst.FunctionDef | None]] = [(module, None)]
+    while stack:
+        node, function = stack.pop()
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in calls:
-            calls[node.func.value].append(node)
-    found: dict[str, dict] = {}
-    for name, sites in calls.items():
-        init = _methods(classes[name][0]).get("__init__")
-        if init is None or not sites:
+            calls[node.func.value].append((node, function))
+        inner = node if isinstance(node, (cst.FunctionDef, cst.Lambda)) else function
+        stack.extend((child, inner) for child in reversed(cstwalk.children(node)))
+    # A class without an __init__ of its own runs its base's: its instantiations are the base's too.
+    # A subclass with its own __init__ calls the base's with values k2t does not follow.
+    unknown: set[str] = set()
+    for name, (node, _) in classes.items():
+        base = _custom_base(node, classes)
+        if base is None or not calls[name]:
             continue
-        params = [p for p in init.params.params[1:]]
-        values: dict[str, set] = {p.name.value: set() for p in params}
-        for call in sites:
-            given = {}
-            if any(a.star for a in call.args):
-                values = {}
-                break
-            for i, arg in enumerate(call.args):
-                key = arg.keyword.value if arg.keyword else (params[i].name.value if i < len(params) else None)
-                if key in values:
-                    given[key] = evaluate(arg.value, env)
-            for param in params:
-                value = given.get(param.name.value)
-                if value is None and param.default is not None:
-                    value = evaluate(param.default, env)
-                known = value is not None and value.known and isinstance(value.value, (int, float, str, tuple))
-                values[param.name.value].add(repr(value.value) if known else None)
-        found[name] = {
-            k: ast.literal_eval(v.pop()) for k, v in values.items() if len(v) == 1 and None not in v
-        }
+        if "__init__" in _methods(node):
+            unknown.add(base)
+            continue
+        seen = {name}
+        while base is not None and base not in seen and "__init__" not in _methods(classes[base][0]):
+            seen.add(base)
+            base = _custom_base(classes[base][0], classes)
+        if base is not None and base not in seen:
+            calls[base] = calls[base] + calls[name]
+    inits = {id(_methods(node).get("__init__")): name for name, (node, _) in classes.items()}
+    found: dict[str, dict] = {}
+    for _ in range(len(classes) + 1):  # each round follows the sizes one class deeper
+        before = found
+        found = {}
+        for name, sites in calls.items():
+            init = _methods(classes[name][0]).get("__init__")
+            if init is None or not sites or name in unknown:
+                continue
+            params = [p for p in init.params.params[1:]]
+            values: dict[str, set] = {p.name.value: set() for p in params}
+            for call, function in sites:
+                given = {}
+                if any(a.star for a in call.args):
+                    values = {}
+                    break
+                scope = _call_scope(function, before.get(inits.get(id(function))), env)
+                for i, arg in enumerate(call.args):
+                    key = arg.keyword.value if arg.keyword else (params[i].name.value if i < len(params) else None)
+                    if key in values:
+                        given[key] = evaluate(arg.value, scope)
+                for param in params:
+                    value = given.get(param.name.value)
+                    if value is None and param.default is not None:
+                        value = evaluate(param.default, env)
+                    known = value is not None and value.known and isinstance(value.value, (int, float, str, tuple))
+                    values[param.name.value].add(repr(value.value) if known else None)
+            found[name] = {
+                k: ast.literal_eval(v.pop()) for k, v in values.items() if len(v) == 1 and None not in v
+            }
+        if found == before:
+            break
     return found
+
+
+def _call_scope(function, arguments: dict | None, env: Env) -> Env:
+    """The names an instantiation inside `function` reads: its parameters and locals hide the
+    module's; the parameters of a class's __init__ that keep the value every instantiation of that
+    class gives (arguments) read it."""
+    if function is None:
+        return env
+    scope = Env(env)
+    if isinstance(function, cst.Lambda):
+        for param in function.params.params:
+            scope.bind(param.name, UNKNOWN, is_local=True)
+        return scope
+    assigned: set[str] = set()  # in the body (comprehensions too): no one value there
+    for node in cstwalk.iter_nodes(function.body):
+        if isinstance(node, (cst.AssignTarget, cst.For, cst.AugAssign, cst.CompFor)):
+            assigned |= {n.value for n in cstwalk.iter_nodes(node.target) if isinstance(n, cst.Name)}
+    for name in _bound_names(function) | assigned:
+        value = (arguments or {}).get(name, UNKNOWN) if name not in assigned else UNKNOWN
+        scope.bind(cst.Name(name), value, is_local=True)
+    return scope
+
+
+def snake_case(name: str) -> str:
+    """The attribute name of a class's instance: RMSNorm -> rms_norm, AttentionPooling1D ->
+    attention_pooling1d, SmallSENet -> small_se_net (acronyms and digits stay in one word)."""
+    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
 
 
 def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowering:
@@ -1359,7 +1531,7 @@ def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowerin
         out_shape = tuple(ctx.in_shape)  # with the model's own sizes
     if out_shape is None:
         raise Unsupported(f"{report.name}: k2t could not follow the shape of its output for inputs {shape}", "K2T303")
-    name = re.sub(r"(?<!^)(?=[A-Z])", "_", report.name).lower()
+    name = snake_case(report.name)
     return Lowering(
         steps=[Step("{m}({xs})" if several else "{m}({x})", ctx.args["constructor"].code, attr=name)],
         out_shape=out_shape,

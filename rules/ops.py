@@ -2869,6 +2869,53 @@ op(
     shape=_moved("x", "source", "destination"),
 )
 
+
+def _extract_patches(a: Args) -> str:
+    """ops.image.extract_patches on channels-last (N, H, W, C) images. Keras convolves with an
+    identity kernel, so a patch's values come in (row, column, channel) order: Tensor.unfold takes
+    the same windows ((N, H', W', C, h, w)), the channels then move last before the flatten."""
+    if a.rank("images") != 4:
+        raise Refused(f"{a.what}: only a batch of images (rank 4) is translated")
+    size, strides = a.value("size"), a.value("strides")
+
+    def pair(value, what):
+        pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
+        if len(pair) != 2 or not all(_is_int(v) and v > 0 for v in pair):
+            raise Refused(f"{a.what}: {what} must be one int or two (3-D patches are not translated)")
+        return pair
+
+    (h, w), (sh, sw) = pair(size, "size"), pair(strides or size, "strides")
+    # One int size keeps its code (`self.patch_size`) for both axes and for the strides it defaults to.
+    written = ast.unparse(a["size"].node) if isinstance(size, int) and a["size"].kind == NUMBER else None
+    sizes = [written, written] if written is not None else [str(h), str(w)]
+    steps = [str(sh), str(sw)] if strides else sizes
+    return (
+        f"{{images}}.unfold(1, {sizes[0]}, {steps[0]}).unfold(2, {sizes[1]}, {steps[1]})"
+        ".permute(0, 1, 2, 4, 5, 3).flatten(3)"
+    )
+
+
+def _patches_shape(a: Args) -> tuple | None:
+    n, height, width, channels = a.shape("images")
+    size, strides = a.value("size"), a.value("strides")
+    (h, w) = (size, size) if isinstance(size, int) else size
+    (sh, sw) = (h, w) if not strides else (strides, strides) if isinstance(strides, int) else strides
+    rows = (height - h) // sh + 1 if _is_int(height) else None
+    columns = (width - w) // sw + 1 if _is_int(width) else None
+    return (n, rows, columns, h * w * channels if _is_int(channels) else None)
+
+
+op(
+    "ops.image.extract_patches",
+    "images, size: static, strides: static = None, dilation_rate: default = 1, padding: default = 'valid', "
+    "data_format: default = None",
+    _extract_patches,
+    "ops.image.extract_patches(g, 2)",
+    "ops.image.extract_patches(g, (3, 2), strides=(1, 2))",
+    "ops.image.extract_patches(g, 2, 1)",
+    shape=_patches_shape,
+)
+
 # keras.activations (Keras 3 signatures)
 op(
     "activations.relu",

@@ -278,3 +278,212 @@ def test_sizes_that_build_computes_need_a_callers_shape():
     assert "self.squeeze = nn.Linear(8, 2)" in result.code and "self.excite = nn.Linear(2, 8)" in result.code
     (verdict,) = verify_sources(used, result.code)
     assert verdict.status == "equivalent", verdict
+
+
+def test_build_shape_made_of_module_constants_gives_explicit_sizes():
+    source = '''
+import keras
+from keras import layers
+
+maxlen = 12
+features = 5
+
+
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(8)
+
+    def call(self, x):
+        return self.hidden(x)
+
+
+model = Net()
+model.build((None, maxlen, features))
+'''
+    code = translate(source).code
+    assert "self.hidden = nn.Linear(features, 8)" in code
+    assert "Lazy" not in code and "torch.zeros(" not in code
+    # A constant rebound in a compound statement has no one value: the sizes stay lazy.
+    rebound = source.replace("\n\nmodel = Net()", "\nif maxlen > 10:\n    features = 6\n\nmodel = Net()")
+    assert "nn.LazyLinear(8)" in translate(rebound).code
+
+
+def test_number_attributes_that_every_instance_sets_give_dtypes_and_shapes():
+    source = '''
+import keras
+from keras import layers, ops
+
+
+class PositionEmbedding(layers.Layer):
+    def __init__(self, length, dim):
+        super().__init__()
+        self.length = length
+        self.embedding = layers.Embedding(input_dim=length, output_dim=dim)
+
+    def call(self, x):
+        positions = ops.expand_dims(ops.arange(start=0, stop=self.length, step=1), axis=0)
+        return x + self.embedding(positions)
+
+
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.positions = PositionEmbedding(6, 8)
+        self.head = layers.Dense(2)
+
+    def call(self, x):
+        return self.head(self.positions(x))
+
+
+model = Net()
+model.build((None, 6, 8))
+'''
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    # ops.arange over an int attribute makes int32 positions, as Keras does; the code reads the attribute.
+    assert "torch.arange(0, self.length, dtype=torch.int32, device=x.device)" in result.code
+    assert "self.head = nn.Linear(8, 2)" in result.code
+
+
+def test_a_shape_kept_in_a_variable_is_read_from_it():
+    source = '''
+import keras
+from keras import layers, ops
+
+
+class Fold(layers.Layer):
+    def call(self, x):
+        shape = ops.shape(x)
+        return ops.reshape(x, (shape[0], shape[1] * shape[2]))
+
+
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.fold = Fold()
+        self.head = layers.Dense(2)
+
+    def call(self, x):
+        return self.head(self.fold(x))
+
+
+model = Net()
+model.build((None, 4, 3))
+'''
+    code = translate(source).code
+    assert "shape = x.shape" in code
+    assert "torch.reshape(x, (shape[0], shape[1] * shape[2]))" in code
+    assert "self.head = nn.Linear(12, 2)" in code  # the sizes still follow
+
+
+def test_class_instances_in_a_graph_get_readable_attribute_names():
+    from k2t.classes import snake_case
+
+    assert snake_case("RMSNorm") == "rms_norm"
+    assert snake_case("AttentionPooling1D") == "attention_pooling1d"
+    assert snake_case("SmallSENet") == "small_se_net"
+    assert snake_case("TransformerBlock") == "transformer_block"
+    assert snake_case("Conv2DBlock") == "conv2d_block"
+    assert snake_case("MLP") == "mlp"
+
+
+INHERITED = '''
+import keras
+from keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self, units, activation="relu"):
+        super().__init__()
+        self.dense = layers.Dense(units, activation=activation)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+class Residual(Block):
+    def call(self, x):
+        return x + super().call(x)
+
+
+class Stack(layers.Layer):
+    def __init__(self, units, depth):
+        super().__init__()
+        self.blocks = []
+        for _ in range(depth):
+            self.blocks.append(Residual(units))
+
+    def call(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class Net(keras.Model):
+    def __init__(self, width=8):
+        super().__init__()
+        self.stack = Stack(width, 2)
+        self.head = layers.Dense(1)
+
+    def call(self, x):
+        return self.head(self.stack(x))
+
+
+model = Net()
+model.build((None, 8))
+'''
+
+
+def test_super_call_runs_the_base_forward_with_the_callers_shapes():
+    result = translate(INHERITED)
+    assert not result.errors, result.diagnostics
+    assert "return x + super().forward(x)" in result.code
+    # The base learns its input from the subclass's callers, its activation from their arguments.
+    assert "self.dense = nn.Linear(8, units)" in result.code
+    assert "return torch.relu(self.dense(x))" in result.code
+    # ... and the sizes go on through the loop of residual blocks into the model's head.
+    assert "self.head = nn.Linear(8, 1)" in result.code
+
+
+def test_a_list_filled_by_a_loop_of_appends_is_a_module_list():
+    code = translate(INHERITED).code
+    assert "self.blocks = nn.ModuleList([Residual(units) for _ in range(depth)])" in code
+    assert ".append(" not in code
+    assert "for block in self.blocks:\n            x = block(x)" in code
+
+
+def test_verify_maps_the_weights_a_subclass_inherits_from_its_base():
+    torch_text = translate(INHERITED).code
+    (verdict,) = verify_sources(INHERITED, torch_text)
+    assert verdict.status == "equivalent", verdict
+
+
+def test_constructor_arguments_follow_nested_constructors_and_parameters_hide_module_names():
+    from k2t.classes import constructor_arguments, keras_classes
+    from k2t.names import resolver_for
+    from libcst.metadata import MetadataWrapper
+    import libcst as cst
+    from k2t.values import Env
+
+    source = INHERITED.replace("class Net(", "width = 32\n\n\nclass Net(")
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    module_env = Env()
+    module_env.values["width"] = 32
+    found = constructor_arguments(wrapper.module, keras_classes(wrapper.module, resolver_for(wrapper)), module_env)
+    # Net() -> Stack(width=8, 2) -> Residual(8) runs Block's __init__: units 8, not the module's width.
+    assert found["Stack"] == {"units": 8, "depth": 2}
+    assert found["Block"] == {"units": 8, "activation": "relu"}
+    # A parameter assigned in the body has no one value there.
+    source = source.replace("        self.blocks = []\n", "        units = units * 2\n        self.blocks = []\n")
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    found = constructor_arguments(wrapper.module, keras_classes(wrapper.module, resolver_for(wrapper)), module_env)
+    assert found["Block"] == {"activation": "relu"}
+
+
+def test_a_list_changed_after_its_loop_of_appends_is_not_read_as_one_kind_of_layer():
+    source = INHERITED.replace(
+        "            self.blocks.append(Residual(units))\n",
+        "            self.blocks.append(Residual(units))\n        self.blocks.append(Block(4))\n",
+    )
+    assert "nn.ModuleList([" not in translate(source).code

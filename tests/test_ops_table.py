@@ -38,6 +38,7 @@ INPUTS = {
     "i": _rng.integers(0, 4, size=(2, 3)).astype("int32"),
     "c": _rng.uniform(size=(2, 3, 4)) > 0.5,
     "d": _rng.uniform(size=(2, 3, 4)) > 0.3,
+    "g": _rng.normal(size=(2, 6, 4, 3)).astype("float32"),  # channels-last images
 }
 _HEADER = (
     "import tensorflow as tf\nimport keras\nfrom keras import ops\n"
