@@ -1328,7 +1328,7 @@ def build_lines(var: str, call: cst.Call, lazy: bool, token_input: bool = False,
     ]
 
 
-def _module_constants(module: cst.Module) -> Env:
+def module_constants(module: cst.Module) -> Env:
     """The module-level names bound by plain assignments, with their static values where the
     statements give them; a name also bound in a compound statement (if, for, with, try), by `:=`
     or declared global in a function is left unknown."""
@@ -1371,7 +1371,7 @@ def built_shapes(module: cst.Module, classes: dict) -> dict[str, tuple]:
     constants (`model.build((None, maxlen))`)."""
     instances: dict[str, str] = {}
     shapes: dict[str, tuple] = {}
-    constants = _module_constants(module)
+    constants = module_constants(module)
     for statement in module.body:
         if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
             continue

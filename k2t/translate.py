@@ -336,6 +336,7 @@ class _Translation:
         self.class_reports: list[ClassReport] = []
         self.sparse_embeddings = False  # the classes' Embeddings give sparse gradients (see classes())
         self.consumed_datasets: Counter = Counter()  # id(Dataset) -> uses of its name given as arrays
+        self.class_call_shapes: dict[str, set] = {}  # layer class -> its callers' input shapes, all passes
 
     # -- reporting ------------------------------------------------------------------------
     def report(self, problem: Problem, severity: str = ERROR, mark: bool = True) -> None:
@@ -884,12 +885,17 @@ class _Translation:
         for name in callers_first(found):
             node, kind = found[name]
             saved = self.snapshot()
-            # The callers' known input shapes, where they agree (an unknown one that differs
-            # fails loudly at run time: a size mismatch in a module).
-            sites = {shape for shape in call_shapes.get(name, []) if shape is not None}
+            # The callers' known input shapes, over every pass so far (a caller's shape may be
+            # known in one pass only): sizes they agree on; the others stay lazy.
+            sites = self.class_call_shapes.setdefault(name, set())
+            sites |= {shape for shape in call_shapes.get(name, []) if shape is not None}
             sites |= {shape for shape in graph_shapes.get(name, ()) if None not in shape}
             if name not in shapes and len(sites) == 1:
-                shapes[name] = sites.pop()
+                shapes[name] = next(iter(sites))
+            elif name not in shapes and len({(type(s), len(s)) for s in sites}) == 1 and type(next(iter(sites))) is tuple:
+                merged = tuple(dims[0] if len(set(dims)) == 1 else None for dims in zip(*sites))
+                if any(d is not None for d in merged):  # e.g. (10, 10, None): the channels stay lazy
+                    shapes[name] = merged
             translator = ClassTranslator(
                 node, kind, self.analysis_resolver, self.analysis.module_env, found, self.positions,
                 lambda problem: self.report(problem, mark=False), shapes.get(name), call_shapes, outputs,

@@ -122,7 +122,7 @@ def _verify_class(report, reports, model, keras_source, torch_source, atol, rtol
     """A subclassed model: built from its module-level instance (`model = Net(...)`)."""
     import libcst as cst
 
-    from k2t.values import Env, evaluate
+    from k2t.values import evaluate
     from k2t.verify import classes
     from k2t.verify.training import TRAIN_BATCH
 
@@ -136,7 +136,9 @@ def _verify_class(report, reports, model, keras_source, torch_source, atol, rtol
     )
     shape = input_shape
     if shape is None and report.built is not None:
-        built = evaluate(cst.parse_expression(report.built), Env())
+        from k2t.classes import module_constants
+
+        built = evaluate(cst.parse_expression(report.built), module_constants(keras_source.module))
         shape = tuple(built.value[1:]) if built.known else None
     if shape is None:
         return Verdict(name, "unverifiable", reason=(
