@@ -131,6 +131,7 @@ class ModelIR:
     input_names: dict[str, str] = field(default_factory=dict)  # input var -> keras.Input(name=...)
     returned: bool = False  # created in a return statement: `return keras.Sequential([...])`
     inlined: set[str] = field(default_factory=set)  # helper functions read into the graph (`block(x, 64)`)
+    borrowed: dict = field(default_factory=dict)  # id(LayerCall) -> the model made first with that layer
 
     # The model as a graph; a Sequential model is the chain x -> layer -> x -> ...
     @property
@@ -321,8 +322,9 @@ class Analyzer(cst.CSTVisitor):
         self.applied_objects: dict[int, LayerCall] = {}  # id(layer object's call) -> its first application
         self.functional_statements: dict[int, list] = {}
         self.synthetic: list[str] = []
-        # Graph items given to a model, by id; kept alive here, so that no later item takes an id.
-        self.claimed: dict[int, object] = {}
+        # Graph items given to a model, by id, with the first model that has them (kept alive here,
+        # so that no later item takes an id).
+        self.claimed: dict[int, tuple] = {}
         self.order = 0
         self.attribute_names: set[cst.Name] = set()
         self.seen_calls: set[cst.Call] = set()
@@ -1179,9 +1181,11 @@ class Analyzer(cst.CSTVisitor):
         failed = bool(model.problems)  # a model left as is claims none of its layers
         for item in [*declared, *nodes]:
             if not failed:
-                if id(item) in self.claimed:
-                    model.problems.append(Problem(call, "K2T301", "layers shared between several models are not translated yet"))
-                self.claimed[id(item)] = item
+                owner = self.claimed.setdefault(id(item), (item, model))[1]
+                if owner is not model and isinstance(item, FunctionalNode) and item.layer is not None:
+                    # `encoder = keras.Model(inputs, encoded)` after `autoencoder = keras.Model(inputs,
+                    # decoded)`: the layers are the first model's; this one uses its modules.
+                    model.borrowed[id(item.layer)] = owner
             statements.append(item.statement)
             statements.extend(self.functional_statements.get(id(item.statement), []))
             model.inlined |= self.inlined.get(id(item.statement), set())

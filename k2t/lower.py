@@ -9,6 +9,7 @@ layer's weights.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import keyword
 import re
 import textwrap
@@ -173,11 +174,15 @@ def _consumer_keys(model: ModelIR, index: int) -> tuple[str, ...]:
 
 
 def lower_model(
-    model: ModelIR, fused_activation: str | None = None, constants: dict | None = None, sparse_gradients: bool = False
+    model: ModelIR, fused_activation: str | None = None, constants: dict | None = None, sparse_gradients: bool = False,
+    borrowed: dict | None = None,
 ) -> LoweredModel:
     """constants: the module's names with literal values; sizes the class reads from them become
     constructor parameters with those defaults (the class then does not depend on globals).
-    sparse_gradients: the optimizer takes an Embedding's gradient sparse, as Keras on TensorFlow does."""
+    sparse_gradients: the optimizer takes an Embedding's gradient sparse, as Keras on TensorFlow does.
+    borrowed: id(LayerCall) -> (the constructor parameter holding the model that made the layer, its
+    module attribute there): the layer's module is that model's (the weights are shared)."""
+    borrowed = borrowed or {}
     graph_inputs = [(var, shape if shape is not None else _lazy_shape(model, var)) for var, shape in model.graph_inputs]
     lazy = graph_inputs != model.graph_inputs  # sizes the first batch sets (torch's lazy modules)
     for _, shape in graph_inputs:
@@ -228,6 +233,7 @@ def lower_model(
     shared_steps: dict[int, int] = {}  # id(step) of a shared layer's later call -> id(first step)
     penalties: list[tuple[Step, str, Penalty]] = []  # (weights module step, parameter, penalty)
     injected: dict[str, str] = {}  # layer object variable -> the module's constructor code
+    fixed_names: dict[int, str] = {}  # id(step) -> its attribute (a borrowed module keeps its name)
 
     for index, layer in enumerate(model.graph_nodes):
         rule = layer.rule
@@ -304,6 +310,20 @@ def lower_model(
             )
             failed.add(layer.output)
             continue
+        if id(layer) in borrowed and layer.shared_with is None:
+            own = [step for step in lowering.steps if step.module is not None]
+            owner, attr = borrowed[id(layer)]
+            if len(own) > 1 or (own and attr is None):
+                problems.append(Problem(layer.node, "K2T301", f"{layer.key}: a layer of {owner} made of several modules is not shared yet"))
+                failed.add(layer.output)
+                continue
+            if own:
+                own[0].module = f"{owner}.{attr}"
+                fixed_names[id(own[0])] = attr  # `self.fc1 = autoencoder.fc1`
+                lowering = dataclasses.replace(lowering, init=None, init_code=[])  # initialised where it was made
+                if owner not in ctor_params:
+                    ctor_params.append(owner)
+                    ctor_args.append(owner)
         if layer.injected and lowering.weights_step is not None and layer.shared_with is None:
             # The program's own layer object, given to the constructor under its name.
             step = lowering.steps[lowering.weights_step]
@@ -397,7 +417,7 @@ def lower_model(
     if problems:
         raise Failed(problems)
 
-    names = _name_modules(modules, model)
+    names = _name_modules(modules, model, fixed_names)
     names.update({mine: names[theirs] for mine, theirs in shared_steps.items()})
     for lm in layer_maps:
         lm.module = names.get(lm.module) if lm.module is not None else None
@@ -491,14 +511,18 @@ def _identifier(name: str) -> str:
     return name
 
 
-def _name_modules(modules, model: ModelIR) -> dict[int, str]:
+def _name_modules(modules, model: ModelIR, fixed: dict | None = None) -> dict[int, str]:
     """fc1, fc2, conv1, ...; a Keras name= wins; a kind that occurs once is not numbered."""
-    counts = Counter(step.attr for step, _ in modules)
+    fixed = fixed or {}
+    counts = Counter(step.attr for step, _ in modules if id(step) not in fixed)
     seen: Counter = Counter()
     names: dict[int, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = set(fixed.values())
     for step, index in modules:
         keras_name = model.layers[index].name or model.layers[index].binding
+        if id(step) in fixed:
+            names[id(step)] = fixed[id(step)]
+            continue
         if keras_name and step.attr not in ("pad",):
             name = _identifier(keras_name)
         elif counts[step.attr] == 1:
@@ -598,9 +622,13 @@ def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset,
     params = "".join(f", {p}" for p in ctor_params)
     source = model.keras_name or model.var
     kind = "Sequential" if model.kind == "sequential" else "functional"
+    owners = " and ".join(f"`{var}`" for var in sorted({owner.var for owner in model.borrowed.values()}))
+    doc = f'    """The Keras {kind} model `{source}`."""'
+    if owners:
+        doc = doc[:-3] + f"\n\n    The layers it has with {owners} are that model's modules: the weights are shared.\n    " + '"""'
     lines = [
         f"class {model.class_name}(nn.Module):",
-        f'    """The Keras {kind} model `{source}`."""',
+        doc,
         "",
         f"    def __init__(self{params}):",
         "        super().__init__()",

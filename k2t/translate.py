@@ -429,9 +429,10 @@ class _Translation:
             if model.problems:
                 raise Failed(model.problems)
             self.keep_marked_comments(model)
+            borrowed = self.borrowed_modules(model, injected)
             lowered = lower_model(
                 model, compiled.loss.fused if compiled else None, env.values,
-                sparse_gradients=compiled is not None and compiled.sparse_gradients,
+                sparse_gradients=compiled is not None and compiled.sparse_gradients, borrowed=borrowed,
             )
         except (Failed, Unsupported) as exc:
             problems = exc.problems if isinstance(exc, Failed) else [Problem(model.call, exc.code, str(exc))]
@@ -591,6 +592,25 @@ class _Translation:
             layer.rule = dataclasses.replace(layer.rule, wants=wants, lower=functools.partial(lower_nested, report, given))
             layer.token_input = any(spec.dtype == "int64" for spec in report.lowered.inputs)
         return owned, injected
+
+    def borrowed_modules(self, model: ModelIR, given: dict) -> dict:
+        """Layers this model has with a model made before it (`encoder = keras.Model(inputs,
+        encoded)` after the autoencoder): that model's modules, the model given to the constructor
+        (`given`: its report, by argument). id(LayerCall) -> (argument, module attribute)."""
+        borrowed = {}
+        for layer in model.graph_nodes:
+            owner = model.borrowed.get(id(layer))
+            if owner is None:
+                continue
+            report = next((r for r in self.reports if r.ir is owner), None)
+            if report is None:
+                raise Failed([Problem(model.call, "K2T301", (
+                    f"its layers are {owner.var}'s, which is not translated (see its report)"))])
+            index = next(i for i, node in enumerate(owner.graph_nodes) if node is layer)
+            layer_map = next((m for m in report.lowered.layers if m.index == index), None)
+            borrowed[id(layer)] = (owner.var, layer_map.module if layer_map is not None else None)
+            given[owner.var] = report
+        return borrowed
 
     def shape_from_outer_models(self, inner: ModelIR) -> tuple | None:
         """The input shape of a Sequential model built without one and used as a layer

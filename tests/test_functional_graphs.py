@@ -374,3 +374,28 @@ def test_a_layer_object_the_program_uses_on_its_own_is_given_to_the_model():
 
     normalised = model.normalizer(torch.from_numpy(data).to(model.normalizer.mean.device)).cpu().numpy()
     assert np.allclose(normalised.mean(axis=0), 0, atol=1e-5) and np.allclose(normalised.std(axis=0), 1, atol=1e-4)
+
+
+SUBMODEL = """
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(6,))
+hidden = layers.Dense(4, activation="relu")(inputs)
+outputs = layers.Dense(2)(hidden)
+model = keras.Model(inputs, outputs)
+features = keras.Model(inputs, hidden)
+"""
+
+
+def test_a_model_over_another_models_layers_uses_its_modules():
+    result = translate(SUBMODEL)
+    assert not result.diagnostics
+    assert "features = Features(model).to(device)" in result.code and "self.fc1 = model.fc1" in result.code
+    namespace = {"__name__": "not_main"}
+    exec(result.code, namespace)  # noqa: S102 - the translated definitions
+    model = namespace["Model"]()
+    features = namespace["Features"](model)
+    assert features.fc1 is model.fc1 and not list(features.state_dict().keys() - {"fc1.weight", "fc1.bias"})
+    verdicts = verify_sources(SUBMODEL, result.code)
+    assert [v.status for v in verdicts] == ["equivalent", "equivalent"], verdicts
