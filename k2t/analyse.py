@@ -63,6 +63,7 @@ class LayerCall:
     # The program uses the layer object on its own too (`normalizer.adapt(x)`): the model is given
     # the module the program makes there, instead of making its own (set by the translation).
     injected: bool = False
+    borrowed_from: tuple | None = None  # (model, its LayerCall) for `model.layers[-1]` applied again
     token_input: bool = False  # reads token ids: an Embedding, or a layer class that starts with one
     # The comments of the statement that applies it (its first layer only), for forward().
     comments: list[str] = field(default_factory=list)
@@ -131,7 +132,8 @@ class ModelIR:
     input_names: dict[str, str] = field(default_factory=dict)  # input var -> keras.Input(name=...)
     returned: bool = False  # created in a return statement: `return keras.Sequential([...])`
     inlined: set[str] = field(default_factory=set)  # helper functions read into the graph (`block(x, 64)`)
-    borrowed: dict = field(default_factory=dict)  # id(LayerCall) -> the model made first with that layer
+    # id(LayerCall) -> (the model made first with that layer, the layer's call there)
+    borrowed: dict = field(default_factory=dict)
 
     # The model as a graph; a Sequential model is the chain x -> layer -> x -> ...
     @property
@@ -320,6 +322,8 @@ class Analyzer(cst.CSTVisitor):
         self.layer_objects: list[dict[str, tuple]] = [{}]
         self.datasets: list[dict[str, Dataset]] = [{}]
         self.applied_objects: dict[int, LayerCall] = {}  # id(layer object's call) -> its first application
+        # id(a model layer's constructor call) -> (the model, its LayerCall): `model.layers[-1]`
+        self.borrowed_objects: dict[int, tuple] = {}
         self.functional_statements: dict[int, list] = {}
         self.synthetic: list[str] = []
         # Graph items given to a model, by id, with the first model that has them (kept alive here,
@@ -636,6 +640,8 @@ class Analyzer(cst.CSTVisitor):
                 return
             if name and ((key and key.startswith("layers.") and layer_rule(key)) or self._custom_class(value)):
                 self.layer_objects[-1][name] = (value, line)
+            if name and self._model_layer(line, value, name):  # `layer = model.get_layer("dense")`
+                return
             if name and self._tensor_node(name, self._apply(line, value, name, [])):
                 return
             if name and key and key.split(".")[0] in ("optimizers", "losses"):
@@ -658,6 +664,8 @@ class Analyzer(cst.CSTVisitor):
                 for t in assign.targets:
                     self.env.bind(t.target, UNKNOWN, self._local)
                 return
+        if name and isinstance(value, cst.Subscript) and self._model_layer(line, value, name):  # `model.layers[-1]`
+            return
         if name and isinstance(value, cst.BinaryOperation) and self._tensor_node(
             name, self._operator(line, value, name, [])
         ):
@@ -900,7 +908,12 @@ class Analyzer(cst.CSTVisitor):
         func = call.func
         layer = None
         tensor_args = call.args
-        if isinstance(func, cst.Call):
+        taken = self._layer_of_model(func) if isinstance(func, (cst.Call, cst.Subscript)) else None
+        if taken is not None:  # `model.layers[-1](codes)`: that model's layer, applied again
+            layer = self._layer_call(taken[1].node, problems)
+            if layer is not None:
+                layer.borrowed_from = taken
+        elif isinstance(func, cst.Call):
             key = self.resolver.key(func.func)
             if not (key and key.startswith("layers.")) and self._custom_class(func) is None:
                 return None
@@ -912,6 +925,7 @@ class Analyzer(cst.CSTVisitor):
             layer = self._layer_call(obj_call, problems)
             if layer is not None:
                 layer.binding, layer.defined_by = func.value, obj_line
+                layer.borrowed_from = self.borrowed_objects.get(id(obj_call))
                 # Applied again: the same module (shared weights), called once per application.
                 layer.shared_with = self.applied_objects.setdefault(id(obj_call), layer)
                 if layer.shared_with is layer:
@@ -970,6 +984,44 @@ class Analyzer(cst.CSTVisitor):
         args["function"] = Value(function.code, function)
         layer = LayerCall("Lambda", rule, expression, args, inputs=[p.var for p in producers], output=target)
         return FunctionalNode(layer, producers, line, target, [])
+
+    def _model_layer(self, line, value: cst.BaseExpression, name: str) -> bool:
+        """`decoder_layer = autoencoder.layers[-1]`: a layer object of a model (_layer_of_model)."""
+        found = self._layer_of_model(value)
+        if found is None:
+            return False
+        self.layer_objects[-1][name] = (found[1].node, line)
+        self.borrowed_objects[id(found[1].node)] = found
+        return True
+
+    def _layer_of_model(self, value: cst.BaseExpression) -> tuple | None:
+        """(model, LayerCall) for `autoencoder.layers[-1]` or `model.get_layer("dense")`, a layer of
+        a model whose applications use that model's module. Sequential: any static index;
+        functional: the last layer, or a layer by its name=."""
+        owner = layer = None
+        if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Attribute) and value.value.attr.value == "layers":
+            owner = self._model_of(value.value.value)
+            index = evaluate(value.slice[0].slice.value, self.env).value if len(value.slice) == 1 and isinstance(
+                value.slice[0].slice, cst.Index) else None
+            if owner is not None and isinstance(index, int):
+                real = [n for n in owner.graph_nodes if n.key != "Identity" and not n.key.startswith("Model:")
+                        and not getattr(n.args.get("function", Value("", None)).value, "names", ())]
+                if (owner.kind == "sequential" or index == -1) and -len(real) <= index < len(real):
+                    layer = real[index]
+        elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "get_layer":
+            owner = self._model_of(value.func.value)
+            wanted = evaluate(value.args[0].value, self.env).value if len(value.args) == 1 else None
+            if owner is not None and isinstance(wanted, str):
+                layer = next((n for n in owner.graph_nodes if n.name == wanted), None)
+        if layer is None or layer.rule is None:
+            return None
+        if isinstance(value, cst.Call):
+            self.seen_calls.add(value)  # a layer of the model, not a model method for the translation
+        return owner, layer
+
+    def _model_of(self, node: cst.BaseExpression) -> ModelIR | None:
+        model = self._lookup_model(node.value) if isinstance(node, cst.Name) else None
+        return model if model is not None and model.kind in ("sequential", "functional") else None
 
     def _nested_model(self, call: cst.Call) -> ModelIR | None:
         """The Sequential/functional model that `encoder(x)` applies to a tensor of the graph (a
@@ -1185,7 +1237,7 @@ class Analyzer(cst.CSTVisitor):
                 if owner is not model and isinstance(item, FunctionalNode) and item.layer is not None:
                     # `encoder = keras.Model(inputs, encoded)` after `autoencoder = keras.Model(inputs,
                     # decoded)`: the layers are the first model's; this one uses its modules.
-                    model.borrowed[id(item.layer)] = owner
+                    model.borrowed[id(item.layer)] = (owner, item.layer)
             statements.append(item.statement)
             statements.extend(self.functional_statements.get(id(item.statement), []))
             model.inlined |= self.inlined.get(id(item.statement), set())
@@ -1199,6 +1251,9 @@ class Analyzer(cst.CSTVisitor):
                     node.layer.comments = statement_comments(node.statement)
                     node.layer.commented = node.statement
         _share_nested_models(model.layers)
+        for layer in model.layers:
+            if layer.borrowed_from is not None and layer.borrowed_from[0] is not model:
+                model.borrowed[id(layer)] = layer.borrowed_from
         model.inputs = [(t.var, t.shape) for t in declared]
         model.input_names = {t.var: t.name for t in declared if t.name}
         model.outputs = [o.var for o in found]

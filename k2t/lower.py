@@ -622,7 +622,7 @@ def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset,
     params = "".join(f", {p}" for p in ctor_params)
     source = model.keras_name or model.var
     kind = "Sequential" if model.kind == "sequential" else "functional"
-    owners = " and ".join(f"`{var}`" for var in sorted({owner.var for owner in model.borrowed.values()}))
+    owners = " and ".join(f"`{var}`" for var in sorted({owner.var for owner, _ in model.borrowed.values()}))
     doc = f'    """The Keras {kind} model `{source}`."""'
     if owners:
         doc = doc[:-3] + f"\n\n    The layers it has with {owners} are that model's modules: the weights are shared.\n    " + '"""'

@@ -599,14 +599,14 @@ class _Translation:
         (`given`: its report, by argument). id(LayerCall) -> (argument, module attribute)."""
         borrowed = {}
         for layer in model.graph_nodes:
-            owner = model.borrowed.get(id(layer))
+            owner, owner_layer = model.borrowed.get(id(layer), (None, None))
             if owner is None:
                 continue
             report = next((r for r in self.reports if r.ir is owner), None)
             if report is None:
                 raise Failed([Problem(model.call, "K2T301", (
                     f"its layers are {owner.var}'s, which is not translated (see its report)"))])
-            index = next(i for i, node in enumerate(owner.graph_nodes) if node is layer)
+            index = next(i for i, node in enumerate(owner.graph_nodes) if node is owner_layer)
             layer_map = next((m for m in report.lowered.layers if m.index == index), None)
             borrowed[id(layer)] = (owner.var, layer_map.module if layer_map is not None else None)
             given[owner.var] = report

@@ -399,3 +399,16 @@ def test_a_model_over_another_models_layers_uses_its_modules():
     assert features.fc1 is model.fc1 and not list(features.state_dict().keys() - {"fc1.weight", "fc1.bias"})
     verdicts = verify_sources(SUBMODEL, result.code)
     assert [v.status for v in verdicts] == ["equivalent", "equivalent"], verdicts
+
+
+def test_a_layer_taken_from_a_model_by_name_or_index_is_that_models_module():
+    source = SUBMODEL.replace("hidden = layers.Dense(4", 'hidden = layers.Dense(4, name="hidden"')
+    source += (
+        "codes = keras.Input(shape=(4,))\n"
+        "head = keras.Model(codes, model.layers[-1](codes))\n"
+        "again = keras.Model(inputs, model.get_layer('hidden')(inputs))\n"
+    )
+    result = translate(source)
+    assert not result.diagnostics, result.diagnostics
+    assert "self.fc1 = model.fc1" in result.code and "self.hidden = model.hidden" in result.code
+    assert all(v.status == "equivalent" for v in verify_sources(source, result.code))

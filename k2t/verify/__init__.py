@@ -332,16 +332,18 @@ def _keras_construction(model: ModelReport, source: Source, reports: list, done:
     done = set() if done is None else done
     ir = model.ir
     code, lines = "", []
-    for layer in ir.graph_nodes:
-        inner_ir = layer.args["model"].value if layer.key.startswith("Model:") else None
-        if inner_ir is None or id(inner_ir) in done:
+    # The models used as layers, and those whose layers this one takes (`autoencoder.layers[-1]`).
+    needed = [(layer.args["model"].value, layer.binding) for layer in ir.graph_nodes if layer.key.startswith("Model:")]
+    needed += [(owner, owner.var) for owner, _ in ir.borrowed.values()]
+    for inner_ir, binding in needed:
+        if id(inner_ir) in done:
             continue
         done.add(id(inner_ir))
         inner = next((r for r in reports if r.ir is inner_ir), None)
         if inner is None:
-            raise Unverifiable(f"the model {layer.binding} used as a layer is not translated")
+            raise Unverifiable(f"the model {binding} is not translated")
         inner_code, inner_lines = _keras_construction(inner, source, reports, done, input_shape)
-        code += inner_code + (f"{layer.binding} = {inner_ir.var}\n" if layer.binding != inner_ir.var else "")
+        code += inner_code + (f"{binding} = {inner_ir.var}\n" if binding != inner_ir.var else "")
         lines += inner_lines
     local = scope_constants(source, ir.scope, ir.creation)
     statements = sorted([ir.creation, *ir.build_statements], key=lambda s: source.span(s))
