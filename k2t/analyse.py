@@ -1019,6 +1019,24 @@ class Analyzer(cst.CSTVisitor):
             self.seen_calls.add(value)  # a layer of the model, not a model method for the translation
         return owner, layer
 
+    def _model_tensors(self, node: cst.BaseExpression, attributes: tuple) -> list:
+        """The graph items `model.input(s)`, `model.output` or `model.get_layer(...).output` /
+        `model.layers[i].output` stand for (a model over another's graph), or []."""
+        if not (isinstance(node, cst.Attribute) and node.attr.value in attributes):
+            return []
+        owner = self._model_of(node.value)
+        if owner is not None and owner.kind == "functional":
+            if node.attr.value in ("input", "inputs"):
+                found = [self.tensors[-1].get(var) for var, _ in owner.inputs]
+                return found if all(isinstance(t, FunctionalInput) for t in found) else []
+            if len(owner.outputs) == 1:  # `model.output`
+                return [n for n in self.nodes if n.var == owner.outputs[0] and n.layer in owner.layers][-1:]
+            return []
+        taken = self._layer_of_model(node.value)
+        if taken is None:
+            return []
+        return [n for n in self.nodes if n.layer is taken[1]][:1]
+
     def _model_of(self, node: cst.BaseExpression) -> ModelIR | None:
         model = self._lookup_model(node.value) if isinstance(node, cst.Name) else None
         return model if model is not None and model.kind in ("sequential", "functional") else None
@@ -1191,8 +1209,11 @@ class Analyzer(cst.CSTVisitor):
         if isinstance(outputs, cst.Dict):
             model.problems.append(Problem(outputs, "K2T301", "outputs given as a dict are not translated yet"))
         declared = []
+        if len(input_vars) == 1 and (owned := self._model_tensors(input_vars[0], ("input", "inputs"))):
+            input_vars = owned  # `keras.Model(model.input, ...)`: that model's inputs
         for node in input_vars:
-            tensor = self.tensors[-1].get(node.value) if isinstance(node, cst.Name) else None
+            tensor = node if isinstance(node, FunctionalInput) else (
+                self.tensors[-1].get(node.value) if isinstance(node, cst.Name) else None)
             if not isinstance(tensor, FunctionalInput):
                 model.problems.append(Problem(node, "K2T301", f"model input {code_of(node)} is not a keras.Input"))
             else:
@@ -1204,6 +1225,8 @@ class Analyzer(cst.CSTVisitor):
                 problems: list[Problem] = []
                 out = self._tensor(line, output, self._fresh_tensor_name("outputs"), problems)
                 model.problems.extend(problems)
+            if out is None and (owned := self._model_tensors(output, ("output",))):
+                out = owned[0]  # `model.get_layer("features").output`: a tensor of that model's graph
             if out is None:
                 model.problems.append(Problem(output, "K2T301", f"model output {code_of(output)} is not a tensor k2t can follow"))
             else:

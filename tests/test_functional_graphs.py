@@ -412,3 +412,14 @@ def test_a_layer_taken_from_a_model_by_name_or_index_is_that_models_module():
     assert not result.diagnostics, result.diagnostics
     assert "self.fc1 = model.fc1" in result.code and "self.hidden = model.hidden" in result.code
     assert all(v.status == "equivalent" for v in verify_sources(source, result.code))
+
+
+def test_a_model_over_intermediate_outputs_of_another():
+    source = SUBMODEL.replace("hidden = layers.Dense(4", 'hidden = layers.Dense(4, name="hidden"') + (
+        "extractor = keras.Model(inputs=model.input, outputs=model.get_layer('hidden').output)\n"
+        "probe = keras.Model(model.inputs, model.output)\n"
+    )
+    result = translate(source)
+    assert not result.diagnostics, result.diagnostics
+    assert "extractor = Extractor(model).to(device)" in result.code and "probe = Probe(model)" in result.code
+    assert all(v.status == "equivalent" for v in verify_sources(source, result.code))
