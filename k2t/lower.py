@@ -324,7 +324,7 @@ def lower_model(
                 if owner not in ctor_params:
                     ctor_params.append(owner)
                     ctor_args.append(owner)
-        if layer.injected and lowering.weights_step is not None and layer.shared_with is None:
+        elif layer.injected and lowering.weights_step is not None and layer.shared_with is None:
             # The program's own layer object, given to the constructor under its name.
             step = lowering.steps[lowering.weights_step]
             injected[layer.binding] = step.module
