@@ -10,7 +10,16 @@ A class is translated construct by construct, keeping the user's structure and n
   the first batch (initialize_parameters plays build());
 - call() becomes forward(): `training` reads self.training, ops go through the ops table
   (k2t/ops.py), each sub-layer call is the rule's forward expression. Keras code is channels-last and
-  stays so inside a class: layers that want channels-first are wrapped in explicit permutes.
+  stays so inside a class: layers that want channels-first are wrapped in explicit permutes;
+- helper methods are translated at their first call from forward(), with that call's shapes, so
+  the shape they return follows on;
+- `self.activation = activations.get(name)` with a name every instantiation agrees on (or the
+  default) is dropped, and `self.activation(x)` becomes the torch function (rules/activations.py);
+- `self.w.assign(v)` (assign_add, assign_sub) on an add_weight variable is an in-place copy_ (add_,
+  sub_) under torch.no_grad(): no gradient flows through a Keras assign either.
+Where instances of a class differ (`Linear(32)` then `Linear(1)` in one model), each instance's
+output shape is learnt by translating the class again with that instance's arguments and input
+(ClassReport.output_for); the class's code is written once, with the sizes the instances share.
 A line without a faithful translation keeps its Keras code with a `# k2t:` marker and a diagnostic;
 the rest of the class is translated. Where the program builds a lazy model (`model.build(shape)`),
 the output runs one forward pass on a zero batch instead, as torch's lazy modules require.
@@ -31,7 +40,7 @@ from k2t.rewrite import MARKER
 from k2t.analyse import Analyzer, LayerCall, Problem
 from k2t.lower import Failed, lower_model
 from k2t.ops import Refused, translate_expression
-from k2t.rules.activations import ACTIVATIONS, render
+from k2t.rules.activations import ACTIVATIONS, activation_name, render
 from k2t.rules.initializers import initializer_code, keras_fans
 from k2t.rules.ops import BATCH, NUMBER, OBJECT, SEQ, TENSOR, Expr
 from k2t.rules.spec import FIRST, LAST, LayerContext, Lowering, Step, Unsupported, to_first, to_last
@@ -49,6 +58,8 @@ KERAS_SELF_METHODS = frozenset({
     "add_loss", "add_metric", "add_update", "add_variable", "add_weight", "compute_loss", "compute_metrics", "get_weights",
     "set_weights", "reset_metrics", "make_train_function", "build", "get_layer", "count_params",
 })
+# tf.Variable's in-place writes -> torch's in-place tensor methods.
+_ASSIGNMENTS = {"assign": "copy_", "assign_add": "add_", "assign_sub": "sub_"}
 # Keyword arguments of Layer.__init__ that have no meaning for an nn.Module.
 KERAS_ONLY_KEYWORDS = ("name", "trainable", "dtype", "dynamic", "autocast", "input_shape", "input_dim")
 # Layers that act on the last axis whatever the rank: the rule may run without knowing the rank.
@@ -119,6 +130,9 @@ class ClassReport:
     same_shape: bool = False  # forward() returns a tensor of its input's shape (sizes unknown or not)
     inherits: str | None = None  # the program's base class whose call() this class uses as its own
     input_name: str = "x"  # forward()'s first parameter
+    # (input shape, constructor code) -> the output shape of that one instance (a model's
+    # `Linear(32)` and `Linear(1)`), where the class's own shapes depend on its arguments
+    output_for: object = field(default=None, repr=False, compare=False)
 
 
 def keras_classes(module: cst.Module, resolver) -> dict[str, tuple[cst.ClassDef, str]]:
@@ -292,10 +306,16 @@ class ClassTranslator:
         self.methods = _methods(node)
         self.sublayers: dict[str, SubLayer] = {}
         self.weights: dict[str, Weight] = {}
+        # `self.activation = activations.get(activation)` with the activation known: attr ->
+        # (its name in rules/activations.py, the statement, dropped: forward() applies the function)
+        self.activations: dict[str, tuple[str, cst.SimpleStatementLine]] = {}
         self.numbers: set[str] = set()  # self attributes holding numbers (sizes, rates)
         self.number_values: dict[str, object] = {}  # those whose value __init__ makes known
         self.weight_shapes: dict[str, tuple] = {}  # add_weight shapes k2t can follow (for call()'s ops)
-        self.helpers: dict[str, list[Expr]] = {}  # helper method -> the arguments of its first call
+        # helper method -> the (positional, keyword) arguments of its first call
+        self.helpers: dict[str, tuple[list[Expr], dict[str, Expr]]] = {}
+        self.helper_lines: dict[str, list[str]] = {}  # helper method -> its translation
+        self.helper_returns: dict[str, tuple | None] = {}  # the shape it returns for its first call's arguments
         self.forward_params: list[str] = []
         self.forward_signature: list[str] = []
         self.loop_layers: dict[str, SubLayer] = {}  # loop variable -> the layer list it runs over
@@ -304,8 +324,53 @@ class ClassTranslator:
         self.snippets: set[str] = set()  # helpers the classes need (rules/snippets.py)
         self.complete = True
         self.lazy = False
+        self._instances: dict = {}  # output_for's answers
         position = positions.get(node)
         self.result = ClassReport(node.name.value, kind, position.start.line if position else 1)
+
+    # -- one instance ------------------------------------------------------------------------
+    def output_for(self, shape, constructor: str) -> tuple | str | None:
+        """The output shape (without the batch) of the instance `constructor` (its source code,
+        `Linear(1)`) applied to inputs of `shape`: the class translated again, nothing written,
+        with the arguments this call gives (literals or module constants) and that input shape.
+        "same": the input's shape, whatever its sizes."""
+        key = (shape, constructor)
+        if key not in self._instances:
+            self._instances[key] = self._output_for(shape, constructor)
+        return self._instances[key]
+
+    def _output_for(self, shape, constructor: str) -> tuple | None:
+        init = self.methods.get("__init__")
+        try:
+            call = cst.parse_expression(constructor)
+        except cst.ParserSyntaxError:
+            return None
+        if init is None or not isinstance(call, cst.Call) or any(a.star for a in call.args):
+            return None
+        params = [p.name.value for p in [*init.params.params[1:], *init.params.kwonly_params]]
+        positional = [p.name.value for p in init.params.params[1:]]
+        arguments = {
+            p.name.value: evaluate(p.default, self.module_env)
+            for p in [*init.params.params[1:], *init.params.kwonly_params] if p.default is not None
+        }
+        for i, arg in enumerate(call.args):
+            name = arg.keyword.value if arg.keyword else (positional[i] if i < len(positional) else None)
+            if name in params:
+                arguments[name] = evaluate(arg.value, self.module_env)
+        known = {
+            name: value.value for name, value in arguments.items()
+            if value.known and (value.value is None or isinstance(value.value, (int, float, str, tuple)))
+        }
+        probe = ClassTranslator(
+            self.node, self.kind, self.resolver, self.module_env, self.classes, self.positions, lambda problem: None,
+            shape, {}, dict(self.outputs), known, self.sparse_gradients,
+        )
+        probe.code()
+        if not probe.complete:
+            return None
+        if probe.output_shape is not None:
+            return probe.output_shape
+        return "same" if probe.same_shape else None
 
     # -- problems ----------------------------------------------------------------------------
     def problem(self, node, code: str, message: str) -> str:
@@ -345,6 +410,11 @@ class ClassTranslator:
                                     env.bind(target.target, evaluate_value(small.value, env), is_local=True)
                     continue
                 attr, value = found
+                if isinstance(value, cst.Call) and self.resolver.key(value.func) == "activations.get":
+                    name = self.activation_of(value, env)
+                    if name is not None and self.only_called(attr):
+                        self.activations[attr] = (name, statement)
+                        continue
                 if isinstance(value, cst.Call):
                     if self.resolver.key(value.func) == "Sequential":  # lowered like a model, at its first call
                         analyzer.scopes = [function]
@@ -369,6 +439,36 @@ class ClassTranslator:
                     self.numbers.add(attr)
                     if method == "__init__" and isinstance(known.value, int) and not isinstance(known.value, bool):
                         self.number_values[attr] = int(known.value)
+
+    def activation_of(self, call: cst.Call, env: Env) -> str | None:
+        """The activation `activations.get(x)` returns, where x is known here: a string or None that
+        every instantiation agrees on (or the parameter's default), or an activation function."""
+        (arg,) = call.args if len(call.args) == 1 else (None,)
+        if arg is None or arg.star or (arg.keyword is not None and arg.keyword.value != "identifier"):
+            return None
+        node = call.args[0].value
+        key = self.resolver.key(node)
+        if key is not None:  # keras.activations.relu, tf.nn.relu
+            return activation_name(key)
+        known = evaluate(node, env)
+        if known.known and (known.value is None or isinstance(known.value, str)):
+            return activation_name(known.value)
+        return None
+
+    def only_called(self, attr: str) -> bool:
+        """`self.<attr>` is assigned once and otherwise only called on one tensor (Keras-only
+        methods such as get_config, which are dropped, aside)."""
+        uses = calls = 0
+        for name, function in self.methods.items():
+            if name in KERAS_ONLY_METHODS:
+                continue
+            for node in cstwalk.iter_nodes(function):
+                uses += _self_attr(node) == attr
+                calls += (
+                    isinstance(node, cst.Call) and _self_attr(node.func) == attr and len(node.args) == 1
+                    and node.args[0].keyword is None and not node.args[0].star
+                )
+        return uses == calls + 1
 
     @staticmethod
     def sizes_from_build(sub: SubLayer, call: cst.Call, build: cst.FunctionDef, env: Env) -> None:
@@ -419,6 +519,14 @@ class ClassTranslator:
             attr = _self_attr(node.func)
             if attr in KERAS_SELF_METHODS and attr not in self.methods:
                 raise Refused(f"self.{attr}() is a Keras Layer/Model method without a torch counterpart; not translated yet")
+            if attr in self.activations:  # the activation keras.activations.get gave
+                value = translate(node.args[0].value)
+                if value.kind != TENSOR:
+                    raise Refused(f"self.{attr}(...): its input is not a tensor k2t can follow")
+                name = self.activations[attr][0]
+                code = ast.parse(render(name, ast.unparse(value.node)), mode="eval").body
+                pointwise = value.pointwise and name not in ("softmax", "log_softmax")
+                return Expr(code, TENSOR, shape=value.shape, pointwise=pointwise, dtype=value.dtype)
             if attr in self.sublayers:
                 return self.sublayer_call(self.sublayers[attr], node, translate)
             if isinstance(node.func, cst.Name) and node.func.value in self.loop_layers:
@@ -431,11 +539,28 @@ class ClassTranslator:
             ):  # the base class's call(): its forward(), given this input shape
                 return self.sublayer_call(SubLayer("", None, node, custom=base), node, translate, "super().forward")
             if attr in self.methods and attr not in ("call", "build", "__init__"):
-                args = [translate(a.value) for a in node.args if not a.star]
-                self.helpers.setdefault(attr, args)
+                if any(a.star for a in node.args):
+                    raise Refused(f"self.{attr}(*args/**kwargs) is not translated")
+                positional = [translate(a.value) for a in node.args if a.keyword is None]
+                keywords = {a.keyword.value: translate(a.value) for a in node.args if a.keyword is not None}
                 code = ast.parse(code_of(node.func), mode="eval").body
-                return Expr(ast.Call(code, [a.node for a in args], []), TENSOR)
+                named = [ast.keyword(k, v.node) for k, v in keywords.items()]
+                call = ast.Call(code, [a.node for a in positional], named)
+                return Expr(call, TENSOR, shape=self.helper_call(attr, positional, keywords))
         return None
+
+    def helper_call(self, name: str, positional: list[Expr], keywords: dict[str, Expr]) -> tuple | None:
+        """A helper method called from forward(): translated at its first call, with the shapes of
+        that call's arguments; the shape it returns, where this call's arguments have those shapes."""
+        def shapes(positional, keywords):
+            return [(e.kind, e.shape, e.value) for e in [*positional, *keywords.values()]], list(keywords)
+
+        if name not in self.helpers:
+            self.helpers[name] = (positional, keywords)
+            self.helper_lines[name], self.helper_returns[name] = self.helper(name, positional, keywords)
+        elif shapes(*self.helpers[name]) != shapes(positional, keywords):
+            return None
+        return self.helper_returns.get(name)  # (None while the helper is being translated: recursion)
 
     def custom_base(self) -> str | None:
         """The program's own class this one derives from, if any."""
@@ -750,6 +875,8 @@ class ClassTranslator:
                 value = self.translate(small.value, names)
                 self.returns.append(value.shape if value.kind == TENSOR else None)
                 return ["return " + ast.unparse(value.node)]
+            if isinstance(small, cst.Expr) and self.assigned_weight(small.value) is not None:
+                return self.assignment(small.value, names)
             if isinstance(small, cst.Expr):
                 return [self.expression(small.value, names)]
             if isinstance(small, (cst.Pass, cst.Break, cst.Continue)):
@@ -757,6 +884,25 @@ class ClassTranslator:
         except Refused as exc:
             return self.kept(statement, names, str(exc), small)
         return self.kept(statement, names, "this statement is not translated inside a class yet", small)
+
+    def assigned_weight(self, node) -> str | None:
+        """`self.w.assign(v)` (assign_add, assign_sub) on an add_weight variable: the attribute."""
+        if (
+            isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in _ASSIGNMENTS and _self_attr(node.func.value) in self.weights
+            and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star
+        ):
+            return _self_attr(node.func.value)
+        return None
+
+    def assignment(self, node: cst.Call, names) -> list[str]:
+        """A Keras variable written in place (a running statistic): no gradient flows through
+        assign(), so the in-place update runs under torch.no_grad()."""
+        value = self.translate(node.args[0].value, names)
+        if value.kind not in (TENSOR, NUMBER):
+            raise Refused(f"{code_of(node)}: the new value is not a tensor or a number k2t can follow")
+        method = _ASSIGNMENTS[node.func.attr.value]
+        return ["with torch.no_grad():", f"    self.{self.assigned_weight(node)}.{method}({ast.unparse(value.node)})"]
 
     def bind(self, target, value: Expr, names) -> None:
         if isinstance(target, cst.Name):  # later uses read the variable, not the expression
@@ -856,22 +1002,31 @@ class ClassTranslator:
             body.insert(0, "# Tensors keep Keras's channels-last layout here; the conv/pool modules permute to NCHW and back.")
         return [f"def forward(self{''.join(', ' + p for p in params)}):", *_indent(body or ["pass"])]
 
-    def helper(self, name: str, arguments: list[Expr]) -> list[str]:
+    def helper(self, name: str, arguments: list[Expr], keywords: dict[str, Expr]) -> tuple[list[str], tuple | None]:
+        """A helper method's lines, and the shape it returns, for the arguments of its first call.
+        It is translated from inside forward(): what forward() is following is kept aside."""
         function = self.methods[name]
-        self.in_forward = True
+        saved = self.in_forward, self.forward_names, self.returns
+        self.in_forward, self.returns = True, []
         names = {}
-        params = function.params.params[1:]
+        params = [*function.params.params[1:], *function.params.kwonly_params]
+        positional = len(function.params.params) - 1
         for i, param in enumerate(params):
-            if i < len(arguments):  # what the caller passes, read through the parameter's name
-                names[param.name.value] = dataclasses.replace(arguments[i], node=ast.Name(param.name.value))
+            given = arguments[i] if i < min(len(arguments), positional) else keywords.get(param.name.value)
+            if given is not None:  # what the caller passes, read through the parameter's name
+                names[param.name.value] = dataclasses.replace(given, node=ast.Name(param.name.value))
             elif param.default is not None and evaluate(param.default, self.module_env).known:
                 value = evaluate(param.default, self.module_env).value
                 names[param.name.value] = Expr(ast.Constant(value), NUMBER, value=value)
             else:
                 names[param.name.value] = Expr(ast.Name(param.name.value), TENSOR)
         self.forward_names = _bound_names(function)
-        body = self.block(self.body_of(function), names)
-        self.in_forward = False
+        try:
+            body = self.block(self.body_of(function), names)
+        finally:
+            returns = self.returns
+            self.in_forward, self.forward_names, self.returns = saved
+        returned = returns[0] if returns and all(r == returns[0] for r in returns) else None
         # tf.function compiles a graph: torch runs the method as it is.
         decorators = [d for d in function.decorators if self.resolver.key(
             d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) != "tf.function"]
@@ -885,7 +1040,7 @@ class ClassTranslator:
         header = header.strip().splitlines()
         if any(self.uses_keras(d) for d in decorators):
             header.insert(0, self.problem(function, "K2T501", f"a decorator of {name} has no translation yet"))
-        return [*header[:-1], *_indent(body or ["pass"])]
+        return [*header[:-1], *_indent(body or ["pass"])], returned
 
     def annotation(self, annotation: cst.Annotation | None) -> cst.Annotation | None:
         """tf.Tensor -> torch.Tensor in a type annotation; other TensorFlow/Keras types are dropped."""
@@ -1019,6 +1174,8 @@ class ClassTranslator:
         if found is None:
             return None
         attr = found[0]
+        if attr in self.activations and self.activations[attr][1] is statement:
+            return []  # forward() applies the activation itself
         sub = self.sublayers.get(attr)
         if sub is not None and sub.statement is statement:
             lines = self.sublayer_lines(sub)
@@ -1074,6 +1231,10 @@ class ClassTranslator:
             shape_param = None
             if method == "build" and len(function.params.params) > 1:
                 shape_param = function.params.params[1].name.value
+            env = Env(self.module_env)  # __init__'s parameters: the values every instantiation gives
+            if method == "__init__":
+                for param in [*function.params.params[1:], *function.params.kwonly_params]:
+                    env.bind(param.name, self.arguments.get(param.name.value, UNKNOWN), is_local=True)
             for statement in cstwalk.iter_nodes(function.body):  # also under `if self.use_bias:`
                 if not isinstance(statement, cst.SimpleStatementLine):
                     continue
@@ -1083,9 +1244,9 @@ class ClassTranslator:
                 attr, call = found
                 if _self_attr(call.func) != "add_weight":
                     continue
-                self.weights[attr] = self.add_weight(attr, statement, call, shape_param)
+                self.weights[attr] = self.add_weight(attr, statement, call, shape_param, env)
 
-    def add_weight(self, attr: str, statement, call: cst.Call, shape_param: str | None) -> Weight:
+    def add_weight(self, attr: str, statement, call: cst.Call, shape_param: str | None, env: Env) -> Weight:
         args = {}
         positional = [a for a in call.args if a.keyword is None]
         order = ("shape", "initializer", "dtype", "trainable")
@@ -1109,7 +1270,7 @@ class ClassTranslator:
         if any(self.resolver.key(n) is not None for n in cstwalk.iter_nodes(shape_node)):
             return Weight(attr, statement, [self.problem(call, "K2T102", "add_weight: the shape must be plain Python"), *code], [])
         shape = code_of(shape_node)
-        static_shape = self.static_shape(shape_node, shape_param)
+        static_shape = self.static_shape(shape_node, shape_param, env)
         if static_shape is not None:
             self.weight_shapes[attr] = static_shape
         init_node = args.get("initializer")
@@ -1123,7 +1284,7 @@ class ClassTranslator:
                 init_name = key[len("initializers."):]
             else:
                 return Weight(attr, statement, [self.problem(init_node, "K2T102", f"initializer {code_of(init_node)} is not translated yet"), *code], [])
-        static = evaluate(shape_node, self.module_env)
+        static = evaluate(shape_node, env)
         rank = len(static.value) if static.known and isinstance(static.value, (tuple, list)) else (
             len(shape_node.elements) if isinstance(shape_node, (cst.Tuple, cst.List)) else None
         )
@@ -1146,9 +1307,10 @@ class ClassTranslator:
         lines = [f"self.{attr} = nn.Parameter(torch.empty({shape}){grad})", *init.splitlines()]
         return Weight(attr, statement, lines, [])
 
-    def static_shape(self, node: cst.BaseExpression, shape_param: str | None) -> tuple | None:
+    def static_shape(self, node: cst.BaseExpression, shape_param: str | None, env: Env) -> tuple | None:
         """add_weight's shape where every size is known: literals, `self.units` set in __init__,
-        and `input_shape[-1]` of build() where the callers give the input's shape."""
+        __init__'s parameters that every instantiation gives the same value, and `input_shape[-1]`
+        of build() where the callers give the input's shape."""
         if not isinstance(node, (cst.Tuple, cst.List)):
             return None
         built = None if self.input_shape is None or isinstance(self.input_shape, Several) else (None, *self.input_shape)
@@ -1166,7 +1328,7 @@ class ClassTranslator:
                 index = evaluate(value.slice[0].slice.value, self.module_env).value
                 dim = built[index] if isinstance(index, int) and -len(built) <= index < len(built) else None
             else:
-                dim = evaluate(value, self.module_env).value
+                dim = evaluate(value, env).value
             if not isinstance(dim, int) or isinstance(dim, bool):
                 return None
             dims.append(int(dim))
@@ -1226,12 +1388,6 @@ class ClassTranslator:
         self.read_weights()
         self.in_forward = False
         forward = self.forward()
-        helpers = []
-        done = set()
-        while set(self.helpers) - done:
-            name = next(n for n in self.helpers if n not in done)
-            done.add(name)
-            helpers.append(self.helper(name, self.helpers[name]))
         init = self.init()
         lazy_init = self.initialize_parameters()
         bases = []
@@ -1256,8 +1412,8 @@ class ClassTranslator:
                         body.append(lazy_init)
                 elif name in KERAS_ONLY_METHODS:
                     continue
-                elif name in self.helpers:
-                    body.append(helpers[list(self.helpers).index(name)])
+                elif name in self.helper_lines:
+                    body.append(self.helper_lines[name])
                 else:
                     code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
                     if self.uses_keras(statement):
@@ -1287,6 +1443,7 @@ class ClassTranslator:
             )
         self.result.input_name = self.forward_params[0] if self.forward_params else "x"
         self.result.complete = self.complete
+        self.result.output_for = self.output_for
         for sub in self.sublayers.values():
             if sub.custom:
                 self.result.custom.append((sub.attr, sub.custom))
@@ -1473,7 +1630,9 @@ def constructor_arguments(module: cst.Module, classes: dict, env: Env) -> dict[s
                     value = given.get(param.name.value)
                     if value is None and param.default is not None:
                         value = evaluate(param.default, env)
-                    known = value is not None and value.known and isinstance(value.value, (int, float, str, tuple))
+                    known = value is not None and value.known and (
+                        value.value is None or isinstance(value.value, (int, float, str, tuple))
+                    )  # None: `activation=None`
                     values[param.name.value].add(repr(value.value) if known else None)
             found[name] = {
                 k: ast.literal_eval(v.pop()) for k, v in values.items() if len(v) == 1 and None not in v
@@ -1529,6 +1688,11 @@ def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowerin
     out_shape = behaves.output_shape if behaves.input_shape == shape else None
     if out_shape is None and behaves.same_shape and behaves.input_shape == shape and not several:
         out_shape = tuple(ctx.in_shape)  # with the model's own sizes
+    if out_shape is None and behaves is report and report.output_for is not None:
+        # Instances of the class differ (`Linear(32)`, then `Linear(1)`): this one's own shapes.
+        out_shape = report.output_for(shape, ctx.args["constructor"].code)
+        if out_shape == "same":
+            out_shape = tuple(ctx.in_shape) if not several else None  # with the model's own sizes
     if out_shape is None:
         raise Unsupported(f"{report.name}: k2t could not follow the shape of its output for inputs {shape}", "K2T303")
     name = snake_case(report.name)

@@ -270,11 +270,12 @@ class _Translator:
         func = self.expr(node.func)
         if func.kind != OBJECT:
             raise Refused(f"{_short(node)}: a call of a {func.kind}")
-        args, keywords, values = [], [], []
+        args, keywords, values, exprs = [], [], [], []
         for arg in node.args:
             if arg.star:
                 raise Refused(f"{_short(node)}: *args/**kwargs are not translated")
             value = self.expr(arg.value)
+            exprs.append(value)
             if _holds_tensor(value):
                 raise Refused(
                     f"{_short(node)}: {code_of(node.func)}() is not a TensorFlow/Keras function; "
@@ -295,6 +296,9 @@ class _Translator:
             and func.node.attr in _FUNCTIONS
         ):
             builtin = _FUNCTIONS[func.node.attr]
+        if builtin is len and not keywords and len(exprs) == 1 and _items(exprs[0]) is not None:
+            size = len(_items(exprs[0]))  # len(x.shape): the rank, where it is known
+            return Expr(call, NUMBER, value=size, dim=size)
         if builtin is not None and not keywords and values and all(v is not UNKNOWN for v in values):
             try:
                 result = builtin(*values)
@@ -512,7 +516,7 @@ class _Translator:
             pointwise = all(o.kind == NUMBER or o.pointwise or o.shape == () for o in (left, right))
             return Expr(code, TENSOR, shape=broadcast_shapes(_shape(left), _shape(right)), pointwise=pointwise)
         if SEQ in (left.kind, right.kind):
-            raise Refused(f"{_short(node)}: arithmetic on Python sequences is not translated")
+            return self._sequence_arithmetic(node, ast_op, left, right, code)
         a, b = static(left), static(right)
         if fold is not None and a is not UNKNOWN and b is not UNKNOWN:
             try:
@@ -520,7 +524,27 @@ class _Translator:
             except Exception:  # noqa: BLE001 - not static
                 return Expr(code, OBJECT)
             return Expr(code, NUMBER, value=value, dim=value if isinstance(value, int) else None)
+        if left.kind == NUMBER and right.kind == NUMBER:  # `1 - self.rate`: a number known at run time
+            return Expr(code, NUMBER)
         return Expr(code, OBJECT)
+
+    @staticmethod
+    def _sequence_arithmetic(node, ast_op, left: Expr, right: Expr, code: ast.expr) -> Expr:
+        """Shapes built as Python tuples: `(n,) + (1,) * (rank - 1)`, the items followed (the code
+        is kept: tuple arithmetic is the same on torch's sizes)."""
+        if ast_op is ast.Add and left.kind == right.kind == SEQ and None not in (_items(left), _items(right)):
+            try:
+                value = left.value + right.value if UNKNOWN not in (left.value, right.value) else UNKNOWN
+            except TypeError:  # a tuple and a list
+                raise Refused(f"{_short(node)}: a tuple and a list added") from None
+            return Expr(code, SEQ, value=value, items=_items(left) + _items(right))
+        if ast_op is ast.Mult and {left.kind, right.kind} == {SEQ, NUMBER}:
+            sequence, count = (left, right) if left.kind == SEQ else (right, left)
+            times, items = static(count), _items(sequence)
+            if isinstance(times, int) and not isinstance(times, bool) and items is not None:
+                value = sequence.value * times if sequence.value is not UNKNOWN else UNKNOWN
+                return Expr(code, SEQ, value=value, items=items * times)
+        raise Refused(f"{_short(node)}: arithmetic on Python sequences is not translated")
 
     def _UnaryOperation(self, node: cst.UnaryOperation) -> Expr:
         operand = self._operand(node.expression)
@@ -539,6 +563,8 @@ class _Translator:
         if operand.kind == TENSOR:
             return Expr(code, TENSOR, shape=operand.shape, pointwise=operand.pointwise, dtype=operand.dtype)
         value = static(operand)
+        if value is UNKNOWN and operand.kind == NUMBER:  # `-self.rate`
+            return Expr(code, NUMBER)
         if value is UNKNOWN or operand.kind != NUMBER:
             return Expr(code, OBJECT)
         try:
@@ -672,6 +698,13 @@ def _nested_shape(value: Any) -> tuple:
     if isinstance(value, (tuple, list)):
         return (len(value),) + (_nested_shape(value[0]) if value else ())
     return ()
+
+
+def _items(e: Expr) -> tuple | None:
+    """A sequence's items where its length is known (x.shape of a tensor of unknown rank: None)."""
+    if e.kind != SEQ or (not e.items and (e.value is UNKNOWN or len(e.value) != 0)):
+        return None
+    return e.items
 
 
 def _holds_tensor(e: Expr) -> bool:

@@ -35,6 +35,10 @@ Keras/TF semantics kept (each checked against TensorFlow by the table test):
 - tf.cast to an integer type truncates toward zero, as torch's .to() does.
 - //, %, floordiv and floormod round toward -inf in both; tf.round and torch.round round half to even.
 - torch.chunk equals tf.split(x, n) wherever TF accepts it (the axis divisible by n).
+- Random ops (tf.random.normal/uniform, keras.random.normal/uniform/randint, K.random_normal/uniform)
+  draw from torch's global generator on the inputs' device, as TF computes them (randn * stddev +
+  mean; uniform in [minval, maxval), integers for integer dtypes). seed= is refused: no torch
+  generator draws Keras's stream. The table test compares them by shape, dtype and distribution.
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class Op:
     shape: Callable[["Args"], tuple | None] | None = None
     elementwise: bool = False  # pointwise in every tensor argument (layout-independent)
     dtype: str | None = None  # the output dtype where it is fixed ("bool")
+    random: bool = False  # draws random numbers: its samples are compared by distribution, not value
 
 
 class Args:
@@ -1218,6 +1223,76 @@ def _to_tensor(a: Args, x: str = "x") -> str:
     return f"{{{x}}}" if a[x].kind == TENSOR else _constant(x, None)(a)
 
 
+_FLOATS = ("float16", "bfloat16", "float32", "float64", "half", "float", "double")
+
+
+def _unseeded(a: Args) -> None:
+    """seed= fixes Keras's (or TF's) own random stream, which torch cannot reproduce: refused, so
+    that nobody expects the translation to draw Keras's numbers."""
+    seed = static(a["seed"])
+    if seed is not None:
+        shown = ast.unparse(a["seed"].node) if seed is UNKNOWN else repr(seed)
+        raise Refused(
+            f"{a.what}: seed={shown} has no translation: torch cannot draw Keras's random stream "
+            "(without seed= the translation draws from torch's global generator, seeded by torch.manual_seed)"
+        )
+
+
+def _is_number(e: Expr, number: float) -> bool:
+    value = e.value if e.kind == NUMBER else None
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == number
+
+
+def _random_normal(a: Args) -> str:
+    """randn * stddev + mean (TF's own formula), the factors left out where they are 1 and 0."""
+    _unseeded(a)
+    name = a.value("dtype") or "float32"
+    if name not in _FLOATS:
+        raise Refused(f"{a.what}: normal samples of dtype {name!r} (only floating point dtypes)")
+    code = f"torch.randn({{shape}}{_dtype_keyword(a)}, device={{device}})"
+    if not _is_number(a["stddev"], 1):
+        code += " * {stddev}"
+    mean = static(a["mean"])
+    if isinstance(mean, (int, float)) and not isinstance(mean, bool) and mean < 0:
+        code += f" - {-mean!r}"  # not `+ -1.0`
+    elif not _is_number(a["mean"], 0):
+        code += " + {mean}"
+    return code
+
+
+def _random_uniform(a: Args) -> str:
+    """[minval, maxval): torch.rand for [0, 1), uniform_ for other static bounds, randint for ints
+    (tf.random.uniform only: maxval must be given then, as TF requires)."""
+    _unseeded(a)
+    name = a.value("dtype") or "float32"
+    low, high = a["minval"], a["maxval"]
+    if name not in _FLOATS:
+        if high.kind == NUMBER and high.value is None:
+            raise Refused(f"{a.what}: an integer dtype needs maxval")
+        if not all(e.kind == NUMBER and _is_int(e.value) for e in (low, high)):
+            raise Refused(f"{a.what}: integer bounds must be Python ints")
+        return f"torch.randint({{minval}}, {{maxval}}, {{shape}}, dtype={torch_dtype(name, a.what)}, device={{device}})"
+    rand = f"torch.rand({{shape}}{_dtype_keyword(a)}, device={{device}})"
+    if high.kind == NUMBER and high.value is None:  # tf.random.uniform's default: [minval, 1)
+        high = Expr(ast.Constant(1.0), NUMBER, value=1.0)
+        a.values["maxval"] = high
+    if _is_number(low, 0) and _is_number(high, 1):
+        return rand
+    numbers = [static(e) for e in (low, high)]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        if numbers[0] > numbers[1]:
+            raise Refused(f"{a.what}: minval above maxval")
+        return f"torch.empty({{shape}}{_dtype_keyword(a)}, device={{device}}).uniform_({{minval}}, {{maxval}})"
+    return f"{rand} * ({{maxval}} - {{minval}}) + {{minval}}"
+
+
+def _random_shape(a: Args) -> tuple | None:
+    """The shape asked for (a tensor mean/stddev/bound broadcasts against it, as in TF)."""
+    given = _shape_of(a, "shape")
+    others = [a.shape(n) for n in ("mean", "stddev", "minval", "maxval") if n in a.values and a[n].kind == TENSOR]
+    return broadcast_shapes(given, *others) if others else given
+
+
 def _refuse(reason: str):
     raise Refused(reason)
 
@@ -1300,9 +1375,11 @@ def _parse_signature(signature: str) -> tuple[OpParam, ...]:
     return tuple(params)
 
 
-def op(keys: str, signature: str, torch, *samples: str, shape=None, elementwise=False, dtype=None) -> Op:
+def op(
+    keys: str, signature: str, torch, *samples: str, shape=None, elementwise=False, dtype=None, random=False
+) -> Op:
     """One entry: its keys (space separated aliases), signature, torch template and sample calls."""
-    entry = Op(tuple(keys.split()), _parse_signature(signature), torch, samples, shape, elementwise, dtype)
+    entry = Op(tuple(keys.split()), _parse_signature(signature), torch, samples, shape, elementwise, dtype, random)
     for key in entry.keys:
         if key in OPS:
             raise ValueError(f"duplicate ops table key {key}")
@@ -1717,6 +1794,7 @@ op(
     "tf.reshape(x, [2, 3, 2, 2])",
     "tf.reshape(x, [tf.shape(x)[0], -1])",
     "tf.reshape(x, tf.shape(y))",
+    "tf.reshape(x, (tf.shape(x)[0],) + (1,) * (len(x.shape) - 2) + (12,))",
     shape=_reshape_shape("tensor", "shape"),
 )
 op(
@@ -2008,6 +2086,83 @@ op(
     "tf.eye(3)",
     "tf.eye(2, 3, dtype=tf.int32)",
     shape=lambda a: (a.value("num_rows"), a.value("num_columns") or a.value("num_rows")),
+)
+
+
+# TensorFlow / keras.random / keras.backend: random numbers. torch draws from its global generator;
+# a seed= is refused (see _unseeded). The table test compares their samples by shape, dtype and
+# distribution (tests/test_ops_table.py), never by value.
+op(
+    "tf.random.normal",
+    "shape: shape, mean: value = 0.0, stddev: value = 1.0, dtype: dtype = 'float32', seed: static = None, "
+    "name: ignore = None",
+    _random_normal,
+    "tf.random.normal((200, 500))",
+    "tf.random.normal((200, 500), mean=1.5, stddev=0.5, dtype=tf.float64)",
+    "tf.random.normal(tf.shape(x))",
+    shape=_random_shape,
+    random=True,
+)
+op(
+    "tf.random.uniform",
+    "shape: shape, minval: value = 0, maxval: value = None, dtype: dtype = 'float32', seed: static = None, "
+    "name: ignore = None",
+    _random_uniform,
+    "tf.random.uniform((200, 500))",
+    "tf.random.uniform((200, 500), minval=-2.0, maxval=3.0)",
+    "tf.random.uniform((200, 500), minval=1, maxval=7, dtype=tf.int32)",
+    "tf.random.uniform([tf.shape(x)[0], 4], maxval=0.5)",
+    shape=_random_shape,
+    random=True,
+)
+op(
+    "random.normal",
+    "shape: shape, mean: value = 0.0, stddev: value = 1.0, dtype: dtype = None, seed: static = None",
+    _random_normal,
+    "keras.random.normal((200, 500))",
+    "keras.random.normal((200, 500), mean=-1.0, stddev=3.0)",
+    "keras.random.normal(ops.shape(x), dtype='float16')",
+    shape=_random_shape,
+    random=True,
+)
+op(
+    "random.uniform",
+    "shape: shape, minval: value = 0.0, maxval: value = 1.0, dtype: dtype = None, seed: static = None",
+    lambda a: _refuse(f"{a.what}: keras.random.uniform takes floating point dtypes only")
+    if (a.value("dtype") or "float32") not in _FLOATS
+    else _random_uniform(a),
+    "keras.random.uniform((200, 500))",
+    "keras.random.uniform((200, 500), minval=0.25, maxval=0.75, dtype='float64')",
+    "keras.random.uniform((ops.shape(x)[0], 3), minval=-1.0)",
+    shape=_random_shape,
+    random=True,
+)
+op(
+    "random.randint",
+    "shape: shape, minval: static, maxval: static, dtype: dtype = 'int32', seed: static = None",
+    lambda a: _refuse(f"{a.what}: integer dtypes only")
+    if (a.value("dtype") or "int32") in _FLOATS
+    else _random_uniform(a),
+    "keras.random.randint((200, 500), 0, 10)",
+    "keras.random.randint((200, 500), -3, 4, dtype='int64')",
+    shape=_random_shape,
+    random=True,
+)
+op(
+    "backend.random_normal",
+    "shape: shape, mean: value = 0.0, stddev: value = 1.0, dtype: dtype = None, seed: static = None",
+    _random_normal,
+    "K.random_normal((200, 500), stddev=0.1)",
+    shape=_random_shape,
+    random=True,
+)
+op(
+    "backend.random_uniform",
+    "shape: shape, minval: value = 0.0, maxval: value = 1.0, dtype: dtype = None, seed: static = None",
+    _random_uniform,
+    "K.random_uniform((200, 500), minval=-0.5, maxval=0.5)",
+    shape=_random_shape,
+    random=True,
 )
 
 

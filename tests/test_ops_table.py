@@ -44,7 +44,9 @@ _HEADER = (
     "import tensorflow as tf\nimport keras\nfrom keras import ops\n"
     "from tensorflow.keras import backend as K\nimport numpy as np\n\n"
 )
-SAMPLES = [(entry.keys[0], sample) for entry in ENTRIES for sample in entry.samples]
+SAMPLES = [(entry.keys[0], sample) for entry in ENTRIES if not entry.random for sample in entry.samples]
+# Random ops draw other numbers in torch than in TF: compared by shape, dtype and distribution.
+RANDOM_SAMPLES = [(entry.keys[0], sample) for entry in ENTRIES if entry.random for sample in entry.samples]
 
 
 def _translate(sample: str) -> Expr:
@@ -111,6 +113,85 @@ def test_entry_matches_tensorflow(key, sample):
         }
         again = _numpy(eval(code, {**torch_namespace, **flipped}))  # noqa: S307
         np.testing.assert_allclose(again, got.transpose(2, 1, 0), rtol=1e-6, atol=1e-6, err_msg=code)
+
+
+def _namespaces() -> tuple[dict, dict]:
+    tf_namespace = {
+        "tf": tf,
+        "keras": keras,
+        "ops": keras.ops,
+        "K": tf.keras.backend,
+        "np": np,
+        **{name: tf.constant(array) for name, array in INPUTS.items()},
+    }
+    torch_namespace = {
+        "torch": torch,
+        "F": torch.nn.functional,
+        **{name: torch.from_numpy(array.copy()) for name, array in INPUTS.items()},
+    }
+    return tf_namespace, torch_namespace
+
+
+@pytest.mark.parametrize("key, sample", RANDOM_SAMPLES, ids=[s for _, s in RANDOM_SAMPLES])
+def test_random_entry_draws_like_tensorflow(key, sample):
+    """Same shape and dtype as TF's draw; over many samples (the large shapes), the same
+    distribution: mean, standard deviation, range and quantiles within a few standard errors."""
+    expr = _translate(sample)
+    code = torch_code(expr)
+    assert expr.kind == TENSOR and not expr.pointwise, code
+    tf_namespace, torch_namespace = _namespaces()
+    keras.utils.set_random_seed(0)
+    torch.manual_seed(0)
+    expected = _numpy(eval(sample, tf_namespace))  # noqa: S307 - the table's own samples
+    got = _numpy(eval(code, torch_namespace))  # noqa: S307
+    again = _numpy(eval(code, torch_namespace))  # noqa: S307
+    assert got.shape == expected.shape, code
+    assert _kind(got) == _kind(expected), code
+    if expr.shape is not None:
+        assert tuple(expr.shape) == expected.shape, (code, expr.shape)
+    assert not np.array_equal(got, again), code  # a new draw at each call
+    if expected.size < 10_000:
+        return
+    want, have = expected.astype("float64").ravel(), got.astype("float64").ravel()
+    scale = want.std()
+    error = 6 * scale / np.sqrt(want.size)  # six standard errors of a mean
+    assert abs(have.mean() - want.mean()) < error, (code, have.mean(), want.mean())
+    assert abs(have.std() - want.std()) < 0.02 * scale, (code, have.std(), want.std())
+    if expected.dtype.kind in "iu":  # the same integers, each about as often
+        values, counts = np.unique(want, return_counts=True)
+        assert set(np.unique(have)) == set(values), code
+        frequencies = counts / want.size
+        got_frequencies = np.array([(have == v).mean() for v in values])
+        assert np.all(abs(got_frequencies - frequencies) < 6 * np.sqrt(frequencies / want.size)), code
+        return
+    quantiles = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99]
+    np.testing.assert_allclose(
+        np.quantile(have, quantiles), np.quantile(want, quantiles), atol=0.05 * scale, err_msg=code
+    )
+    if "normal" not in key:  # uniform: inside the same half-open range
+        assert want.min() - 0.01 * scale <= have.min() and have.max() <= want.max() + 0.01 * scale, code
+
+
+@pytest.mark.parametrize(
+    "sample, reason",
+    [
+        ("keras.random.normal((2, 3), seed=1337)", "seed=1337 has no translation"),
+        ("tf.random.uniform((2, 3), seed=4)", "torch cannot draw Keras's random stream"),
+        ("tf.random.uniform((2, 3), dtype=tf.int32)", "needs maxval"),
+        ("keras.random.uniform((2, 3), dtype='int32')", "floating point dtypes only"),
+        ("tf.random.normal((2, 3), dtype=tf.int32)", "only floating point"),
+    ],
+)
+def test_random_refused_forms_say_why(sample, reason):
+    with pytest.raises(Refused, match=reason):
+        _translate(sample)
+
+
+def test_random_seed_none_and_device():
+    code = torch_code(_translate("keras.random.normal((2, 3), seed=None)"))
+    assert code == "torch.randn((2, 3), device=x.device)"
+    code = torch_code(_translate("tf.random.uniform((2, 3), minval=-1.0, maxval=1.0)"))
+    assert code == "torch.empty((2, 3), device=x.device).uniform_(-1.0, 1.0)"
 
 
 def _resolve(key: str):
