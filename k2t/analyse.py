@@ -801,10 +801,14 @@ class Analyzer(cst.CSTVisitor):
         """A LayerCall for a layer constructor call, or None (with the problem recorded)."""
         custom = self._custom_class(node)
         if custom is not None:  # a class translated by k2t/classes.py: a module of its own
-            local_names = set()
+            local_names, parts = set(), []
             for arg in node.args:
-                local_names |= evaluate(arg.value, self.env).local_names
-            args = {"constructor": Value(code_of(node), custom, frozenset(local_names))}
+                value = evaluate(arg.value, self.env)
+                local_names |= value.local_names
+                # As a Keras layer's arguments: a loop variable is written as this iteration's number.
+                keyword = f"{arg.keyword.value}=" if arg.keyword else ""
+                parts.append(f"{arg.star}{keyword}{value.code}")
+            args = {"constructor": Value(f"{code_of(node.func)}({', '.join(parts)})", custom, frozenset(local_names))}
             return LayerCall(f"Custom:{custom}", custom_layer_rule(custom), node, args)
         key = key or self.resolver.key(node.func)
         rule = layer_rule(key) if key else None

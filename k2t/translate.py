@@ -913,9 +913,8 @@ class _Translation:
             if name not in shapes and len(sites) == 1:
                 shapes[name] = next(iter(sites))
             elif name not in shapes and len({(type(s), len(s)) for s in sites}) == 1 and type(next(iter(sites))) is tuple:
-                merged = tuple(dims[0] if len(set(dims)) == 1 else None for dims in zip(*sites))
-                if any(d is not None for d in merged):  # e.g. (10, 10, None): the channels stay lazy
-                    shapes[name] = merged
+                # e.g. (10, 10, None): the channels stay lazy; the rank is known either way.
+                shapes[name] = tuple(dims[0] if len(set(dims)) == 1 else None for dims in zip(*sites))
             translator = ClassTranslator(
                 node, kind, self.analysis_resolver, self.analysis.module_env, found, self.positions,
                 lambda problem: self.report(problem, mark=False), shapes.get(name), call_shapes, outputs,

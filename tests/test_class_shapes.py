@@ -56,3 +56,61 @@ def test_callers_that_give_a_class_different_channels_leave_those_lazy():
     assert "nn.Conv2d(8, filters" not in result.code
     (verdict,) = verify_sources(BLOCKS, result.code)
     assert verdict.status == "equivalent", verdict
+
+
+def test_a_layer_class_made_in_a_loop_takes_each_iterations_argument():
+    source = """
+import keras
+from keras import layers
+
+
+class Scale(layers.Layer):
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+
+inputs = keras.Input(shape=(4,))
+x = inputs
+for factor in (0.5, 2.0):
+    x = Scale(factor)(x)
+model = keras.Model(inputs, layers.Dense(2)(x))
+"""
+    result = translate(source)
+    # Before: Scale(factor) twice, with a constructor parameter factor=2.0 (the loop's last value).
+    assert "self.scale1 = Scale(0.5)" in result.code and "self.scale2 = Scale(2.0)" in result.code
+    assert "model = Model().to(device)" in result.code
+    (verdict,) = verify_sources(source, result.code)
+    assert verdict.status == "equivalent", verdict
+
+
+def test_callers_that_agree_on_no_size_still_give_the_rank():
+    source = """
+import keras
+from keras import layers
+
+
+class NormDense(layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(units)
+        self.norm = layers.LayerNormalization()
+
+    def call(self, x):
+        return self.norm(self.dense(x))
+
+
+inputs = keras.Input(shape=(8,))
+x = NormDense(24)(inputs)
+x = NormDense(16)(x)
+model = keras.Model(inputs, layers.Dense(1)(x))
+"""
+    result = translate(source)
+    # (8,) and (24,): no size in common, but rank 1, so LayerNormalization knows its axis.
+    assert not result.errors, result.errors
+    assert "nn.LayerNorm(units, eps=0.001)" in result.code
+    (verdict,) = verify_sources(source, result.code)
+    assert verdict.status == "equivalent", verdict
