@@ -954,6 +954,12 @@ class _Translation:
             if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
                 continue
             owner = node.func.value
+            if (
+                isinstance(owner, cst.Name) and owner.value in translated and node.func.attr.value == "from_config"
+                and not self.is_covered(node)
+            ):  # the class drops Keras's config API
+                self.report(Problem(node, "K2T302", f"{owner.value}.from_config(): Keras's config API is not translated"))
+                continue
             if not (isinstance(owner, cst.Name) and owner.value in instances) or self.is_covered(node):
                 continue
             method, var = node.func.attr.value, owner.value
@@ -965,7 +971,7 @@ class _Translation:
             elif method == "summary" and isinstance(statement, cst.SimpleStatementLine):
                 self.edits.replace_expression(node, f"print({var})")
                 self.covered.add(node)
-            elif method in MODEL_METHODS or method in ("get_weights", "set_weights", "count_params"):
+            elif method in MODEL_METHODS or method in ("get_weights", "set_weights", "count_params", "get_config"):
                 what = "subclassed model" if instances[var].kind == "model" else "custom layer"
                 self.report(Problem(node, "K2T302", f"{var}.{method}() on a {what} is not translated yet"))
 

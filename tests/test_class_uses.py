@@ -1,4 +1,5 @@
-"""Input shapes of the program's layer classes, learnt from their callers over the translation's passes."""
+"""The program's layer classes as the rest of the program uses them: callers' shapes over the
+translation's passes, arguments in loops, the config API."""
 
 from __future__ import annotations
 
@@ -114,3 +115,31 @@ model = keras.Model(inputs, layers.Dense(1)(x))
     assert "nn.LayerNorm(units, eps=0.001)" in result.code
     (verdict,) = verify_sources(source, result.code)
     assert verdict.status == "equivalent", verdict
+
+
+def test_the_config_api_of_a_translated_class_is_reported_where_the_program_uses_it():
+    source = """
+import keras
+from keras import layers
+
+
+class Scale(layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+layer = Scale(3.0)
+config = layer.get_config()
+clone = Scale.from_config(config)
+"""
+    result = translate(source)
+    # The torch class has no get_config/from_config: each use is marked, not left to fail at run time.
+    assert [(d.line, d.code) for d in result.errors] == [(19, "K2T302"), (20, "K2T302")]
+    assert result.code.count("# k2t: K2T302") == 2
