@@ -46,11 +46,18 @@ class Plan:
         )
 
 
+def _names_only(target: cst.BaseExpression) -> bool:
+    """`a`, `a, b`, `(a, [b, c])`: names only, no subscript or attribute."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return all(_names_only(e.value) for e in target.elements)
+    return isinstance(target, cst.Name)
+
+
 def _constant_assignment(statement: cst.CSTNode, env: Env) -> bool:
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         return False
     small = statement.body[0]
-    if isinstance(small, cst.Assign) and not all(isinstance(t.target, cst.Name) for t in small.targets):
+    if isinstance(small, cst.Assign) and not all(_names_only(t.target) for t in small.targets):
         return False  # `images[mask] = 255.0` changes an array computed at run time
     if isinstance(small, cst.Assign):
         value = evaluate(small.value, env)
