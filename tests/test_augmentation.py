@@ -4,15 +4,13 @@ inference it passes the images through, and its draws are per image as in Keras.
 
 from __future__ import annotations
 
+import keras.src.backend.tensorflow.random as keras_tf_random
 import numpy as np
 import pytest
+import tensorflow as tf
+import torch
 
 from k2t import translate
-
-torch = pytest.importorskip("torch")
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-keras_tf_random = pytest.importorskip("keras.src.backend.tensorflow.random")
 
 SHAPE = (9, 12, 3)  # odd and even sizes, not square: the aspect ratio and the centre matter
 
