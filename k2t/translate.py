@@ -666,10 +666,7 @@ class _Translation:
             for name, definition in defs.items():
                 if name in consumed:
                     continue
-                inside = [*model.build_statements, *consumed.values()]
-                allowed = sum(
-                    1 for scope in inside for n in cstwalk.iter_nodes(scope) if isinstance(n, cst.Name) and n.value == name
-                )
+                allowed = _name_count([*model.build_statements, *consumed.values()], name)
                 if references[name] == 1 + allowed:  # the def's own name, and the calls inside
                     consumed[name] = definition
                     changed = True
