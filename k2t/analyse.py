@@ -638,6 +638,12 @@ class Analyzer(cst.CSTVisitor):
             if name and key == "Model":
                 self._functional_model(line, value, name)
                 return
+            if name and key in ("models.load_model", "saving.load_model") and (model := self._lookup_model(name)):
+                # `model = keras.models.load_model(path)` after the program built `model`: whether the
+                # file is one this model saved is decided where the saves are known (translate.py).
+                model.usages.append(Usage("load_model", value, line, self.scopes[-1]))
+                self.touched.append(model)
+                return
             if name and ((key and key.startswith("layers.") and layer_rule(key)) or self._custom_class(value)):
                 self.layer_objects[-1][name] = (value, line)
             if name and self._model_layer(line, value, name):  # `layer = model.get_layer("dense")`

@@ -92,6 +92,21 @@ class Result:
         return "partial" if self.errors else "translated"
 
 
+def _path_argument(call: cst.Call) -> cst.BaseExpression | None:
+    """The file path of a save()/load_model()/ModelCheckpoint call: its first argument or filepath=."""
+    for arg in call.args:
+        if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value == "filepath"):
+            return arg.value
+    return None
+
+
+def _path_key(node: cst.BaseExpression) -> str:
+    """A path as compared between save and load: a string's value, else the expression's code."""
+    if isinstance(node, cst.SimpleString):
+        return repr(node.evaluated_value)
+    return code_of(node)
+
+
 def _name_count(nodes, name: str) -> int:
     return sum(1 for node in nodes for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name) and n.value == name)
 
@@ -708,6 +723,9 @@ class _Translation:
         compiles = [u for u in model.usages if u.method == "compile"]
         recompiled = False
         for usage in model.usages:
+            if usage.method == "load_model":
+                self.load_model(model, usage)
+                continue
             if several_outputs and usage.method in MODEL_METHODS and usage.method not in ("summary", "save", "save_weights", "load_weights"):
                 self.report(Problem(usage.call, "K2T302", (
                     f"{usage.method}() of a model with several outputs is not translated yet (the model is)")))
@@ -763,6 +781,28 @@ class _Translation:
             )
             # The arguments live on inside the new call: Keras calls in them are still translated.
             self.covered.add(usage.call.func if embedded else usage.call)
+
+    def load_model(self, model: ModelIR, usage) -> None:
+        """`model = keras.models.load_model(path)` of a file this program saves from `model` (its
+        save()/save_weights() or a ModelCheckpoint): the saved state_dict goes into the model."""
+        path = _path_argument(usage.call)
+        saved = {_path_key(p) for u in model.usages if u.method in ("save", "save_weights") if (p := _path_argument(u.call))}
+        saved |= {
+            _path_key(p)
+            for n in cstwalk.iter_nodes(self.wrapper.module)
+            if isinstance(n, cst.Call) and self.analysis_resolver.key(n.func) == "callbacks.ModelCheckpoint"
+            if (p := _path_argument(n))
+        }
+        if path is None or _path_key(path) not in saved:
+            self.report(Problem(usage.call, "K2T302", (
+                f"load_model() of a file this program does not save from `{model.var}`: "
+                "the architecture it holds is not known here")))
+            return
+        self.edits.replace(usage.statement, [
+            f"# Keras rebuilt `{model.var}` from the file; the class is the same, so its saved state_dict is enough.",
+            f"{model.var}.load_state_dict(torch.load({torch_weights_path(code_of(path))}, map_location=device))",
+        ])
+        self.covered.add(usage.statement)
 
     def datasets(self) -> None:
         """A tf.data pipeline whose every use became its arrays (k2t/datasets.py) goes; a comment

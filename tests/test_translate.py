@@ -225,6 +225,28 @@ model.fit(x, keras.utils.to_categorical(y, 3))
     assert "train_inputs = prepare_inputs(x)" in result.code  # the first fit() is translated
 
 
+def test_load_model_reads_back_only_a_file_the_program_saves_from_that_model():
+    template = """import numpy as np
+import keras
+x, y = np.zeros((6, 4)), np.zeros(6)
+model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+model.fit(x, y, callbacks=[keras.callbacks.ModelCheckpoint("best.keras")])
+model.save("last.h5")
+model = keras.models.load_model({path!r})
+print(model.predict(x))
+"""
+    for saved, torch_path in (("best.keras", "best.pt"), ("last.h5", "last.pt")):
+        result = translate(template.format(path=saved))
+        assert not result.errors, result.diagnostics
+        assert f'model.load_state_dict(torch.load("{torch_path}", map_location=device))' in result.code
+    # A file saved elsewhere holds an architecture k2t cannot see: one marker, at that line.
+    result = translate(template.format(path="pretrained.keras"))
+    assert [(d.code, d.line) for d in result.errors] == [("K2T302", 8)]
+    assert "does not save from `model`" in result.errors[0].message
+    assert 'keras.models.load_model("pretrained.keras")' in result.code
+
+
 def test_an_unknown_input_size_is_reported_not_written_as_an_invalid_lazy_module():
     for layer in ("keras.layers.Dense(3)", "keras.layers.Conv1D(4, 3)"):
         source = f"import keras\nm = keras.Sequential([keras.Input(shape=(5, None)), {layer}])\n"
