@@ -113,8 +113,8 @@ _FIRST_LAYER_RANKS = {
                      "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "SpatialDropout2D",
                      "ZeroPadding2D", "Cropping2D", "UpSampling2D", "RandomFlip", "RandomRotation", "RandomZoom",
                      "RandomTranslation", "RandomContrast", "RandomCrop", "Resizing", "CenterCrop"), 3),
-    **dict.fromkeys(("Conv3D", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D",
-                     "GlobalMaxPooling3D"), 4),
+    **dict.fromkeys(("Conv3D", "Conv3DTranspose", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D",
+                     "GlobalMaxPooling3D", "SpatialDropout3D", "ZeroPadding3D", "Cropping3D", "UpSampling3D"), 4),
 }
 
 

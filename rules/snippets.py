@@ -156,6 +156,33 @@ class MultiHeadAttention(nn.Module):
         return self.output((weights @ v).transpose(1, 2).flatten(2))
 
 
+class DotAttention(nn.Module):
+    """keras.layers.Attention(use_scale=True): dot-product attention whose scores are multiplied by
+    a learned scalar (starting at 1), not by 1 / sqrt(dim)."""
+
+    def __init__(self, dropout=0.0):
+        super().__init__()
+        self.dropout = dropout
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, query, value, key=None):
+        key = value if key is None else key
+        weights = torch.softmax(query @ key.transpose(-2, -1) * self.scale, dim=-1)
+        return F.dropout(weights, self.dropout, self.training) @ value
+
+
+class KerasPReLU(nn.Module):
+    """keras.layers.PReLU with a slope per position (not only per channel, as nn.PReLU has):
+    weight has the input's shape without the batch axis, 1 along the axes that share a slope."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x):
+        return torch.where(x >= 0, x, self.weight * x)
+
+
 # Keras's random image augmentation layers in training (the model calls them only when
 # self.training), on (N, C, H, W) images: each image of the batch draws its own transform.
 

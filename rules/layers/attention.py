@@ -1,5 +1,8 @@
 """MultiHeadAttention -> the MultiHeadAttention module of rules/snippets.py (four nn.Linear
-projections around F.scaled_dot_product_attention).
+projections around F.scaled_dot_product_attention). Attention (Luong-style dot-product attention,
+called on [query, value] or [query, value, key]) -> F.scaled_dot_product_attention with scale=1.0
+(Keras does not divide by sqrt(dim)); use_scale=True learns a scalar factor of the scores, starting
+at 1: the DotAttention module of rules/snippets.py.
 
 Caveats kept by this rule:
 - torch's nn.MultiheadAttention ties each head's size to embed_dim / num_heads; Keras's key_dim and
@@ -88,6 +91,40 @@ def _transfer_mha(weights, info):
     return out
 
 
+def _attention(ctx) -> Lowering:
+    if ctx.value("score_mode") != "dot":
+        raise Unsupported(f"Attention(score_mode={ctx.code('score_mode')}) has no translation yet")
+    shapes = ctx.in_shapes or (ctx.in_shape,)
+    if len(shapes) not in (2, 3):
+        raise Unsupported("Attention is called with query and value (and key) tensors")
+    if any(len(shape) != 2 for shape in shapes):
+        raise Unsupported("Attention on tensors other than (batch, length, features) has no translation yet")
+    dropout = ctx.require("dropout")
+    out = shapes[0][:1] + shapes[1][-1:]  # (Tq, value features)
+    if not ctx.require("use_scale") and not dropout:
+        key = "{x2}" if len(shapes) == 3 else "{x1}"
+        forward = "F.scaled_dot_product_attention({x0}, " + key + ", {x1}, scale=1.0)"
+        return Lowering([Step(forward)], out, out_layout=LAST)
+    if not ctx.require("use_scale"):  # dropout on the attention weights
+        key = "{x2}" if len(shapes) == 3 else "{x1}"
+        forward = "{m}(torch.softmax({x0} @ " + key + ".transpose(1, 2), dim=-1)) @ {x1}"
+        module = f"nn.Dropout({ctx.code('dropout')})"
+        return Lowering([Step(forward, module, attr="attention_dropout")], out, out_layout=LAST)
+    forward = "{m}({x0}, {x1})" if len(shapes) == 2 else "{m}({x0}, {x1}, {x2})"
+    module = f"DotAttention(dropout={ctx.code('dropout')})" if dropout else "DotAttention()"
+    return Lowering(
+        steps=[Step(forward, module, attr="attention")],
+        out_shape=out,
+        out_layout=LAST,
+        weights_step=0,
+        snippets={"DotAttention"},
+    )
+
+
+def _transfer_attention(weights, info):
+    return {"scale": weights[0]}  # Keras's scalar "scale" weight
+
+
 RULES = [
     LayerRule(
         "MultiHeadAttention",
@@ -107,5 +144,13 @@ RULES = [
         wants=LAST,
         transfer=_transfer_mha,
         regularized=(),  # Keras's kernel_regularizer acts on all four kernels: refused for now
+    ),
+    LayerRule(
+        "Attention",
+        params(("use_scale", False), ("score_mode", "dot"), ("dropout", 0.0), ("seed", None)),
+        _attention,
+        wants=LAST,
+        transfer=_transfer_attention,
+        regularized=(),
     ),
 ]

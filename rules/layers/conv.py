@@ -1,5 +1,5 @@
-"""Convolutions: Conv1D/2D/3D, SeparableConv1D/2D, DepthwiseConv2D, Conv2DTranspose (channels_last
-in Keras, channels_first in torch).
+"""Convolutions: Conv1D/2D/3D, SeparableConv1D/2D, DepthwiseConv2D, Conv1D/2D/3DTranspose
+(channels_last in Keras, channels_first in torch).
 
 padding='same' is symmetric only when the total padding is even; TF puts the extra row/column at the
 bottom/right: total = max((ceil(n/s) - 1) * s + (k - 1) * d + 1 - n, 0), before = total // 2. With
@@ -7,8 +7,8 @@ stride 1 torch's padding='same' does the same; with strides > 1 torch refuses 's
 is written out (an nn.ZeroPad layer where it is asymmetric).
 Conv1D(padding='causal') pads (k - 1) * dilation zeros before the sequence and none after.
 Kernels: Conv2D (kh, kw, in, out) -> (out, in, kh, kw); Conv1D (k, in, out) -> (out, in, k);
-DepthwiseConv2D (kh, kw, in, mult) -> (in * mult, 1, kh, kw) with groups=in; Conv2DTranspose
-(kh, kw, out, in) -> ConvTranspose2d (in, out, kh, kw); SeparableConv depthwise (*k, in, mult) ->
+DepthwiseConv2D (kh, kw, in, mult) -> (in * mult, 1, kh, kw) with groups=in; ConvNDTranspose
+(*k, out, in) -> ConvTransposeNd (in, out, *k); SeparableConv depthwise (*k, in, mult) ->
 (in * mult, 1, *k) and pointwise (1, ..., in * mult, out) -> (out, in * mult, 1, ...), the bias on
 the pointwise conv (TF applies the strides, padding and dilation in the depthwise step).
 """
@@ -198,58 +198,91 @@ def _transfer_depthwise(weights, info):
     return out
 
 
-def _conv_transpose(ctx) -> Lowering:
-    """Conv2DTranspose; 'same' gives size * stride as in TF (the odd crop goes at the end)."""
-    if ctx.value("data_format") not in (None, "channels_last"):
-        raise Unsupported(f"{ctx.key}(data_format={ctx.code('data_format')}) is not supported")
-    if ctx.value("output_padding") is not None:
-        raise Unsupported("Conv2DTranspose(output_padding=...) has no translation yet")
-    kernel = tuple_of(ctx.require("kernel_size"), 2)
-    strides = tuple_of(ctx.require("strides"), 2)
-    if tuple_of(ctx.require("dilation_rate"), 2) != (1, 1):
-        raise Unsupported("Conv2DTranspose(dilation_rate=...) has no translation yet")
-    padding = str(ctx.require("padding")).lower()
-    if any(k < s for k, s in zip(kernel, strides)):
-        raise Unsupported("Conv2DTranspose with kernel_size < strides has no translation yet")
-    options = [] if strides == (1, 1) else [f"stride={compact(strides)}"]
-    steps = []
-    crops = [(0, 0), (0, 0)]
-    if padding == "same":
-        totals = [k - s for k, s in zip(kernel, strides)]
-        if all(t % 2 == 0 for t in totals):
-            if any(totals):
-                options.append(f"padding={compact(tuple(t // 2 for t in totals))}")
+def _conv_transpose(n: int):
+    """Conv1D/2D/3DTranspose; 'same' gives size * stride as in TF (the odd crop goes at the end)."""
+
+    def lower(ctx) -> Lowering:
+        if ctx.value("data_format") not in (None, "channels_last"):
+            raise Unsupported(f"{ctx.key}(data_format={ctx.code('data_format')}) is not supported")
+        if ctx.value("output_padding") is not None:
+            raise Unsupported(f"{ctx.key}(output_padding=...) has no translation yet")
+        kernel = tuple_of(ctx.require("kernel_size"), n)
+        strides = tuple_of(ctx.require("strides"), n)
+        if tuple_of(ctx.require("dilation_rate"), n) != (1,) * n:
+            raise Unsupported(f"{ctx.key}(dilation_rate=...) has no translation yet")
+        padding = str(ctx.require("padding")).lower()
+        if padding not in ("valid", "same"):
+            raise Unsupported(f"{ctx.key}(padding={padding!r}) has no translation yet")
+        if any(k < s for k, s in zip(kernel, strides)):
+            raise Unsupported(f"{ctx.key} with kernel_size < strides has no translation yet")
+        options = [] if strides == (1,) * n else [f"stride={compact(strides)}"]
+        steps = []
+        crops = [(0, 0)] * n
+        if padding == "same":
+            totals = [k - s for k, s in zip(kernel, strides)]
+            if all(t % 2 == 0 for t in totals):
+                if any(totals):
+                    options.append(f"padding={compact(tuple(t // 2 for t in totals))}")
+            else:
+                crops = [(t // 2, t - t // 2) for t in totals]
+        in_channels = ctx.in_shape[-1]
+        if in_channels is None and not ctx.lazy:
+            raise Unsupported(f"{ctx.key} needs its number of input channels, which is unknown here", "K2T303")
+        bias = ctx.value("use_bias")
+        if not bias:
+            options.append("bias=False")
+        if in_channels is None:  # the first batch sets the size (torch's lazy module)
+            head = f"{ctx.code('filters')}, {compact(kernel)}"
+            module = f"nn.LazyConvTranspose{n}d({', '.join([head, *options])})"
         else:
-            crops = [(t // 2, t - t // 2) for t in totals]
-    in_channels = ctx.in_shape[-1]
-    bias = ctx.value("use_bias")
-    if not bias:
-        options.append("bias=False")
-    head = f"{dim_code(in_channels)}, {ctx.code('filters')}, {compact(kernel)}"
-    steps.append(Step("{m}({x})", f"nn.ConvTranspose2d({', '.join([head, *options])})", attr="deconv"))
-    if any(b or a for b, a in crops):
-        slices = ", ".join(f"{b or ''}:{-a if a else ''}" for b, a in crops)
-        steps.append(Step("{x}[:, :, " + slices + "]", comment=None))
-    out = []
-    for size, k, s in zip(ctx.in_shape[:-1], kernel, strides):
-        out.append(None if size is None else (size * s if padding == "same" else (size - 1) * s + k))
-    return Lowering(
-        steps=steps,
-        out_shape=tuple(out) + (ctx.require("filters"),),
-        out_layout=FIRST,
-        activation=ctx.value("activation"),
-        weights_step=0,
-        init=(ctx.value("kernel_initializer"), ctx.value("bias_initializer") if bias else None),
-        # Keras's (kh, kw, filters, in) and torch's (in, filters, kh, kw) give the same fans.
-        kernel_shape=(*kernel, ctx.require("filters"), in_channels),
-    )
+            head = f"{dim_code(in_channels)}, {ctx.code('filters')}, {compact(kernel)}"
+            module = f"nn.ConvTranspose{n}d({', '.join([head, *options])})"
+        steps.append(Step("{m}({x})", module, attr="deconv"))
+        if any(b or a for b, a in crops):
+            slices = ", ".join(f"{b or ''}:{-a if a else ''}" for b, a in crops)
+            steps.append(Step("{x}[:, :, " + slices + "]", comment=None))
+        out = []
+        for size, k, s in zip(ctx.in_shape[:-1], kernel, strides):
+            out.append(None if size is None else (size * s if padding == "same" else (size - 1) * s + k))
+        return Lowering(
+            steps=steps,
+            out_shape=tuple(out) + (ctx.require("filters"),),
+            out_layout=FIRST,
+            activation=ctx.value("activation"),
+            weights_step=0,
+            init=(ctx.value("kernel_initializer"), ctx.value("bias_initializer") if bias else None),
+            # Keras's (*kernel, filters, in) and torch's (in, filters, *kernel) give the same fans.
+            kernel_shape=(*kernel, ctx.require("filters"), in_channels),
+        )
+
+    return lower
 
 
 def _transfer_conv_transpose(weights, info):
-    out = {"weight": weights[0].transpose(3, 2, 0, 1)}  # (kh, kw, out, in) -> (in, out, kh, kw)
+    kernel = weights[0]
+    rank = kernel.ndim
+    # (*spatial, out, in) -> (in, out, *spatial)
+    out = {"weight": kernel.transpose((rank - 1, rank - 2) + tuple(range(rank - 2)))}
     if len(weights) > 1:
         out["bias"] = weights[1]
     return out
+
+
+def _conv_transpose_params(n: int):
+    one = 1 if n == 1 else (1,) * n
+    # Conv3DTranspose lists data_format before output_padding; Conv1D/2DTranspose after it.
+    formats = (("output_padding", None), ("data_format", None))
+    return params(
+        "filters",
+        "kernel_size",
+        ("strides", one),
+        ("padding", "valid"),
+        *(reversed(formats) if n == 3 else formats),
+        ("dilation_rate", one),
+        ("activation", None),
+        ("use_bias", True),
+        *KERNEL_PARAMS,
+    )
 
 
 def _separable(n: int):
@@ -382,22 +415,11 @@ RULES = [
         transfer=_transfer_depthwise,
         regularized=(("depthwise_regularizer", "weight"), ("bias_regularizer", "bias")),
     ),
-    LayerRule(
-        "Conv2DTranspose",
-        params(
-            "filters",
-            "kernel_size",
-            ("strides", (1, 1)),
-            ("padding", "valid"),
-            ("output_padding", None),
-            ("data_format", None),
-            ("dilation_rate", (1, 1)),
-            ("activation", None),
-            ("use_bias", True),
-            *KERNEL_PARAMS,
-        ),
-        _conv_transpose,
-        wants=FIRST,
-        transfer=_transfer_conv_transpose,
+    *(
+        LayerRule(
+            f"Conv{n}DTranspose", _conv_transpose_params(n), _conv_transpose(n), wants=FIRST,
+            transfer=_transfer_conv_transpose,
+        )
+        for n in (1, 2, 3)
     ),
 ]

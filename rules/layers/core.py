@@ -4,6 +4,9 @@ Caveats kept by these rules:
 - Dense kernels are (in, out) in Keras and (out, in) in torch. After a conv stack the engine keeps
   torch's (C, H, W) flatten and the Dense rows are permuted during weight transfer (flat_from).
 - LeakyReLU's default slope is 0.3 in Keras (0.01 in torch).
+- PReLU's slopes start at 0 in Keras (0.25 in torch). Keras's alpha has the input's shape (1 along
+  shared_axes): nn.PReLU where it is one slope or one per channel (channels at dim 1), else the
+  KerasPReLU module of rules/snippets.py with a slope per position.
 - Embedding(mask_zero=True) masks downstream layers; torch has no masks (padding_idx differs).
 - Embedding is sparse=True where the compiled optimizer reproduces Keras's update from per-token
   gradient rows (rules/optimizers.py).
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import math
+
+import numpy as np
 
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.spec import (
@@ -202,6 +207,47 @@ def _rescaling(ctx) -> Lowering:
     return Lowering([Step(forward)], ctx.in_shape, out_layout=ctx.layout)
 
 
+def _prelu(ctx) -> Lowering:
+    shared = ctx.require("shared_axes")
+    shared = set() if shared is None else set(shared) if isinstance(shared, (list, tuple)) else {shared}
+    rank = ctx.rank
+    if not all(isinstance(a, int) and 1 <= a <= rank for a in shared):
+        raise Unsupported(f"PReLU(shared_axes={ctx.code('shared_axes')}) must name axes 1 to {rank}")
+    alpha = tuple(1 if i + 1 in shared else d for i, d in enumerate(ctx.in_shape))  # Keras's alpha shape
+    if None in alpha:
+        raise Unsupported("PReLU needs the sizes of the axes that do not share a slope, which are unknown here", "K2T303")
+    channels_first = ctx.layout == FIRST and rank >= 2
+    info = {"channels_first": channels_first}
+    if all(d == 1 for d in alpha):
+        module, snippets = "nn.PReLU()", set()
+    elif all(d == 1 for d in alpha[:-1]) and (rank == 1 or channels_first):
+        module, snippets = f"nn.PReLU({dim_code(alpha[-1])})", set()
+    else:
+        shape = (alpha[-1],) + alpha[:-1] if channels_first else alpha
+        module, snippets = f"KerasPReLU({shape})", {"KerasPReLU"}
+        info["per_position"] = True
+    return Lowering(
+        steps=[Step("{m}({x})", module, attr="prelu")],
+        out_shape=ctx.in_shape,
+        out_layout=ctx.layout,
+        weights_step=0,
+        transfer_info=info,
+        init=(ctx.value("alpha_initializer"), None),
+        kernel_shape=alpha,
+        torch_fans=False,
+        snippets=snippets,
+    )
+
+
+def _transfer_prelu(weights, info):
+    alpha = weights[0]
+    if not info.get("per_position"):
+        return {"weight": alpha.reshape(-1)}
+    if info.get("channels_first") and alpha.ndim >= 2:
+        alpha = np.moveaxis(alpha, -1, 0)  # (..., C) -> (C, ...)
+    return {"weight": alpha}
+
+
 _INITIALIZED = ("kernel_initializer", "bias_initializer")
 
 RULES = [
@@ -249,4 +295,19 @@ RULES = [
         _elementwise("F.leaky_relu({x}, {negative_slope})"),
     ),
     LayerRule("ELU", params(("alpha", 1.0)), _elementwise("F.elu({x}, {alpha})")),
+    LayerRule(
+        "PReLU",
+        params(
+            ("alpha_initializer", "Zeros"),
+            ("alpha_regularizer", None),
+            ("alpha_constraint", None),
+            ("shared_axes", None),
+        ),
+        _prelu,
+        # shared_axes given: mostly the spatial axes of feature maps, one slope per channel (nn.PReLU
+        # on channels-first tensors); without it a slope per position, in whatever layout comes.
+        wants=lambda args: FIRST if args["shared_axes"].value is not None else None,
+        transfer=_transfer_prelu,
+        regularized=(("alpha_regularizer", "weight"),),
+    ),
 ]

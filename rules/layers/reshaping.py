@@ -1,8 +1,9 @@
-"""Reshaping layers: ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D, RepeatVector, Permute.
+"""Reshaping layers: ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D, RepeatVector, Permute.
 
 Keras pads, crops and upsamples channels-last tensors; the torch modules work on channels-first ones,
 so these layers want the channels-first layout. UpSampling2D(interpolation='bilinear') resizes like
-tf.image.resize with half-pixel centres: torch's align_corners=False.
+tf.image.resize with half-pixel centres: torch's align_corners=False. UpSampling3D repeats each
+voxel (nearest only, as in Keras).
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ def _pairs(value, n: int) -> list[tuple[int, int]]:
     value = tuple(value)
     if n == 1 and len(value) == 2 and all(isinstance(v, int) for v in value):
         return [value]
-    if all(isinstance(v, int) for v in value):
-        return [(v, v) for v in value]
-    return [tuple(v) for v in value]
+    return [(v, v) if isinstance(v, int) else tuple(v) for v in value]
 
 
 def _shift(shape, pairs, sign: int) -> tuple:
@@ -100,6 +99,19 @@ RULES = [
         _upsampling(2),
         wants=FIRST,
     ),
+    LayerRule(
+        "ZeroPadding3D",
+        params(("padding", ((1, 1), (1, 1), (1, 1))), ("data_format", None)),
+        _zero_padding(3),
+        wants=FIRST,
+    ),
+    LayerRule(
+        "Cropping3D",
+        params(("cropping", ((1, 1), (1, 1), (1, 1))), ("data_format", None)),
+        _cropping(3),
+        wants=FIRST,
+    ),
+    LayerRule("UpSampling3D", params(("size", (2, 2, 2)), ("data_format", None)), _upsampling(3), wants=FIRST),
     LayerRule("RepeatVector", params("n"), _repeat_vector, wants=LAST),
     LayerRule("Permute", params("dims"), _permute, wants=LAST),
 ]
