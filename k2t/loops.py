@@ -42,6 +42,21 @@ class LossSpec:
         return self.keras in ("sparse_categorical_crossentropy", "categorical_crossentropy")
 
 
+@dataclass(frozen=True)
+class OutputLoop:
+    """One output of a model with several: Keras names its loss and metrics after it."""
+
+    name: str  # Keras's output name
+    loss: LossSpec  # loss.name is how the loop reads its loss: loss_fns["<name>"]
+    shape: tuple | None  # without the batch axis
+    metrics: tuple[Metric, ...]  # named <output>_<metric>, as Keras logs them
+    weight: float = 1.0
+
+    @property
+    def var(self) -> str:
+        return _identifier(self.name)
+
+
 @dataclass
 class FitCall:
     """The arguments of one fit() as code (with {argN} for embedded user expressions)."""
@@ -91,6 +106,8 @@ class ModelLoops:
     steps_param: bool = False  # some fit passes steps_per_epoch=
     dict_inputs: bool = False  # some call passes inputs that are not a literal list (a dict by name?)
     clipping: tuple[str, ...] = ()  # the optimizer's gradient clipping, between backward() and step()
+    outputs: list[OutputLoop] = field(default_factory=list)  # a model with several outputs: one each
+    dict_targets: bool = False  # some call passes targets that are not a literal list (a dict by name?)
     used: set[str] = field(default_factory=set)
 
     # -- names ----------------------------------------------------------------------------
@@ -114,22 +131,10 @@ class ModelLoops:
         return f"model({inputs}[{index}])"
 
     def _prediction(self, outputs: str) -> str:
-        """What Keras's model returns: the fused activation applied to the logits."""
-        if self.loss is None or self.loss.fused is None:
-            return outputs
-        return OUTPUT_ACTIVATIONS[self.loss.fused].format(x=outputs)
+        return _prediction(self.loss, outputs)
 
     def _loss_call(self, outputs: str, targets: str) -> str:
-        shape = self.lowered.output_shape
-        # An output of unknown rank (a subclassed model): movedim is a no-op on (N, C).
-        rank = len(shape) + 1 if shape is not None else 3
-        # The probability forms (rules/snippets.py) read the classes from the last axis themselves.
-        if self.loss.classes_axis and self.loss.logits and rank > 2:
-            # CrossEntropyLoss wants the classes at dim 1: (N, T, C) -> (N, C, T).
-            outputs = f"{outputs}.movedim(-1, 1)"
-            if not self.loss.sparse:
-                targets = f"{targets}.movedim(-1, 1)"
-        return f"loss_fn({outputs}, {targets})"  # the function's parameter
+        return _loss_call(self.loss, self.lowered.output_shape, "loss_fn", outputs, targets)  # the parameter
 
     def _per_sample_rank(self) -> int:
         """Rank of the unreduced loss: crossentropy drops the class axis, the others keep it."""
@@ -146,36 +151,12 @@ class ModelLoops:
         return f"({per_sample} * {view}).mean()"
 
     def _metric_lines(self, outputs: str, targets: str) -> list[str]:
-        lines = []
-        needs_probabilities = any(m.kind in ("mae", "mse", "rmse") for m in self.metrics) and self.loss.fused
-        if needs_probabilities:
-            lines.append(f"probabilities = {self._prediction(outputs)}")
-        values_of = {
-            "categorical_accuracy": f"{outputs}.argmax(-1) == {targets}.argmax(-1)",
-            "sparse_categorical_accuracy": f"{outputs}.argmax(-1) == {targets}",
-            "mae": f"({'probabilities' if needs_probabilities else outputs} - {targets}).abs()",
-            "mse": f"({'probabilities' if needs_probabilities else outputs} - {targets}).square()",
-            "rmse": f"({'probabilities' if needs_probabilities else outputs} - {targets}).square()",
-        }
-        for metric in self.metrics:
-            var = _identifier(metric.name)
-            if metric.kind == "binary_accuracy":
-                if self.loss.logits and self.loss.fused == "sigmoid" and metric.threshold == 0.5:
-                    lines.append("# The model returns logits: logit > 0 is probability > 0.5.")
-                    values = f"({outputs} > 0) == ({targets} > 0.5)"
-                else:
-                    probabilities = self._prediction(outputs) if self.loss.fused else outputs
-                    values = f"({probabilities} > {metric.threshold!r}) == ({targets} > 0.5)"
-            else:
-                values = values_of[metric.kind]
-            lines.append(f"{var}_values = {values}")
-            lines.append(f"{var}_sum += {var}_values.sum()")
-            lines.append(f"{var}_count += {var}_values.numel()")
-        return lines
+        return _metric_lines(self.metrics, self.loss, outputs, targets)
 
     def _logs(self, samples: str) -> str:
         items = [f'"loss": loss_sum.item() / {samples}']
-        for metric in self.metrics:
+        items += [f'"{o.name}_loss": {o.var}_loss_sum.item() / {samples}' for o in self.outputs]
+        for metric in self._all_metrics():
             var = _identifier(metric.name)
             value = f"{var}_sum.item() / {var}_count"
             if metric.kind == "rmse":
@@ -183,12 +164,53 @@ class ModelLoops:
             items.append(f"{metric.name!r}: {value}")
         return "{" + ", ".join(items) + "}"
 
+    def _all_metrics(self) -> list[Metric]:
+        """The metrics in Keras's order: a model with several outputs sorts them by name."""
+        if not self.outputs:
+            return list(self.metrics)
+        return sorted((m for o in self.outputs for m in o.metrics), key=lambda m: m.name)
+
     def _sums(self) -> list[str]:
         lines = ["loss_sum = torch.zeros((), device=device)"]
-        for metric in self.metrics:
+        lines += [f"{o.var}_loss_sum = torch.zeros((), device=device)" for o in self.outputs]
+        for metric in self._all_metrics():
             var = _identifier(metric.name)
             lines.append(f"{var}_sum, {var}_count = torch.zeros((), device=device), 0")
         return lines
+
+    def _forward_and_loss(self, index: str) -> list[str]:
+        """One batch through the model and the loss: `loss` (and each output's) for the batch."""
+        if not self.outputs:
+            return [
+                "batch_targets = targets[batch]",
+                f"outputs = {self._batch('inputs', index)}",
+                *self._loss_of_batch("outputs", "batch_targets", index),
+            ]
+        lines = [
+            f"{', '.join(o.var + '_targets' for o in self.outputs)} = (t[{index}] for t in targets)",
+            f"{', '.join(o.var + '_out' for o in self.outputs)} = {self._batch('inputs', index)}",
+        ]
+        lines += [
+            f"{o.var}_loss = {_loss_call(o.loss, o.shape, f'loss_fns[{o.name!r}]', o.var + '_out', o.var + '_targets')}"
+            for o in self.outputs
+        ]
+        terms = [f"{o.var}_loss" if o.weight == 1.0 else f"{o.weight!r} * {o.var}_loss" for o in self.outputs]
+        penalty = " + model.regularization_loss()" if self.lowered.regularized else ""
+        if any(o.weight != 1.0 for o in self.outputs):
+            lines.append("# Keras's loss: the outputs' losses, weighted by loss_weights, added up.")
+        lines.append(f"loss = {' + '.join(terms)}{penalty}")
+        return lines
+
+    def _batch_sums(self, count: str, detach: str) -> list[str]:
+        """The batch's losses added to the epoch's sums (weighted by the batch's size)."""
+        lines = [f"loss_sum += loss{detach} * {count}"]
+        lines += [f"{o.var}_loss_sum += {o.var}_loss{detach} * {count}" for o in self.outputs]
+        return lines
+
+    def _all_metric_lines(self) -> list[str]:
+        if not self.outputs:
+            return self._metric_lines("outputs", "batch_targets")
+        return [line for o in self.outputs for line in _metric_lines(o.metrics, o.loss, o.var + "_out", o.var + "_targets")]
 
     def _weights_param(self) -> str:
         return ", weights=None" if self.weighted else ""
@@ -244,26 +266,27 @@ class ModelLoops:
         return _function(self.fn("prepare_inputs"), "x", lines)
 
     def prepare_targets(self) -> str:
-        shape = self.lowered.output_shape or ()
-        static = self.lowered.output_shape is not None and all(isinstance(d, int) for d in shape)
-        if self.loss.sparse:
-            dims = ", ".join(str(int(d)) for d in shape[:-1]) if static else ""
-            reshape = f".reshape(-1{', ' + dims if dims else ''})" if static else ""
-            doc = "Keras's integer labels as class indices, as CrossEntropyLoss takes them."
-            code = f'torch.from_numpy(np.asarray(y, dtype="int64")){reshape}.to(device)'
-        else:
-            # Keras brings labels to the output's rank: (N,) labels for (N, 1) outputs become (N, 1).
-            reshape = f".reshape(-1, {', '.join(str(int(d)) for d in shape)})" if static and shape else ""
-            if self.loss.classes_axis:
-                reshape = ""
-                doc = "Keras's one-hot labels as float32 class probabilities, as CrossEntropyLoss takes them."
-            else:
-                doc = "Keras's labels as float32 in the shape of the model's output."
-            code = f'torch.from_numpy(np.asarray(y, dtype="float32")){reshape}.to(device)'
-        return _function(self.fn("prepare_targets"), "y", [f'"""{doc}"""', f"return {code}"])
+        if self.outputs:
+            return self._prepare_output_targets()
+        code, what = _target_conversion(self.loss, self.lowered.output_shape, "y")
+        return _function(self.fn("prepare_targets"), "y", [f'"""Keras\'s {what}."""', f"return {code}"])
+
+    def _prepare_output_targets(self) -> str:
+        names = ", ".join(o.name for o in self.outputs)
+        lines = [f'"""Keras\'s targets, one per output ({names}), as each output\'s loss takes them:', ""]
+        conversions = [_target_conversion(o.loss, o.shape, f"{o.var}_targets") for o in self.outputs]
+        lines += [f"{o.name}: {what}" for o, (_, what) in zip(self.outputs, conversions)]
+        lines.append('"""')
+        if self.dict_targets:
+            keys = ", ".join(f'y["{o.name}"]' for o in self.outputs)
+            lines += ["if isinstance(y, dict):  # targets keyed by output name", f"    y = [{keys}]"]
+        lines.append(f"{', '.join(o.var + '_targets' for o in self.outputs)} = y")
+        lines += ["return (", *(f"    {code}," for code, _ in conversions), ")"]
+        return _function(self.fn("prepare_targets"), "y", lines)
 
     def train_one_epoch(self) -> str:
-        params = "model, optimizer, loss_fn, inputs, targets, batch_size" + self._weights_param()
+        loss_fn = "loss_fns" if self.outputs else "loss_fn"
+        params = f"model, optimizer, {loss_fn}, inputs, targets, batch_size" + self._weights_param()
         if self.shuffle_param:
             params += ", shuffle=True"
         if self.steps_param:
@@ -272,52 +295,56 @@ class ModelLoops:
             '"""One epoch of Keras\'s fit(): shuffled batches; returns the epoch\'s mean loss and metrics."""',
             "model.train()",
             *self._sums(),
-            "samples = len(targets)",
+            f"samples = len({self._targets0})",
         ]
+        where = f"device={self._targets0}.device"
         if self.shuffle_param:
             lines += [
                 "if shuffle:",
-                "    order = torch.randperm(samples, device=targets.device)",
+                f"    order = torch.randperm(samples, {where})",
                 "else:",
-                "    order = torch.arange(samples, device=targets.device)",
+                f"    order = torch.arange(samples, {where})",
             ]
         else:
-            lines.append("order = torch.randperm(samples, device=targets.device)")
+            lines.append(f"order = torch.randperm(samples, {where})")
         if self.steps_param:
             lines += ["if steps is not None:", "    order = order[: steps * batch_size]"]
         lines += [
             "for start in range(0, len(order), batch_size):",
             "    batch = order[start : start + batch_size]",
-            "    batch_targets = targets[batch]",
-            f"    outputs = {self._batch('inputs', 'batch')}",
-            *("    " + line for line in self._loss_of_batch("outputs", "batch_targets", "batch")),
+            *("    " + line for line in self._forward_and_loss("batch")),
             "    optimizer.zero_grad()",
             "    loss.backward()",
             *("    " + line for line in self.clipping),
             "    optimizer.step()",
             "    # Keras averages over samples; the sums stay on the device (no sync per batch).",
-            "    loss_sum += loss.detach() * len(batch)",
+            *("    " + line for line in self._batch_sums("len(batch)", ".detach()")),
         ]
-        metric_lines = self._metric_lines("outputs", "batch_targets")
+        metric_lines = self._all_metric_lines()
         if metric_lines:
             lines += ["    with torch.no_grad():", *("        " + line for line in metric_lines)]
         lines.append(f"return {self._logs('len(order)')}")
         return _function(self.fn("train_one_epoch"), params, lines)
 
+    @property
+    def _targets0(self) -> str:
+        """The targets of the (first) output: their length is the number of samples."""
+        return "targets[0]" if self.outputs else "targets"
+
     def evaluate(self) -> str:
-        params = "model, loss_fn, inputs, targets, batch_size=32" + self._weights_param()
+        loss_fn = "loss_fns" if self.outputs else "loss_fn"
+        params = f"model, {loss_fn}, inputs, targets, batch_size=32" + self._weights_param()
+        count = f"len({self.outputs[0].var}_targets)" if self.outputs else "len(batch_targets)"
         lines = [
             '"""Keras\'s evaluate(): the mean loss and metrics, in inference mode."""',
             "model.eval()",
             *self._sums(),
-            "samples = len(targets)",
+            f"samples = len({self._targets0})",
             "for start in range(0, samples, batch_size):",
             "    batch = slice(start, start + batch_size)",
-            "    batch_targets = targets[batch]",
-            f"    outputs = {self._batch('inputs', 'batch')}",
-            *("    " + line for line in self._loss_of_batch("outputs", "batch_targets", "batch")),
-            "    loss_sum += loss * len(batch_targets)",
-            *("    " + line for line in self._metric_lines("outputs", "batch_targets")),
+            *("    " + line for line in self._forward_and_loss("batch")),
+            *("    " + line for line in self._batch_sums(count, "")),
+            *("    " + line for line in self._all_metric_lines()),
             f"return {self._logs('samples')}",
         ]
         return "@torch.no_grad()\n" + _function(self.fn("evaluate"), params, lines)
@@ -328,6 +355,8 @@ class ModelLoops:
         if what:
             doc = f"Keras's predict(): {what} probabilities as numpy, in inference mode, in batches."
         samples = "len(inputs[0])" if self.several_inputs else "len(inputs)"
+        if self.outputs:
+            doc = "Keras's predict(): a numpy array per output, in inference mode, in batches."
         lines = [
             f'"""{doc}"""',
             "model.eval()",
@@ -337,6 +366,8 @@ class ModelLoops:
             "]",
             "return torch.cat(outputs).cpu().numpy()",
         ]
+        if self.outputs:
+            lines[-1] = "return [torch.cat(output).cpu().numpy() for output in zip(*outputs)]"
         return "@torch.no_grad()\n" + _function(self.fn("predict"), "model, inputs, batch_size=32", lines)
 
     def call_model(self) -> str:
@@ -347,6 +378,8 @@ class ModelLoops:
         inputs = self.fn("prepare_inputs") + "(x)"
         call = f"model(*{inputs})" if self.several_inputs else f"model({inputs})"
         lines = [f'"""{doc}"""', "model.eval()", f"return {self._prediction(call)}.cpu().numpy()"]
+        if self.outputs:
+            lines[-1] = f"return [output.cpu().numpy() for output in {call}]"
         return "@torch.no_grad()\n" + _function(self.fn("call_model"), "model, x", lines)
 
     def functions(self) -> list[str]:
@@ -404,7 +437,7 @@ class ModelLoops:
             share = f"the last {percent:.0%}" if isinstance(percent, float) else "the last fraction"
             lines += [
                 f"# Keras validates on {share} of the samples, split off before shuffling.",
-                f"{split} = int({targets}.shape[0] * (1 - {call.validation_split}))",
+                f"{split} = int({targets}{'[0]' if self.outputs else ''}.shape[0] * (1 - {call.validation_split}))",
             ]
             if self.several_inputs:
                 lines += [
@@ -413,7 +446,13 @@ class ModelLoops:
                 ]
             else:
                 lines.append(f"{inputs}, {val_inputs} = {inputs}[:{split}], {inputs}[{split}:]")
-            lines.append(f"{targets}, {val_targets} = {targets}[:{split}], {targets}[{split}:]")
+            if self.outputs:
+                lines += [
+                    f"{val_targets} = tuple(y[{split}:] for y in {targets})",
+                    f"{targets} = tuple(y[:{split}] for y in {targets})",
+                ]
+            else:
+                lines.append(f"{targets}, {val_targets} = {targets}[:{split}], {targets}[{split}:]")
             if weights is not None:
                 val_weights = fresh("val_weights")
                 lines.append(f"{weights}, {val_weights} = {weights}[:{split}], {weights}[{split}:]")
@@ -489,7 +528,7 @@ class ModelLoops:
         logs = f"{self.fn('evaluate')}({', '.join(args)})"
         if return_dict:
             return logs
-        if not self.metrics:
+        if not self.metrics and not self.outputs:
             return f'{logs}["loss"]'
         return f"list({logs}.values())"
 
@@ -498,6 +537,74 @@ class ModelLoops:
         if batch_size is not None:
             args.append(batch_size)
         return f"{self.fn('predict')}({', '.join(args)})"
+
+
+def _prediction(loss: LossSpec | None, outputs: str) -> str:
+    """What Keras's model returns: the fused activation applied to the logits."""
+    if loss is None or loss.fused is None:
+        return outputs
+    return OUTPUT_ACTIVATIONS[loss.fused].format(x=outputs)
+
+
+def _loss_call(loss: LossSpec, shape: tuple | None, fn: str, outputs: str, targets: str) -> str:
+    # An output of unknown rank (a subclassed model): movedim is a no-op on (N, C).
+    rank = len(shape) + 1 if shape is not None else 3
+    # The probability forms (rules/snippets.py) read the classes from the last axis themselves.
+    if loss.classes_axis and loss.logits and rank > 2:
+        # CrossEntropyLoss wants the classes at dim 1: (N, T, C) -> (N, C, T).
+        outputs = f"{outputs}.movedim(-1, 1)"
+        if not loss.sparse:
+            targets = f"{targets}.movedim(-1, 1)"
+    return f"{fn}({outputs}, {targets})"
+
+
+def _metric_lines(metrics, loss: LossSpec, outputs: str, targets: str) -> list[str]:
+    """Each metric's values on a batch, added to its running sum and count."""
+    lines = []
+    needs_probabilities = any(m.kind in ("mae", "mse", "rmse") for m in metrics) and loss.fused
+    if needs_probabilities:
+        lines.append(f"probabilities = {_prediction(loss, outputs)}")
+    values_of = {
+        "categorical_accuracy": f"{outputs}.argmax(-1) == {targets}.argmax(-1)",
+        "sparse_categorical_accuracy": f"{outputs}.argmax(-1) == {targets}",
+        "mae": f"({'probabilities' if needs_probabilities else outputs} - {targets}).abs()",
+        "mse": f"({'probabilities' if needs_probabilities else outputs} - {targets}).square()",
+        "rmse": f"({'probabilities' if needs_probabilities else outputs} - {targets}).square()",
+    }
+    for metric in metrics:
+        var = _identifier(metric.name)
+        if metric.kind == "binary_accuracy":
+            if loss.logits and loss.fused == "sigmoid" and metric.threshold == 0.5:
+                lines.append("# The model returns logits: logit > 0 is probability > 0.5.")
+                values = f"({outputs} > 0) == ({targets} > 0.5)"
+            else:
+                probabilities = _prediction(loss, outputs) if loss.fused else outputs
+                values = f"({probabilities} > {metric.threshold!r}) == ({targets} > 0.5)"
+        else:
+            values = values_of[metric.kind]
+        lines.append(f"{var}_values = {values}")
+        lines.append(f"{var}_sum += {var}_values.sum()")
+        lines.append(f"{var}_count += {var}_values.numel()")
+    return lines
+
+
+def _target_conversion(loss: LossSpec, shape: tuple | None, source: str) -> tuple[str, str]:
+    """(the code that turns Keras's labels for one output into the tensor its loss takes, what it is)."""
+    static = shape is not None and all(isinstance(d, int) for d in shape)
+    shape = shape or ()
+    if loss.sparse:
+        dims = ", ".join(str(int(d)) for d in shape[:-1]) if static else ""
+        reshape = f".reshape(-1{', ' + dims if dims else ''})" if static else ""
+        what = "integer labels as class indices, as CrossEntropyLoss takes them"
+        return f'torch.from_numpy(np.asarray({source}, dtype="int64")){reshape}.to(device)', what
+    # Keras brings labels to the output's rank: (N,) labels for (N, 1) outputs become (N, 1).
+    reshape = f".reshape(-1, {', '.join(str(int(d)) for d in shape)})" if static and shape else ""
+    if loss.classes_axis:
+        reshape = ""
+        what = "one-hot labels as float32 class probabilities, as CrossEntropyLoss takes them"
+    else:
+        what = "labels as float32 in the shape of the model's output"
+    return f'torch.from_numpy(np.asarray({source}, dtype="float32")){reshape}.to(device)', what
 
 
 def _identifier(name: str) -> str:

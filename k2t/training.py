@@ -7,6 +7,7 @@ the epoch loop at its line, evaluate() and predict() calls of functions written 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -55,6 +56,20 @@ _IGNORED_WHEN = {"verbose": ("auto",), "batch_size": (None,), "callbacks": (None
 
 
 @dataclass
+class OutputTraining:
+    """One output of a model with several, as compile() trains it: Keras names its logs after it."""
+
+    name: str  # the output layer's name= (Keras's output name)
+    loss: LossLowering
+    loss_key: str
+    weight: float  # its loss_weights entry: the total loss is the weighted sum
+    metrics: list[Metric]
+
+    def loss_spec(self, loss_fns: str) -> LossSpec:
+        return LossSpec(f"{loss_fns}[{self.name!r}]", self.loss_key, self.loss.fused, self.loss.logits)
+
+
+@dataclass
 class Compiled:
     """The torch objects a compile() stands for, and the names they are bound to."""
 
@@ -72,15 +87,26 @@ class Compiled:
     # Embedding layers are written with sparse=True.
     sparse_gradients: bool = False
     clipping: tuple[str, ...] = ()  # gradient clipping lines for the training step (reads `model`)
+    outputs: list[OutputTraining] = field(default_factory=list)  # a model with several outputs
 
     def lines(self, model_expr: str) -> list[str]:
         opt = self.optimizer_code.replace("{parameters}", f"{model_expr}.parameters()")
         lines = [f"# {line}" for note in self.notes for line in textwrap.wrap(note, 84)]
         lines.append(f"{self.optimizer_name} = {opt}")
+        if self.outputs:
+            lines.append("# One loss per output, by Keras's output name; fit() adds them up, weighted.")
+            items = ", ".join(f"{o.name!r}: {o.loss.code}" for o in self.outputs)
+            lines.append(f"{self.loss_name} = {{{items}}}")
+            return lines
         if self.loss.fused:
             lines.append(f"# The model returns logits: its final {self.loss.fused} is part of the loss.")
         lines.append(f"{self.loss_name} = {self.loss.code}")
         return lines
+
+    @property
+    def snippets(self) -> set[str]:
+        losses = [o.loss for o in self.outputs] or [self.loss]
+        return {loss.snippet for loss in losses if loss.snippet} | ({self.optimizer_snippet} - {None})
 
     def loss_spec(self) -> LossSpec:
         return LossSpec(self.loss_name, self.loss_key, self.loss.fused, self.loss.logits)
@@ -134,7 +160,7 @@ def lower_compile(
     for i, arg in enumerate(usage.call.args):
         name = arg.keyword.value if arg.keyword else (COMPILE[i].name if i < len(COMPILE) else None)
         raw[name] = arg.value
-    for name in ("loss_weights", "weighted_metrics"):
+    for name in ("weighted_metrics",) if len(model.graph_outputs) > 1 else ("loss_weights", "weighted_metrics"):
         if args[name].value is not None:
             problems.append(Problem(usage.call, "K2T401", f"compile({name}=...) has no translation yet"))
     consumed = []
@@ -184,46 +210,135 @@ def lower_compile(
     loss_node = raw.get("loss")
     loss = None
     loss_rule_name = ""
+    outputs: list[OutputTraining] = []
+    metrics: list[Metric] = []
     if loss_node is None:
         problems.append(Problem(usage.call, "K2T401", "compile() without a loss cannot train"))
+    elif len(model.graph_outputs) > 1:
+        outputs, output_problems = _lower_outputs(usage, model, raw, analysis, resolver, env, consumed)
+        problems += output_problems
+        if outputs:
+            loss, loss_rule_name = outputs[0].loss, outputs[0].loss_key
     else:
-        key, call, stmt = _keras_object(loss_node, analysis, resolver, "losses")
-        rule = loss_rule(key) if key else None
-        if rule is None:
-            problems.append(Problem(usage.call, "K2T401", f"loss {key or code_of(loss_node)} has no translation yet"))
-        else:
-            if call is not None:
-                loss_args, _, loss_problems = bind_arguments(
-                    call, rule.params, env, resolver, rule.name,
-                    frozenset({"name", "reduction", "dtype"}),
-                )
-                problems.extend(Problem(usage.call, p.code, p.message) for p in loss_problems)
-            else:
-                loss_args, _, _ = bind_arguments(cst.Call(cst.Name("x")), rule.params, env, resolver, rule.name)
-            values = {k: v.value for k, v in loss_args.items()}
-            loss_rule_name = rule.name
-            try:
-                loss = lower_loss(rule, values, last_activation(model))
-            except Unsupported as exc:
-                problems.append(Problem(usage.call, exc.code, str(exc)))
-            if stmt is not None:
-                consumed.append(stmt)
-    # metrics: each one is translated or reported on its own
-    metrics: list[Metric] = []
-    metrics_node = raw.get("metrics")
-    if metrics_node is not None and loss is not None:
-        metrics, metric_problems = lower_metrics(metrics_node, loss_rule_name, output_units, resolver, env)
-        problems.extend(metric_problems)
+        loss, loss_rule_name, loss_problems = _lower_loss_of(loss_node, usage, analysis, resolver, env,
+                                                             last_activation(model), consumed)
+        problems += loss_problems
+        # metrics: each one is translated or reported on its own
+        metrics_node = raw.get("metrics")
+        if metrics_node is not None and loss is not None:
+            metrics, metric_problems = lower_metrics(metrics_node, loss_rule_name, output_units, resolver, env)
+            problems.extend(metric_problems)
     if optimizer_code is None or loss is None:
         return None, problems
     compiled = Compiled(
         optimizer_code, loss, metrics, loss_rule_name, notes=notes, consumed=consumed,
         optimizer_snippet=optimizer_snippet, sparse_gradients=sparse_gradients, clipping=clipping,
+        outputs=outputs,
     )
+    if outputs:
+        compiled.loss_name = "loss_fns"
     if model.var != "model":  # one set of names per model: two models must not share an optimizer
         compiled.optimizer_name = f"{model.var}_optimizer"
-        compiled.loss_name = f"{model.var}_loss_fn"
+        compiled.loss_name = f"{model.var}_{compiled.loss_name}"
     return compiled, problems
+
+
+def _lower_loss_of(node, usage: Usage, analysis: Analysis, resolver: Resolver, env: Env, activation: str | None,
+                   consumed: list) -> tuple[LossLowering | None, str, list[Problem]]:
+    """One Keras loss (a name, a function or a loss object) -> its torch lowering and rule name."""
+    problems: list[Problem] = []
+    key, call, stmt = _keras_object(node, analysis, resolver, "losses")
+    rule = loss_rule(key) if key else None
+    if rule is None:
+        problems.append(Problem(usage.call, "K2T401", f"loss {key or code_of(node)} has no translation yet"))
+        return None, "", problems
+    if call is not None:
+        loss_args, _, loss_problems = bind_arguments(
+            call, rule.params, env, resolver, rule.name, frozenset({"name", "reduction", "dtype"}),
+        )
+        problems.extend(Problem(usage.call, p.code, p.message) for p in loss_problems)
+    else:
+        loss_args, _, _ = bind_arguments(cst.Call(cst.Name("x")), rule.params, env, resolver, rule.name)
+    values = {k: v.value for k, v in loss_args.items()}
+    loss = None
+    try:
+        loss = lower_loss(rule, values, activation)
+    except Unsupported as exc:
+        problems.append(Problem(usage.call, exc.code, str(exc)))
+    if stmt is not None:
+        consumed.append(stmt)
+    return loss, rule.name, problems
+
+
+def output_layers(model: ModelIR) -> list:
+    """The layer call that produces each of the model's outputs (None for one k2t cannot name)."""
+    return [next((n for n in reversed(model.graph_nodes) if n.output == var), None) for var in model.graph_outputs]
+
+
+def _per_output(node, names: list[str], what: str, env: Env) -> list | None:
+    """compile()'s loss/loss_weights/metrics for a model with several outputs, one entry per output,
+    as Keras matches them: a dict by output name, a list in output order, or one value for all
+    (losses only; for metrics a flat list is matched in order)."""
+    if isinstance(node, cst.Dict):
+        by_name = {}
+        for element in node.elements:
+            if not isinstance(element, cst.DictElement):
+                return None
+            key = evaluate(element.key, env).value
+            if not isinstance(key, str):
+                return None
+            by_name[key] = element.value
+        return [by_name[name] for name in names] if set(by_name) == set(names) else None
+    if isinstance(node, (cst.List, cst.Tuple)):
+        values = [e.value for e in node.elements]
+        return values if len(values) == len(names) else None
+    return [node] * len(names) if what == "loss" else None
+
+
+def _lower_outputs(usage: Usage, model: ModelIR, raw: dict, analysis: Analysis, resolver: Resolver, env: Env,
+                   consumed: list) -> tuple[list[OutputTraining], list[Problem]]:
+    """compile() of a model with several outputs: a loss, a weight and metrics per output.
+
+    The losses take the outputs as the model returns them (probabilities where the output layer
+    has a softmax or sigmoid): the activations stay in forward(), one model for every output."""
+    layers = output_layers(model)
+    names = [layer.name if layer is not None else None for layer in layers]
+    if None in names or len(set(names)) != len(names):
+        return [], [Problem(usage.call, "K2T401", (
+            "compile() of a model with several outputs needs each output layer's name= (Keras names the "
+            "per-output losses and metrics after them)"))]
+    problems: list[Problem] = []
+    losses = _per_output(raw["loss"], names, "loss", env)
+    if losses is None:
+        return [], [Problem(usage.call, "K2T401", f"compile(loss=...) does not give one loss per output ({', '.join(names)})")]
+    weights = [1.0] * len(names)
+    if raw.get("loss_weights") is not None:
+        given = _per_output(raw["loss_weights"], names, "loss_weights", env)
+        values = [evaluate(node, env).value for node in given or []]
+        if given is None or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return [], [Problem(usage.call, "K2T401", "compile(loss_weights=...) must give one number per output")]
+        weights = [float(v) for v in values]
+    metric_nodes: list = [None] * len(names)
+    if raw.get("metrics") is not None and evaluate(raw["metrics"], env).value is not None:
+        metric_nodes = _per_output(raw["metrics"], names, "metrics", env)
+        if metric_nodes is None:
+            problems.append(Problem(raw["metrics"], "K2T401", (
+                f"metrics=...: Keras wants a dict by output name or one entry per output ({', '.join(names)})")))
+            metric_nodes = [None] * len(names)
+    outputs = []
+    for name, layer, loss_node, weight, metric_node in zip(names, layers, losses, weights, metric_nodes):
+        loss, key, loss_problems = _lower_loss_of(loss_node, usage, analysis, resolver, env, None, consumed)
+        problems += loss_problems
+        if loss is None:
+            return [], problems
+        metrics: list[Metric] = []
+        if metric_node is not None and not (isinstance(metric_node, cst.Name) and metric_node.value == "None"):
+            units = layer.args["units"].value if "units" in layer.args else None
+            metrics, metric_problems = lower_metrics(metric_node, key, units, resolver, env)
+            problems += metric_problems
+            metrics = [dataclasses.replace(m, name=f"{name}_{m.name}") for m in metrics]
+        outputs.append(OutputTraining(name, loss, key, weight, metrics))
+    return outputs, problems
 
 
 def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: Env) -> tuple[list[Metric], list[Problem]]:
@@ -391,6 +506,14 @@ def lower_usage(
         problems.append(
             Problem(usage.call, "K2T402", f"{method}() without y (a tf.data dataset or generator?) has no translation yet")
         )
+    if loops.outputs:
+        weighted = [name for name in ("sample_weight", "class_weight") if name in args]
+        triple = args.get("validation_data")
+        if isinstance(triple, (cst.Tuple, cst.List)) and len(triple.elements) == 3:
+            weighted.append("validation_data's sample weights")
+        for name in weighted:
+            problems.append(Problem(args.get(name, usage.call), "K2T402", (
+                f"{method}(): {name.removesuffix('=')} of a model with several outputs has no translation yet")))
     if method in ("fit", "evaluate") and compiled is None:
         problems.append(Problem(usage.call, "K2T403", f"model.{method}() needs a translated compile() in reach"))
     if problems:
@@ -415,6 +538,8 @@ def lower_usage(
 
     if not isinstance(args.get("x"), (cst.List, cst.Tuple)):
         loops.dict_inputs = True  # inputs by keras.Input(name=...), or a list held in a variable
+    if "y" in args and not isinstance(args["y"], (cst.List, cst.Tuple)):
+        loops.dict_targets = True  # targets by output name, or a list held in a variable
     if method == "predict":
         return loops.predict_expression(model_expr, embed(args["x"]), given("batch_size")), set(), problems, embedded
     if method == "evaluate":
@@ -443,6 +568,8 @@ def lower_usage(
             call.validation_data = tuple(embed(e.value) for e in node.elements)
             if not isinstance(node.elements[0].value, (cst.List, cst.Tuple)):
                 loops.dict_inputs = True
+            if not isinstance(node.elements[1].value, (cst.List, cst.Tuple)):
+                loops.dict_targets = True
         elif evaluate(node, env).value is not None:
             call.validation_data_expr = embed(node)
     if call.batch_size == "None":

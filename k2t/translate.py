@@ -39,7 +39,7 @@ from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
 from k2t.rules.callbacks import CALLBACKS
 from k2t.rules.functions import FUNCTIONS
 from k2t.rules.spec import FIRST, LAST, Unsupported
-from k2t.loops import ModelLoops
+from k2t.loops import ModelLoops, OutputLoop
 from k2t.training import Compiled, lower_compile, lower_usage, torch_weights_path
 from k2t.values import Value, code_of, evaluate
 
@@ -426,7 +426,7 @@ class _Translation:
         if model.kind == "sequential" and model.input_shape is None:
             model.input_shape = self.shape_from_outer_models(model)
         env = self.analysis.module_env
-        compile_usage = model.compile if len(model.graph_outputs) == 1 else None  # several: see training()
+        compile_usage = model.compile
         compiled: Compiled | None = None
         compile_problems: list[Problem] = []
         output_units = None
@@ -690,8 +690,7 @@ class _Translation:
     def training(self, model, lowered, compiled, compile_problems) -> None:
         env = self.analysis.module_env
         materialized: set[cst.CSTNode] = set()
-        several_outputs = len(model.graph_outputs) > 1
-        compile_usage = model.compile if not several_outputs else None
+        compile_usage = model.compile
         for problem in compile_problems:
             self.report(problem)
         # First: the loops decide the loss's reduction (per sample where fit() weighs samples).
@@ -700,10 +699,7 @@ class _Translation:
             if compiled is not None:
                 for note in compiled.notes:
                     self.report(Problem(compile_usage.call, "K2T404", note), WARNING, mark=False)
-                if compiled.loss.snippet:
-                    self.snippets.add(compiled.loss.snippet)
-                if compiled.optimizer_snippet:
-                    self.snippets.add(compiled.optimizer_snippet)
+                self.snippets |= compiled.snippets
                 trainings = [u for u in model.usages if u.method in ("fit", "evaluate")]
                 # Write the optimizer where compile() was, unless only other scopes train the
                 # model (compile() inside a builder function): then it is made where it is used.
@@ -726,10 +722,6 @@ class _Translation:
             if usage.method == "load_model":
                 self.load_model(model, usage)
                 continue
-            if several_outputs and usage.method in MODEL_METHODS and usage.method not in ("summary", "save", "save_weights", "load_weights"):
-                self.report(Problem(usage.call, "K2T302", (
-                    f"{usage.method}() of a model with several outputs is not translated yet (the model is)")))
-                continue
             if usage.method == "compile":
                 if usage is not compiles[0]:
                     recompiled = True
@@ -751,6 +743,7 @@ class _Translation:
             for problem in problems:
                 self.report(problem)
             if code is None:
+                self.covered.add(usage.call.func)  # reported above, not again as an unknown attribute
                 continue
             for node, dataset in usage.datasets.items():  # given as its arrays: one use of its name less
                 self.consumed_datasets[id(dataset)] += _name_count([usage.call], dataset.var) if dataset.var else 0
@@ -852,7 +845,13 @@ class _Translation:
             shuffle_param="shuffle" in keywords,
             steps_param="steps_per_epoch" in keywords,
             clipping=compiled.clipping if compiled else (),
+            outputs=[
+                OutputLoop(o.name, o.loss_spec(compiled.loss_name), tuple(shape), tuple(o.metrics), o.weight)
+                for o, shape in zip(compiled.outputs, lowered.output_shapes)
+            ] if compiled else [],
         )
+        if loops.outputs:
+            loops.weighted = False  # weighted samples of several outputs are refused (training.lower_usage)
         if compiled is not None and loops.weighted:
             # Per-sample losses: the loop weighs them as Keras does.
             compiled.loss = dataclasses.replace(compiled.loss, code=_with_keyword(compiled.loss.code, 'reduction="none"'))
@@ -1175,7 +1174,7 @@ class _Translation:
         if self.is_covered(node):
             return
         loops = self.loops_by_var.get(node.value.value, (None,))[0]
-        if node.attr.value == "metrics_names" and loops is not None and loops.loss is not None:
+        if node.attr.value == "metrics_names" and loops is not None and loops.loss is not None and not loops.outputs:
             names = ["loss", *(metric.name for metric in loops.metrics)]
             self.edits.replace_expression(node, repr(names))  # what evaluate() returns, in order
             self.covered.add(node)

@@ -247,6 +247,37 @@ print(model.predict(x))
     assert 'keras.models.load_model("pretrained.keras")' in result.code
 
 
+def test_what_several_outputs_cannot_train_with_is_one_marker_each():
+    template = """import numpy as np
+import keras
+x = np.zeros((8, 4), "float32")
+inputs = keras.Input(shape=(4,))
+a = keras.layers.Dense(1, {name_a})(inputs)
+b = keras.layers.Dense(2, activation="softmax", name="b")(inputs)
+model = keras.Model(inputs, [a, b])
+model.compile(optimizer="adam", loss=["mse", "categorical_crossentropy"], metrics={metrics})
+model.fit(x, [x[:, :1], x[:, :2]]{fit_extra})
+print(model.predict(x))
+"""
+    def errors(**parts):
+        result = translate(template.format(**parts))
+        return [(d.code, d.line) for d in result.errors], result
+
+    found, result = errors(name_a='name="a"', metrics='{"a": "mae", "b": "accuracy"}', fit_extra="")
+    assert found == [], result.diagnostics
+    assert "loss = a_loss + b_loss" in result.code and '"b_accuracy"' in result.code
+    # Keras names the logs after the output layers: without a name=, compile() is the one marker.
+    found, _ = errors(name_a="", metrics="None", fit_extra="")
+    assert found == [("K2T401", 8), ("K2T403", 9)]
+    # Metrics that Keras cannot match to the outputs: one marker, the training translated.
+    found, result = errors(name_a='name="a"', metrics='["mae"]', fit_extra="")
+    assert found == [("K2T401", 8)]
+    assert "train_one_epoch(" in result.code
+    # Sample weights of several outputs: one marker at fit().
+    found, _ = errors(name_a='name="a"', metrics="None", fit_extra=", sample_weight=np.ones(8)")
+    assert found == [("K2T402", 9)]
+
+
 def test_an_unknown_input_size_is_reported_not_written_as_an_invalid_lazy_module():
     for layer in ("keras.layers.Dense(3)", "keras.layers.Conv1D(4, 3)"):
         source = f"import keras\nm = keras.Sequential([keras.Input(shape=(5, None)), {layer}])\n"

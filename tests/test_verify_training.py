@@ -173,6 +173,35 @@ def test_wrong_class_axis_is_caught(sequence):
     assert (first["step"], first["quantity"]) == (1, "loss")
 
 
+# -- several outputs: a loss per output, summed with loss_weights --------------------------------
+TWO_OUTPUTS = """
+import numpy as np
+import keras
+
+inputs = keras.Input(shape=(6,))
+hidden = keras.layers.Dense(8, activation="relu")(inputs)
+score = keras.layers.Dense(1, name="score")(hidden)
+kind = keras.layers.Dense(3, activation="softmax", name="kind")(hidden)
+model = keras.Model(inputs, [score, kind])
+model.compile(optimizer="adam", loss={"score": "mse", "kind": "categorical_crossentropy"},
+              loss_weights={"score": 0.3, "kind": 1.0})
+x = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
+model.fit(x, {"score": x[:, :1], "kind": np.eye(3, dtype="float32")[np.arange(64) % 3]}, epochs=2)
+"""
+
+
+def test_two_outputs_train_like_keras():
+    _assert_trains_alike(_train(TWO_OUTPUTS))
+
+
+def test_a_lost_loss_weight_is_caught():
+    torch_text = _mutate(_convert(TWO_OUTPUTS), "loss = 0.3 * score_loss + kind_loss", "loss = score_loss + kind_loss")
+    verdict = _train(TWO_OUTPUTS, torch_text)
+    first = verdict.training.first_divergence
+    assert verdict.status == "different"
+    assert (first["step"], first["quantity"]) == (1, "loss")
+
+
 # -- torch's Adam in place of Keras's ------------------------------------------------------------
 ADAM = """
 from tensorflow import keras

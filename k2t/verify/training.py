@@ -250,15 +250,19 @@ class TorchSide:
             targets = self.prepare_targets(y)
         except Exception as exc:  # noqa: BLE001
             raise TrainingFailed("torch step", f"prepare_targets failed: {type(exc).__name__}: {exc}") from None
-        if self.input_problem is None and isinstance(targets, torch.Tensor):
-            values = targets.detach().cpu().numpy()
-            if values.size != y.size or np.abs(values.astype("float64").ravel() - y.astype("float64").ravel()).max(initial=0.0):
-                self.input_problem = (f"prepare_targets changed the labels ({_describe(targets)} from Keras "
-                                      f"{y.dtype} {y.shape}): they hold other values")
+        # A model with several outputs: a list of labels, a tuple of tensors.
+        pairs = zip(targets, y) if isinstance(y, list) and isinstance(targets, (tuple, list)) else [(targets, y)]
+        for tensor, labels in pairs:
+            if self.input_problem is not None or not isinstance(tensor, torch.Tensor):
+                continue
+            values = tensor.detach().cpu().numpy()
+            if values.size != labels.size or np.abs(values.astype("float64").ravel() - labels.astype("float64").ravel()).max(initial=0.0):
+                self.input_problem = (f"prepare_targets changed the labels ({_describe(tensor)} from Keras "
+                                      f"{labels.dtype} {labels.shape}): they hold other values")
         extra = {"shuffle": False} if self.shuffle else {}
         try:
             with _noise_free():
-                logs = self.train_one_epoch(self.model, self.optimizer, self.loss_fn, inputs, targets, len(y), **extra)
+                logs = self.train_one_epoch(self.model, self.optimizer, self.loss_fn, inputs, targets, _samples(y), **extra)
         except Exception as exc:  # noqa: BLE001
             raise TrainingFailed(
                 "torch step",
@@ -281,7 +285,7 @@ class TorchSide:
         extra = {"shuffle": False} if self.shuffle else {}
         with _noise_free(), _removed(hooks):
             self.train_one_epoch(model, _NoStep(self.optimizer), self.loss_fn, self.prepare_inputs(xs if len(xs) > 1 else xs[0]),
-                                 self.prepare_targets(y), len(y), **extra)
+                                 self.prepare_targets(y), _samples(y), **extra)
         return self.gradients(model), sum(tied)
 
     def gradients(self, model=None) -> dict[str, np.ndarray]:
@@ -295,6 +299,11 @@ class TorchSide:
 
     def state(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+
+
+def _samples(y) -> int:
+    """The batch's size: y is the labels, or a list of them for a model with several outputs."""
+    return len(y[0]) if isinstance(y, list) else len(y)
 
 
 def _changed_inputs(prepared, arrays, specs) -> str | None:
@@ -630,16 +639,17 @@ def train_and_compare(report, keras_model, torch_side: TorchSide, steps: int, at
     counts, hooks = _batchnorm_counts(torch_side.model)
     run.cancelled, more_hooks = _cancelled_biases(torch_side.model)
     hooks += more_hooks
-    loss_key = report.compiled.loss_key
+    # One loss per output for a model with several (in output order), else the model's loss.
+    loss_keys = [o.loss_key for o in report.compiled.outputs] or [report.compiled.loss_key]
     steps_run = 0
     try:
-        if len(getattr(keras_model, "outputs", None) or [None]) > 1:
-            raise TrainingFailed("keras step", "a model with several outputs is not trained by verify yet")
         for step in range(1, steps + 1):
             xs = make_inputs(rng)
             keras_x = xs if len(xs) > 1 else xs[0]
-            out_shape = tuple(np.asarray(keras_model(keras_x, training=False)).shape)
-            y = sample_labels(loss_key, out_shape, rng)
+            predicted = keras_model(keras_x, training=False)
+            predicted = list(predicted) if isinstance(predicted, (list, tuple)) else [predicted]
+            labels = [sample_labels(key, tuple(np.asarray(p).shape), rng) for key, p in zip(loss_keys, predicted)]
+            y = labels if len(labels) > 1 else labels[0]
             try:
                 keras_loss, keras_grads, repeated = keras_step(keras_model, keras_x, y)
                 run.sparse |= repeated

@@ -17,8 +17,6 @@ from __future__ import annotations
 import ast
 import math
 
-import numpy as np
-
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.spec import (
     KERNEL_PARAMS,
@@ -244,7 +242,7 @@ def _transfer_prelu(weights, info):
     if not info.get("per_position"):
         return {"weight": alpha.reshape(-1)}
     if info.get("channels_first") and alpha.ndim >= 2:
-        alpha = np.moveaxis(alpha, -1, 0)  # (..., C) -> (C, ...)
+        alpha = alpha.transpose((alpha.ndim - 1, *range(alpha.ndim - 1)))  # (..., C) -> (C, ...)
     return {"weight": alpha}
 
 
