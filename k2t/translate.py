@@ -100,6 +100,13 @@ def _path_argument(call: cst.Call) -> cst.BaseExpression | None:
     return None
 
 
+def _training_of(compiled: Compiled) -> tuple:
+    """What the written loops depend on in a compile(): loss, metrics, outputs, clipping."""
+    loss = re.sub(r',?\s*reduction="none"', "", compiled.loss.code)  # fit()'s sample weights add it to the first
+    return (loss, compiled.loss.fused, compiled.loss_key, tuple(compiled.metrics), tuple(map(repr, compiled.outputs)),
+            compiled.clipping, compiled.sparse_gradients, compiled.loss_name, compiled.optimizer_name)
+
+
 def _path_key(node: cst.BaseExpression) -> str:
     """A path as compared between save and load: a string's value, else the expression's code."""
     if isinstance(node, cst.SimpleString):
@@ -432,14 +439,15 @@ class _Translation:
         output_units = None
         if model.layers and "units" in model.layers[-1].args:
             output_units = model.layers[-1].args["units"].value
+        custom = {n.key.removeprefix("Custom:") for n in model.graph_nodes if n.key.startswith("Custom:")}
+        compile_of = functools.partial(
+            lower_compile, model=model, analysis=self.analysis, resolver=self.analysis_resolver, env=env,
+            output_units=output_units, exact_optimizers=not self.options.torch_optimizers,
+            changing_lr=self.changes_learning_rate(model),
+            class_embeddings=self.sparse_embeddings and any(c.embeddings for c in self.class_reports if c.name in custom),
+        )
         if compile_usage is not None:
-            custom = {n.key.removeprefix("Custom:") for n in model.graph_nodes if n.key.startswith("Custom:")}
-            compiled, compile_problems = lower_compile(
-                compile_usage, model, self.analysis, self.analysis_resolver, env, output_units,
-                exact_optimizers=not self.options.torch_optimizers,
-                changing_lr=self.changes_learning_rate(model),
-                class_embeddings=self.sparse_embeddings and any(c.embeddings for c in self.class_reports if c.name in custom),
-            )
+            compiled, compile_problems = compile_of(compile_usage)
         try:
             if model.problems:
                 raise Failed(model.problems)
@@ -512,7 +520,7 @@ class _Translation:
                 nested=injected,
             )
         )
-        self.training(model, lowered, compiled, compile_problems)
+        self.training(model, lowered, compiled, compile_problems, compile_of)
         self.reports[-1].compiled = compiled
         self.reports[-1].loops = self.loops_by_var[model.var][0]
 
@@ -533,13 +541,14 @@ class _Translation:
         env = self.analysis.module_env
         output_shape = report.output_shape
         compiled, compile_problems = None, []
+        compile_of = functools.partial(
+            lower_compile, model=model, analysis=self.analysis, resolver=self.analysis_resolver, env=env,
+            output_units=output_shape[-1] if output_shape else None,
+            exact_optimizers=not self.options.torch_optimizers, changing_lr=self.changes_learning_rate(model),
+            class_embeddings=report.embeddings and self.sparse_embeddings,
+        )
         if model.compile is not None:
-            compiled, compile_problems = lower_compile(
-                model.compile, model, self.analysis, self.analysis_resolver, env,
-                output_shape[-1] if output_shape else None,
-                exact_optimizers=not self.options.torch_optimizers, changing_lr=self.changes_learning_rate(model),
-                class_embeddings=report.embeddings and self.sparse_embeddings,
-            )
+            compiled, compile_problems = compile_of(model.compile)
             if compiled is not None and output_shape is None and not compiled.loss_spec().classes_axis:
                 compile_problems.append(Problem(model.compile.call, "K2T303", (
                     f"the output shape of {model.class_name} is not known statically and {compiled.loss_key} needs it "
@@ -566,7 +575,7 @@ class _Translation:
             var=model.var, class_name=model.class_name, builder=None, ctor_args=[], lowered=lowered,
             line=self.positions[model.creation].start.line, ir=model,
         ))
-        self.training(model, lowered, compiled, compile_problems)
+        self.training(model, lowered, compiled, compile_problems, compile_of)
         self.reports[-1].compiled = compiled
         self.reports[-1].loops = self.loops_by_var[model.var][0]
 
@@ -687,7 +696,8 @@ class _Translation:
                     changed = True
         return list(consumed.values())
 
-    def training(self, model, lowered, compiled, compile_problems) -> None:
+    def training(self, model, lowered, compiled, compile_problems, compile_of) -> None:
+        """compile_of(usage): a compile() of this model lowered (another compile than the first)."""
         env = self.analysis.module_env
         materialized: set[cst.CSTNode] = set()
         compile_usage = model.compile
@@ -723,9 +733,10 @@ class _Translation:
                 self.load_model(model, usage)
                 continue
             if usage.method == "compile":
-                if usage is not compiles[0]:
-                    recompiled = True
-                    self.report(Problem(usage.call, "K2T401", "a second compile() of the model is not translated yet"))
+                if usage is not compiles[0] and not recompiled:
+                    recompiled = not self.compile_again(usage, compiled, compile_of, lowered)
+                elif usage is not compiles[0]:
+                    self.report(Problem(usage.call, "K2T401", "a compile() after an untranslated one is not translated"))
                 continue
             if recompiled and usage.method in ("fit", "evaluate", "predict"):
                 # Translating these with the first compile()'s loss and optimizer would be wrong.
@@ -817,6 +828,35 @@ class _Translation:
             for statement in statements[1:]:
                 self.edits.remove(statement)
             self.covered.update(statements)
+
+    def compile_again(self, usage, compiled: Compiled | None, compile_of, lowered: LoweredModel) -> bool:
+        """A later compile() of the model (fine-tuning with a new learning rate, a model built
+        again): a new optimizer where it stands. The loops are written for the first compile's loss
+        and metrics, so another loss, metrics or gradient clipping stays for a human."""
+        again, problems = compile_of(usage)
+        if compiled is None or again is None or problems:
+            reason = "the first compile() is not translated" if compiled is None else "it is not translatable"
+        elif lowered.materialize:
+            reason = "the model's sizes are set by its first batch (lazy modules), which k2t does not redo here"
+        elif _training_of(again) != _training_of(compiled):
+            reason = "its loss, metrics or gradient clipping differ from the first compile()'s, for which the loops are written"
+        else:
+            for note in again.notes:
+                self.report(Problem(usage.call, "K2T404", note), WARNING, mark=False)
+            self.snippets |= again.snippets
+            var = usage.call.func.value.value
+            lines = [line for line in again.lines(var) if not line.startswith(f"{again.loss_name} = ")]
+            lines = [line for line in lines if "is part of the loss" not in line and "One loss per output" not in line]
+            self.edits.replace(usage.statement, ["# compile() again: a new optimizer; the loss and metrics are the first compile()'s.", *lines])
+            for statement in again.consumed:
+                self.edits.remove(statement)
+                self.covered.add(statement)
+            self.covered.add(usage.statement)
+            return True
+        for problem in problems:
+            self.report(problem)
+        self.report(Problem(usage.call, "K2T401", f"a second compile() of the model is not translated: {reason}"))
+        return False
 
     def loops_for(self, model: ModelIR, lowered: LoweredModel, compiled: Compiled | None) -> ModelLoops:
         """The model's specialised loop code; its functions are written after all call sites."""

@@ -278,6 +278,23 @@ print(model.predict(x))
     assert found == [("K2T402", 9)]
 
 
+def test_a_second_compile_with_the_same_loss_is_a_new_optimizer():
+    source = """import numpy as np
+from tensorflow import keras
+x, y = np.zeros((6, 4)), np.zeros(6)
+model = keras.Sequential([keras.layers.Dense(3, activation="softmax", input_shape=(4,))])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x, y)
+model.compile(optimizer=keras.optimizers.SGD(1e-4), loss="sparse_categorical_crossentropy")
+model.fit(x, y)
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert "    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)\n" in result.code
+    assert result.code.count("loss_fn = nn.CrossEntropyLoss()") == 1
+    assert result.code.count("train_one_epoch(") == 3  # its def and two fits
+
+
 def test_an_unknown_input_size_is_reported_not_written_as_an_invalid_lazy_module():
     for layer in ("keras.layers.Dense(3)", "keras.layers.Conv1D(4, 3)"):
         source = f"import keras\nm = keras.Sequential([keras.Input(shape=(5, None)), {layer}])\n"
