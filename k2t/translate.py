@@ -37,7 +37,7 @@ from k2t.ops import consumed_definitions
 from k2t.options import Options, TranslationError
 from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
 from k2t.rules.callbacks import CALLBACKS
-from k2t.rules.functions import FUNCTIONS
+from k2t.rules.functions import FUNCTIONS, REFUSED, STATEMENTS
 from k2t.rules.spec import FIRST, LAST, Unsupported
 from k2t.loops import ModelLoops, OutputLoop
 from k2t.training import Compiled, lower_compile, lower_usage, torch_weights_path
@@ -1065,7 +1065,22 @@ class _Translation:
                 if key in CALLBACKS and not translation.is_covered(node):
                     translation.callback(node, key)
                     return
+                if key in STATEMENTS and not translation.is_covered(node):
+                    translation.side_effect_statement(node, key)
+                    return
                 if key in FUNCTIONS and not translation.is_covered(node):
+                    refused, positional = REFUSED.get(key, ({}, len(node.args)))
+                    reasons = [
+                        f"{a.keyword.value}=... ({refused[a.keyword.value]})" for a in node.args
+                        if a.keyword is not None and a.keyword.value in refused
+                        and evaluate(a.value, translation.analysis.module_env).value not in (False, None)
+                    ]
+                    if sum(a.keyword is None for a in node.args) > positional:
+                        reasons.append(f"more than {positional} positional arguments")
+                    if reasons:
+                        translation.report(Problem(node, "K2T501", f"{code_of(node.func)}: {', '.join(reasons)}; left as is"))
+                        translation.covered.add(node.func)
+                        return
                     template, snippet = FUNCTIONS[key]
                     args = ", ".join(
                         ("{arg%d}" % i if a.keyword is None else f"{a.keyword.value}={{arg{i}}}")
@@ -1093,6 +1108,25 @@ class _Translation:
                 translation.leftover(node)
 
         cstwalk.visit(self.wrapper.module, Visitor())
+
+    def side_effect_statement(self, node: cst.Call, key: str) -> None:
+        """keras.backend.clear_session(), keras.utils.plot_model(model): on a line of their own,
+        what stands in their place (rules/functions.py STATEMENTS)."""
+        statement = self.statement_of(node)
+        alone = (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                 and isinstance(statement.body[0], cst.Expr) and statement.body[0].value is node)
+        lines = STATEMENTS[key]
+        first = node.args[0].value if node.args and node.args[0].keyword is None else None
+        needs_model = any("{0}" in line for line in lines)
+        if needs_model and not (isinstance(first, cst.Name) and first.value in self.model_names):
+            self.report(Problem(node, "K2T501", f"{code_of(node.func)} of something else than a translated model; left as is"))
+        elif not alone:
+            self.report(Problem(node, "K2T501", f"{code_of(node.func)} inside an expression; left as is"))
+        else:
+            self.edits.replace(statement, [line.format(code_of(first) if first is not None else "") for line in lines])
+            self.covered.add(statement)
+            return
+        self.covered.add(node.func)
 
     def import_node(self, node: cst.CSTNode) -> None:
         self.import_nodes.append(node)

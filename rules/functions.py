@@ -21,4 +21,34 @@ FUNCTIONS: dict[str, tuple[str, str | None]] = {
     "datasets.imdb.load_data": ("load_imdb({args})", "load_imdb"),
     "utils.pad_sequences": ("pad_sequences({args})", "pad_sequences"),
     "preprocessing.sequence.pad_sequences": ("pad_sequences({args})", "pad_sequences"),
+    "utils.get_file": ("get_file({args})", "get_file"),
+}
+
+# Arguments whose use keeps a function for a human (with the reason), and how many positional
+# arguments the translation takes.
+REFUSED: dict[str, tuple[dict[str, str], int]] = {
+    "utils.get_file": (
+        {
+            "untar": "archives are not extracted",
+            "extract": "archives are not extracted",
+            "file_hash": "the hash is not checked",
+            "md5_hash": "the hash is not checked",
+            "archive_format": "archives are not extracted",
+            "force_download": "not translated",
+            "hash_algorithm": "the hash is not checked",
+        },
+        2,
+    ),
+}
+
+# Calls made for their effect on Keras's own state or display, as statements of their own -> the
+# lines that stand in their place ({0}: the first argument, which for plot_model must be a model
+# k2t translated).
+STATEMENTS: dict[str, list[str]] = {
+    "backend.clear_session": ["# keras.backend.clear_session() reset Keras's global state; torch keeps none."],
+    "utils.clear_session": ["# keras.utils.clear_session() reset Keras's global state; torch keeps none."],
+    "utils.plot_model": [
+        "# keras.utils.plot_model drew the model's graph to an image; torch has no drawing built in.",
+        "print({0})",
+    ],
 }

@@ -274,17 +274,24 @@ def random_crop(x, height, width):
 # (~/.keras/datasets: files Keras already downloaded are reused), read into the same arrays.
 
 
+def get_file(fname=None, origin=None, cache_subdir="datasets", cache_dir=None):
+    """keras.utils.get_file (without extraction or hash check): the cached copy of origin at
+    cache_dir/cache_subdir/fname (cache_dir: ~/.keras, as Keras), downloaded on first use."""
+    fname = fname or origin.rsplit("/", 1)[-1].split("?")[0]
+    folder = os.path.join(cache_dir or os.path.join(os.path.expanduser("~"), ".keras"), cache_subdir)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, fname)
+    if not os.path.exists(path):
+        partial = path + ".part"  # never leave a half-written file under the cached name
+        urllib.request.urlretrieve(origin, partial)
+        os.replace(partial, path)
+    return path
+
+
 def download(name, url=None, subdir="datasets"):
     """The cached copy of a dataset file (by default one of Keras's), downloaded on first use."""
     url = url or "https://storage.googleapis.com/tensorflow/tf-keras-datasets/" + name
-    folder = os.path.join(os.path.expanduser("~"), ".keras", subdir)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, name)
-    if not os.path.exists(path):
-        partial = path + ".part"  # never leave a half-written file under the cached name
-        urllib.request.urlretrieve(url, partial)
-        os.replace(partial, path)
-    return path
+    return get_file(name, url, cache_subdir=subdir)
 
 
 def load_mnist():

@@ -157,3 +157,32 @@ def test_load_data_is_translated(name):
     result = translate(f"from tensorflow import keras\n(x, y), (xt, yt) = keras.datasets.{name}.load_data()\n")
     assert not result.diagnostics
     assert f"(x, y), (xt, yt) = load_{name}()" in result.code and "keras" not in result.code.split("def ")[0]
+
+
+def test_get_file_caches_where_keras_does(tmp_path, cache):
+    import keras
+
+    source = tmp_path / "remote" / "table.csv"
+    source.parent.mkdir()
+    source.write_text("a,b\n1,2\n", encoding="utf-8")
+    get_file = _loader("get_file")
+    ours = get_file("table.csv", origin=source.as_uri())
+    assert ours == str(cache / "table.csv") and open(ours, encoding="utf-8").read() == "a,b\n1,2\n"
+    # Keras finds the same cached file (and does not download again: the source is gone).
+    source.unlink()
+    assert keras.utils.get_file("table.csv", origin=source.as_uri()) == ours
+    # The name from the URL where fname is not given; another cache folder.
+    source.write_text("x", encoding="utf-8")
+    theirs = keras.utils.get_file(origin=source.as_uri(), cache_subdir="other")
+    assert get_file(origin=source.as_uri(), cache_subdir="other") == theirs
+    assert get_file(origin=source.as_uri(), cache_dir=str(tmp_path / "c")) == str(tmp_path / "c" / "datasets" / "table.csv")
+
+
+def test_get_file_that_extracts_or_checks_a_hash_is_left_for_a_human():
+    source = 'import keras\npath = keras.utils.get_file("a.csv", "https://e.org/a.csv")\n'
+    result = translate(source)
+    assert not result.errors and 'path = get_file("a.csv", "https://e.org/a.csv")' in result.code
+    for extra in ("extract=True", "file_hash='0' * 64", "untar=True"):
+        result = translate(source.replace('a.csv")', f'a.csv", {extra})'))
+        assert [(d.code, d.line) for d in result.errors] == [("K2T501", 2)], extra
+        assert "keras.utils.get_file(" in result.code

@@ -295,6 +295,21 @@ model.fit(x, y)
     assert result.code.count("train_one_epoch(") == 3  # its def and two fits
 
 
+def test_keras_session_and_drawing_calls_become_what_torch_has():
+    source = """import keras
+keras.backend.clear_session()
+model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
+keras.utils.plot_model(model, to_file="model.png", show_shapes=True)
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert "# keras.backend.clear_session() reset Keras's global state; torch keeps none." in result.code
+    assert "    print(model)\n" in result.code and "keras" not in result.code.replace("# keras", "")
+    # plot_model of anything else than a translated model stays, marked.
+    result = translate(source.replace("plot_model(model", "plot_model(other"))
+    assert [(d.code, d.line) for d in result.errors] == [("K2T501", 4)]
+
+
 def test_an_unknown_input_size_is_reported_not_written_as_an_invalid_lazy_module():
     for layer in ("keras.layers.Dense(3)", "keras.layers.Conv1D(4, 3)"):
         source = f"import keras\nm = keras.Sequential([keras.Input(shape=(5, None)), {layer}])\n"
