@@ -33,6 +33,11 @@ _SUBMODULES = {
     "layers.normalization_v2.": "layers.",
     "layers.embeddings.": "layers.",
     "layers.advanced_activations.": "layers.",
+    "layers.recurrent.": "layers.",
+    "layers.merge.": "layers.",
+    "layers.wrappers.": "layers.",
+    "layers.noise.": "layers.",
+    "layers.experimental.preprocessing.": "layers.",
     "optimizers.legacy.": "optimizers.",
     "optimizers.experimental.": "optimizers.",
 }
@@ -56,6 +61,9 @@ def canonical(qualified: str) -> str | None:
             for old, new in _SUBMODULES.items():
                 if rest.startswith(old):
                     rest = new + rest[len(old) :]
+            parts = rest.split(".")
+            if parts[0] == "layers" and len(parts) > 2 and parts[-1][:1].isupper():
+                rest = "layers." + parts[-1]  # a layer class by its module's path: keras.layers.rnn.lstm.LSTM
             return _ALIASES.get(rest, rest)
     if qualified == "tensorflow" or qualified.startswith("tensorflow."):
         return "tf." + qualified[len("tensorflow.") :] if qualified != "tensorflow" else "tf"

@@ -32,6 +32,9 @@ IMPORT_STYLES = {
         "L.Dense",
     ),
     "module_alias": ("import tensorflow.keras as K", "K.Sequential", "K.layers.Dense"),
+    # Keras 2's submodules and a class by its defining module's path.
+    "keras2_submodule": ("from keras.models import Sequential\nfrom keras.layers.core import Dense", "Sequential", "Dense"),
+    "defining_module": ("import keras\nfrom keras.src.layers.core.dense import Dense", "keras.Sequential", "Dense"),
     "name_alias": ("import keras\nfrom keras.layers import Dense as D", "keras.Sequential", "D"),
 }
 
