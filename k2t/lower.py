@@ -104,7 +104,8 @@ def _wanted_layout(layer, shape) -> str | None:
 # The rank of the input a model's first layer takes, where the program gives no input shape
 # (`Sequential([Conv1D(...), ...])` built by fit() from its data): the sizes come from the first batch.
 _FIRST_LAYER_RANKS = {
-    **dict.fromkeys(("Dense", "Embedding"), 1),
+    # Flatten takes any rank: the data is given as it is (not permuted) and flattened in Keras's order.
+    **dict.fromkeys(("Dense", "Embedding", "Flatten"), 1),
     **dict.fromkeys(("Conv1D", "SeparableConv1D", "DepthwiseConv1D", "Conv1DTranspose", "MaxPooling1D",
                      "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "LSTM", "GRU",
                      "SimpleRNN", "Bidirectional", "SpatialDropout1D", "ZeroPadding1D", "Cropping1D",
@@ -121,6 +122,11 @@ _FIRST_LAYER_RANKS = {
 def _lazy_shape(model: ModelIR, var: str) -> tuple:
     """An input without a shape: None sizes, of the rank its first layer takes."""
     first = next((layer for layer in model.graph_nodes if var in layer.inputs), None)
+    if first is not None and first.key.startswith("Model:"):  # a model as the first layer: its input
+        inner = first.args["model"].value
+        if len(inner.graph_inputs) == 1:
+            inner_var, shape = inner.graph_inputs[0]
+            return shape if shape is not None else _lazy_shape(inner, inner_var)
     rank = _FIRST_LAYER_RANKS.get(first.key) if first is not None else None
     if rank is None:
         raise Unsupported(
@@ -184,7 +190,8 @@ def lower_model(
     module attribute there): the layer's module is that model's (the weights are shared)."""
     borrowed = borrowed or {}
     graph_inputs = [(var, shape if shape is not None else _lazy_shape(model, var)) for var, shape in model.graph_inputs]
-    lazy = graph_inputs != model.graph_inputs  # sizes the first batch sets (torch's lazy modules)
+    # Sizes the first batch sets (torch's lazy modules).
+    lazy = graph_inputs != model.graph_inputs and any(d is None for _, shape in graph_inputs for d in shape)
     for _, shape in graph_inputs:
         for dim in shape:
             if not (dim is None or isinstance(dim, Symbol) or (isinstance(dim, int) and not isinstance(dim, bool))):

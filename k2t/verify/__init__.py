@@ -221,7 +221,8 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
             # model using it as a layer), or else the one given with --input-shape.
             shape = tuple(model.lowered.input_shape)
             if None in shape:
-                if input_shape is None or len(input_shape) != len(shape):
+                any_rank = bool(ir.graph_nodes) and ir.graph_nodes[0].key == "Flatten"  # takes what it is given
+                if input_shape is None or (len(input_shape) != len(shape) and not any_rank):
                     raise Unverifiable(
                         f"{ir.var}'s input shape is known only from data: give it with --input-shape "
                         f"({len(shape)} sizes, channels last)"
