@@ -171,6 +171,27 @@ class DotAttention(nn.Module):
         return F.dropout(weights, self.dropout, self.training) @ value
 
 
+class AdditiveAttention(nn.Module):
+    """keras.layers.AdditiveAttention (Bahdanau-style): the scores sum scale * tanh(query_i + key_j)
+    over the features; scale is a learned vector, glorot-uniform initialised as Keras does for its
+    (dim,) shape, or 1 with use_scale=False."""
+
+    def __init__(self, dim, use_scale=True, dropout=0.0):
+        super().__init__()
+        self.dropout = dropout
+        self.scale = nn.Parameter(torch.empty(dim)) if use_scale else None
+        if use_scale:
+            nn.init.uniform_(self.scale, -((3 / dim) ** 0.5), (3 / dim) ** 0.5)
+
+    def forward(self, query, value, key=None):
+        key = value if key is None else key
+        # (N, Tq, 1, dim) + (N, 1, Tv, dim) -> scores (N, Tq, Tv)
+        features = torch.tanh(query.unsqueeze(-2) + key.unsqueeze(-3))
+        scores = features @ self.scale if self.scale is not None else features.sum(-1)
+        weights = torch.softmax(scores, dim=-1)
+        return F.dropout(weights, self.dropout, self.training) @ value
+
+
 class KerasPReLU(nn.Module):
     """keras.layers.PReLU with a slope per position (not only per channel, as nn.PReLU has):
     weight has the input's shape without the batch axis, 1 along the axes that share a slope."""
@@ -447,6 +468,20 @@ class Normalization(nn.Module):
     def forward(self, x):
         scale = self.variance.sqrt().clamp_min(1e-7)
         return self.mean + x * scale if self.invert else (x - self.mean) / scale
+
+
+class Discretization(nn.Module):
+    """keras.layers.Discretization(bin_boundaries=...), output_mode="int": each value's bin index as
+    int64, bin i holding bin_boundaries[i - 1] <= x < bin_boundaries[i] (torch.bucketize with
+    right=True; Keras's int32 indices hold the same values)."""
+
+    def __init__(self, bin_boundaries):
+        super().__init__()
+        boundaries = torch.tensor(bin_boundaries, dtype=torch.float32)
+        self.register_buffer("bin_boundaries", boundaries, persistent=False)
+
+    def forward(self, x):
+        return torch.bucketize(x, self.bin_boundaries, right=True)
 
 
 class History:

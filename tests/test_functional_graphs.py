@@ -109,10 +109,10 @@ def test_a_graph_built_by_a_helper_in_a_loop_is_one_model_and_the_helper_goes_wi
 
 
 def test_a_missing_layer_inside_a_helper_is_reported_where_the_helper_is_called():
-    source = HELPER.replace("return layers.Dropout(rate)(x)", "return layers.ActivityRegularization(l1=rate)(x)")
+    source = HELPER.replace("return layers.Dropout(rate)(x)", "return layers.Masking(mask_value=rate)(x)")
     result = translate(source)
     at_call = [d for d in result.errors if d.line == 14]
-    assert [d.message for d in at_call] == ["in block(): layer ActivityRegularization has no translation yet"]
+    assert [d.message for d in at_call] == ["in block(): layer Masking has no translation yet"]
     assert "class Model" not in result.code
 
 

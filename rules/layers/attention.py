@@ -2,7 +2,9 @@
 projections around F.scaled_dot_product_attention). Attention (Luong-style dot-product attention,
 called on [query, value] or [query, value, key]) -> F.scaled_dot_product_attention with scale=1.0
 (Keras does not divide by sqrt(dim)); use_scale=True learns a scalar factor of the scores, starting
-at 1: the DotAttention module of rules/snippets.py.
+at 1: the DotAttention module of rules/snippets.py. AdditiveAttention (Bahdanau-style: scores
+sum(scale * tanh(query_i + key_j)) over the features, scale a learned (dim,) vector with Keras's
+glorot-uniform start, or 1 without use_scale) -> the AdditiveAttention module of rules/snippets.py.
 
 Caveats kept by this rule:
 - torch's nn.MultiheadAttention ties each head's size to embed_dim / num_heads; Keras's key_dim and
@@ -121,8 +123,39 @@ def _attention(ctx) -> Lowering:
     )
 
 
+def _additive_attention(ctx) -> Lowering:
+    shapes = ctx.in_shapes or (ctx.in_shape,)
+    if len(shapes) not in (2, 3):
+        raise Unsupported("AdditiveAttention is called with query and value (and key) tensors")
+    if any(len(shape) != 2 for shape in shapes):
+        raise Unsupported("AdditiveAttention on tensors other than (batch, length, features) has no translation yet")
+    dim = shapes[0][-1]
+    if not isinstance(dim, int):
+        raise Unsupported("AdditiveAttention needs the query's feature size, which is unknown here", "K2T303")
+    key_dim = shapes[-1][-1]
+    if isinstance(key_dim, int) and key_dim != dim:
+        raise Unsupported(f"AdditiveAttention adds queries of {dim} features to keys of {key_dim}: Keras needs equal sizes")
+    options = [dim_code(dim)]
+    if not ctx.require("use_scale"):
+        options.append("use_scale=False")
+    if ctx.require("dropout"):
+        options.append(f"dropout={ctx.code('dropout')}")
+    forward = "{m}({x0}, {x1})" if len(shapes) == 2 else "{m}({x0}, {x1}, {x2})"
+    return Lowering(
+        steps=[Step(forward, f"AdditiveAttention({', '.join(options)})", attr="attention")],
+        out_shape=shapes[0][:1] + shapes[1][-1:],  # (Tq, value features)
+        out_layout=LAST,
+        weights_step=0,
+        snippets={"AdditiveAttention"},
+    )
+
+
 def _transfer_attention(weights, info):
     return {"scale": weights[0]}  # Keras's scalar "scale" weight
+
+
+def _transfer_additive_attention(weights, info):
+    return {"scale": weights[0]} if weights else {}  # Keras's (dim,) "scale" weight with use_scale
 
 
 RULES = [
@@ -151,6 +184,14 @@ RULES = [
         _attention,
         wants=LAST,
         transfer=_transfer_attention,
+        regularized=(),
+    ),
+    LayerRule(
+        "AdditiveAttention",
+        params(("use_scale", True), ("dropout", 0.0), ("seed", None)),
+        _additive_attention,
+        wants=LAST,
+        transfer=_transfer_additive_attention,
         regularized=(),
     ),
 ]

@@ -1,4 +1,5 @@
-"""Preprocessing layers that are part of the model: Resizing, CenterCrop, Normalization.
+"""Preprocessing layers that are part of the model: Resizing, CenterCrop, Normalization,
+Discretization, CategoryEncoding.
 
 Resizing runs tf.image.resize, which samples at half-pixel centres: 'bilinear' is F.interpolate's
 bilinear with align_corners=False (with antialias=True too: both filter with a triangle kernel
@@ -8,6 +9,15 @@ the aspect-ratio crop/pad options have no exact torch equivalent here and are re
 CenterCrop slices the centre, cutting the extra row/column of an odd difference from the
 bottom/right (start = (size - target) // 2); on an input smaller than the target Keras resizes
 instead, which is refused.
+Discretization with bin_boundaries and output_mode="int" is TensorFlow's Bucketize, the bin i with
+boundaries[i - 1] <= x < boundaries[i]: torch.bucketize(right=True), int64 (Keras: int32) in the
+Discretization module of rules/snippets.py. num_bins with adapt() (Keras's approximate quantile
+summary with its epsilon) and the other output modes are refused.
+CategoryEncoding (integer ids in [0, num_tokens), rank 1 or 2 with the batch): F.one_hot; multi_hot
+is its maximum and count its sum over the ids of a sample, as float32. Ids are cast with .long()
+(k2t's inputs are float32 unless an Embedding reads them). Keras drops ids >= num_tokens in multi_hot
+and count where torch's one_hot raises. multi_hot/count of a rank-1 input (Keras encodes the whole
+batch as one sample), count_weights and sparse=True are refused.
 """
 
 from __future__ import annotations
@@ -98,6 +108,49 @@ def _transfer_normalization(weights, info) -> dict:
     return {"mean": weights[0], "variance": weights[1]} if weights else {}
 
 
+def _discretization(ctx) -> Lowering:
+    if ctx.value("bin_boundaries") is None:
+        raise Unsupported(
+            "Discretization(num_bins=...) with adapt(): Keras's approximate quantile summary (epsilon) "
+            "has no translation yet; give bin_boundaries"
+        )
+    if ctx.require("output_mode") != "int":
+        raise Unsupported(f"Discretization(output_mode={ctx.code('output_mode')}) has no translation yet")
+    ctx.require("bin_boundaries")  # a list known statically
+    module = f"Discretization({ctx.code('bin_boundaries')})"
+    return Lowering([Step("{m}({x})", module, attr="discretization")], ctx.in_shape, ctx.layout, snippets={"Discretization"})
+
+
+def _category_encoding(ctx) -> Lowering:
+    tokens, mode = ctx.require("num_tokens"), ctx.require("output_mode")
+    if tokens is None:
+        raise Unsupported("CategoryEncoding needs num_tokens")
+    if ctx.require("sparse"):
+        raise Unsupported("CategoryEncoding(sparse=True): torch has no sparse output here")
+    mode = "multi_hot" if mode == "binary" else mode
+    if mode not in ("one_hot", "multi_hot", "count"):
+        raise Unsupported(f"CategoryEncoding(output_mode={ctx.code('output_mode')}) has no translation yet")
+    if ctx.rank > 1:
+        raise Unsupported(f"CategoryEncoding on ids of shape {ctx.in_shape}: Keras encodes rank 1 or 2 inputs only")
+    one_hot = "F.one_hot({x}.long(), " + ctx.code("num_tokens") + ")"
+    if ctx.rank == 0:
+        if mode != "one_hot":
+            raise Unsupported(
+                f"CategoryEncoding(output_mode={mode!r}) of a rank-1 input: Keras encodes the whole batch as "
+                "one sample (no batch axis), which has no translation"
+            )
+        return Lowering([Step(one_hot + ".float()")], (tokens,), LAST)
+    ids = ctx.in_shape[0]
+    if mode == "one_hot":
+        if not isinstance(ids, int):
+            raise Unsupported("CategoryEncoding(output_mode='one_hot') needs the number of ids per sample", "K2T303")
+        if ids == 1:  # Keras drops the axis of size 1
+            return Lowering([Step(one_hot.replace("{x}.long()", "{x}.long().squeeze(-1)") + ".float()")], (tokens,), LAST)
+        return Lowering([Step(one_hot + ".float()")], (ids, tokens), LAST)
+    reduce = "amax" if mode == "multi_hot" else "sum"
+    return Lowering([Step(one_hot + f".{reduce}(1).float()")], (tokens,), LAST)
+
+
 RULES = [
     LayerRule(
         "Normalization",
@@ -124,5 +177,22 @@ RULES = [
     ),
     LayerRule(
         "CenterCrop", params("height", "width", ("data_format", None)), _center_crop, wants=FIRST
+    ),
+    LayerRule(
+        "Discretization",
+        params(
+            ("bin_boundaries", None),
+            ("num_bins", None),
+            ("epsilon", 0.01),
+            ("output_mode", "int"),
+            ("sparse", False),
+        ),
+        _discretization,
+    ),
+    LayerRule(
+        "CategoryEncoding",
+        params(("num_tokens", None), ("output_mode", "multi_hot"), ("sparse", False)),
+        _category_encoding,
+        wants=LAST,
     ),
 ]
