@@ -202,6 +202,26 @@ def test_a_lost_loss_weight_is_caught():
     assert (first["step"], first["quantity"]) == (1, "loss")
 
 
+# -- dropout inside attention layers is switched off on both sides ---------------------------------
+ATTENTION_DROPOUT = """
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(6, 8))
+x = layers.MultiHeadAttention(num_heads=2, key_dim=4, dropout=0.3)(inputs, inputs)
+x = layers.Attention(dropout=0.2)([x, inputs])
+x = layers.AdditiveAttention(dropout=0.1)([x, inputs])
+outputs = layers.Dense(2, activation="softmax")(layers.GlobalAveragePooling1D()(x))
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+"""
+
+
+def test_attention_dropout_is_off_on_both_sides():
+    verdict = _train(ATTENTION_DROPOUT)
+    _assert_trains_alike(verdict)
+
+
 # -- torch's Adam in place of Keras's ------------------------------------------------------------
 ADAM = """
 from tensorflow import keras

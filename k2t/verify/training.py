@@ -107,6 +107,12 @@ def keras_without_dropout(keras_model) -> list[str]:
         elif isinstance(layer, L.GaussianNoise) and layer.stddev:
             layer.stddev = 0.0
             changed.append(layer.name)
+        elif isinstance(layer, (L.Attention, L.AdditiveAttention, L.MultiHeadAttention)) and layer.dropout:
+            if isinstance(layer, L.MultiHeadAttention):  # a read-only property over its Dropout layer
+                layer._dropout = layer._dropout_layer.rate = 0.0
+            else:
+                layer.dropout = 0.0  # on the attention weights
+            changed.append(layer.name)
         elif isinstance(layer, DropoutRNNCell) and (layer.dropout or layer.recurrent_dropout):
             layer.dropout = layer.recurrent_dropout = 0.0
             changed.append(layer.name)
@@ -135,6 +141,11 @@ _TORCH_AUGMENTATION = {
 }
 
 
+# The output's attention modules (rules/snippets.py): dropout on the attention weights, F.dropout
+# with their float `dropout`.
+_TORCH_ATTENTION = ("MultiHeadAttention", "DotAttention", "AdditiveAttention")
+
+
 def torch_without_dropout(torch_model) -> list[str]:
     changed = []
     for name, module in torch_model.named_modules():
@@ -142,6 +153,9 @@ def torch_without_dropout(torch_model) -> list[str]:
             module.p = 0.0
             changed.append(name)
         elif isinstance(module, torch.nn.RNNBase) and module.dropout:
+            module.dropout = 0.0
+            changed.append(name)
+        elif type(module).__name__ in _TORCH_ATTENTION and module.dropout:  # rules/snippets.py's modules
             module.dropout = 0.0
             changed.append(name)
     names = type(torch_model).forward.__globals__  # the translated file's namespace
