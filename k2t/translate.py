@@ -418,9 +418,13 @@ class _Translation:
             self.report(
                 Problem(usage.call, "K2T302", f"{model.var}.{usage.method}() left as is: the model was not translated")
             )
-        # The model's own statements stay as they are, reported once (above), not line by line.
+        # The model's own statements stay as they are, reported once (above), not line by line;
+        # so do the helpers its graph was read from (their layers are the model's).
         self.covered.add(model.creation)
         self.covered.update(model.build_statements)
+        self.covered.update(
+            s for s in self.wrapper.module.body if isinstance(s, cst.FunctionDef) and s.name.value in model.inlined
+        )
         self.untranslated.append(model)
 
     def model(self, model: ModelIR) -> None:

@@ -111,9 +111,14 @@ def test_a_graph_built_by_a_helper_in_a_loop_is_one_model_and_the_helper_goes_wi
 def test_a_missing_layer_inside_a_helper_is_reported_where_the_helper_is_called():
     source = HELPER.replace("return layers.Dropout(rate)(x)", "return layers.Masking(mask_value=rate)(x)")
     result = translate(source)
-    at_call = [d for d in result.errors if d.line == 14]
-    assert [d.message for d in at_call] == ["in block(): layer Masking has no translation yet"]
+    # One marker, for the one missing piece: the helper's other layers are not "outside a model".
+    assert [(d.line, d.message) for d in result.errors] == [(14, "in block(): layer Masking has no translation yet")]
     assert "class Model" not in result.code
+    # A layer its rule refuses: one marker at the layer's line, with the rule's reason.
+    source = HELPER.replace("return layers.Dropout(rate)(x)", "return layers.ActivityRegularization(l1=rate)(x)")
+    result = translate(source)
+    assert [(d.line, d.code) for d in result.errors] == [(8, "K2T102")]
+    assert "penalty" in result.errors[0].message
 
 
 CALLED_BUILDER = """
@@ -308,10 +313,10 @@ def test_a_model_without_an_input_shape_takes_its_first_sizes_from_the_first_bat
 
 
 def test_a_model_without_an_input_shape_whose_first_layer_says_no_rank_is_reported():
-    result = translate(LAZY.replace('layers.Conv1D(8, 3, activation="relu")', "layers.Flatten()"))
+    result = translate(LAZY.replace('layers.Conv1D(8, 3, activation="relu")', "layers.Dropout(0.2)"))
     assert [(d.code, d.message) for d in result.errors] == [(
         "K2T303",
-        "the model has no input shape (input_shape=, keras.Input or model.build), and its first layer (Flatten) "
+        "the model has no input shape (input_shape=, keras.Input or model.build), and its first layer (Dropout) "
         "does not say the input's rank",
     )]
 
