@@ -313,3 +313,25 @@ def test_rescaling_multiplies_by_the_scale_as_keras_does():
     expected = np.asarray(keras.layers.Rescaling(1.0 / 255)(pixels))
     actual = namespace["Model"]()(torch.from_numpy(pixels)).numpy()
     assert np.array_equal(actual, expected)
+
+
+@pytest.mark.parametrize("size", [(5, 7), (8, 8), (9, 12), (15, 13)])
+def test_same_padding_computed_at_run_time_matches_keras(size):
+    """pad_same (rules/snippets.py): TF's asymmetric 'same' padding of a strided convolution for an
+    input size known only at run time, against Keras's Conv2D with the same kernel."""
+    import keras
+    import torch
+    import torch.nn.functional as F
+
+    namespace: dict = {"F": F}
+    exec(snippets.code({"pad_same"}), namespace)  # noqa: S102 - the helper outputs copy
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, *size, 3)).astype("float32")
+    for kernel, strides, dilation in (((3, 3), (2, 2), (1, 1)), ((4, 5), (2, 3), (1, 1)), ((3, 3), (1, 1), (2, 2))):
+        layer = keras.layers.Conv2D(4, kernel, strides=strides, dilation_rate=dilation, padding="same")
+        expected = np.asarray(layer(x))
+        kernel_weights, bias = (np.asarray(w) for w in layer.weights)
+        padded = namespace["pad_same"](torch.from_numpy(x).permute(0, 3, 1, 2), kernel, strides, dilation)
+        weight = torch.from_numpy(kernel_weights).permute(3, 2, 0, 1)
+        actual = F.conv2d(padded, weight, torch.from_numpy(bias), stride=strides, dilation=dilation)
+        np.testing.assert_allclose(actual.permute(0, 2, 3, 1).numpy(), expected, atol=1e-5)

@@ -65,8 +65,8 @@ def _padding(ctx, kernel, strides, dilation, padding) -> tuple[list[Step], list[
     if padding != "same":
         return [], []
     pads = [same_padding(size, k, s, d) for size, k, s, d in zip(spatial, kernel, strides, dilation)]
-    if None in pads:
-        raise Unsupported(f"{ctx.key}(padding='same', strides>1) needs a known input size")
+    if None in pads:  # TF's asymmetric padding depends on the size: computed in forward()
+        return [Step(f"pad_same({{x}}, {kernel}, {strides}, {dilation})")], []
     if all(before == after for before, after in pads):
         return [], [f"padding={compact(tuple(b for b, _ in pads))}"] if any(b for b, _ in pads) else []
     if strides == (1,) * n:
@@ -125,6 +125,7 @@ def _conv(n: int, strided_dilation: bool = False):
             steps=steps,
             out_shape=out + (filters,),
             out_layout=FIRST,
+            snippets=_snippets(steps),
             activation=ctx.value("activation"),
             weights_step=len(steps) - 1,
             init=(ctx.value("kernel_initializer"), ctx.value("bias_initializer") if bias else None),
@@ -133,6 +134,11 @@ def _conv(n: int, strided_dilation: bool = False):
         )
 
     return lower
+
+
+def _snippets(steps: list[Step]) -> set[str]:
+    """The helpers the steps call (rules/snippets.py)."""
+    return {"pad_same"} if any(step.forward.startswith("pad_same(") for step in steps) else set()
 
 
 def _per_group(channels, groups):
