@@ -295,14 +295,15 @@ def random_crop(x, height, width):
 # (~/.keras/datasets: files Keras already downloaded are reused), read into the same arrays.
 
 
-def pad_same(x, kernel_size, strides, dilation):
-    """TF's padding='same' for a strided convolution of channels-first x whose size is known only
-    at run time: (k - 1) * d + 1 - size rounded up to the stride, the extra row/column after."""
+def pad_same(x, kernel_size, strides, dilation, value=0.0):
+    """TF's padding='same' for a strided convolution (or max pooling: value -inf) of channels-first
+    x whose size is known only at run time: (k - 1) * d + 1 - size rounded up to the stride, the
+    extra row/column after."""
     pads = []
     for size, k, s, d in zip(reversed(x.shape[2:]), reversed(kernel_size), reversed(strides), reversed(dilation)):
         total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
         pads += [total // 2, total - total // 2]  # F.pad lists the last dim first
-    return F.pad(x, pads)
+    return F.pad(x, pads, value=value)
 
 
 def get_file(fname=None, origin=None, cache_subdir="datasets", cache_dir=None):

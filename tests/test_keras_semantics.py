@@ -335,3 +335,9 @@ def test_same_padding_computed_at_run_time_matches_keras(size):
         weight = torch.from_numpy(kernel_weights).permute(3, 2, 0, 1)
         actual = F.conv2d(padded, weight, torch.from_numpy(bias), stride=strides, dilation=dilation)
         np.testing.assert_allclose(actual.permute(0, 2, 3, 1).numpy(), expected, atol=1e-5)
+    # Max pooling pads with -inf (the padding never wins).
+    for pool, strides in (((2, 2), (2, 2)), ((3, 3), (2, 2)), ((3, 2), (2, 1))):
+        expected = np.asarray(keras.layers.MaxPooling2D(pool, strides, padding="same")(x - 10.0))
+        padded = namespace["pad_same"](torch.from_numpy(x - 10.0).permute(0, 3, 1, 2), pool, strides, (1, 1), float("-inf"))
+        actual = F.max_pool2d(padded, pool, strides)
+        np.testing.assert_allclose(actual.permute(0, 2, 3, 1).numpy(), expected, atol=1e-6)

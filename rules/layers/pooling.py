@@ -25,8 +25,15 @@ def _pool(kind: str, n: int):
         steps = []
         if padding == "same":
             pads = [same_padding(d, k, s) for d, k, s in zip(spatial, size, strides)]
-            if None in pads:
+            if None in pads and kind == "Avg":
                 raise Unsupported(f"{ctx.key}(padding='same', strides>1) needs a known input size")
+            if None in pads:  # TF's padding depends on the size, known at run time: -inf, as max ignores it
+                ones = (1,) * n
+                steps.append(Step(f'pad_same({{x}}, {size}, {strides}, {ones}, float("-inf"))'))
+                args = ", ".join([str(compact(size)), *options])
+                steps.append(Step("{m}({x})", f"nn.{kind}Pool{n}d({args})", attr="pool"))
+                return Lowering(steps=steps, out_shape=out + (ctx.in_shape[-1],), out_layout=FIRST,
+                                snippets={"pad_same"})
             ceil_out = tuple(
                 -(-(d - k) // s) + 1 for d, k, s in zip(spatial, size, strides)
             )
