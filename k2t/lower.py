@@ -119,6 +119,10 @@ _FIRST_LAYER_RANKS = {
 }
 
 
+_ANY_RANK = {"Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "Activation", "ReLU", "LeakyReLU", "ELU",
+             "Softmax", "Rescaling", "ActivityRegularization", "Identity"}
+
+
 def _lazy_shape(model: ModelIR, var: str) -> tuple:
     """An input without a shape: None sizes, of the rank its first layer takes."""
     first = next((layer for layer in model.graph_nodes if var in layer.inputs), None)
@@ -127,6 +131,9 @@ def _lazy_shape(model: ModelIR, var: str) -> tuple:
         if len(inner.graph_inputs) == 1:
             inner_var, shape = inner.graph_inputs[0]
             return shape if shape is not None else _lazy_shape(inner, inner_var)
+    # Layers that work on any rank (Dropout, an activation, Rescaling): the next layer says it.
+    while first is not None and first.key in _ANY_RANK:
+        first = next((layer for layer in model.graph_nodes if first.output in layer.inputs), None)
     rank = _FIRST_LAYER_RANKS.get(first.key) if first is not None else None
     if rank is None:
         raise Unsupported(

@@ -313,12 +313,15 @@ def test_a_model_without_an_input_shape_takes_its_first_sizes_from_the_first_bat
 
 
 def test_a_model_without_an_input_shape_whose_first_layer_says_no_rank_is_reported():
-    result = translate(LAZY.replace('layers.Conv1D(8, 3, activation="relu")', "layers.Dropout(0.2)"))
+    result = translate(LAZY.replace('layers.Conv1D(8, 3, activation="relu")', "layers.BatchNormalization()"))
     assert [(d.code, d.message) for d in result.errors] == [(
         "K2T303",
-        "the model has no input shape (input_shape=, keras.Input or model.build), and its first layer (Dropout) "
-        "does not say the input's rank",
+        "the model has no input shape (input_shape=, keras.Input or model.build), and its first layer "
+        "(BatchNormalization) does not say the input's rank",
     )]
+    # A layer of any rank first (Dropout, an activation): the next one says it.
+    result = translate(LAZY.replace("[layers.Conv1D", "[layers.Dropout(0.1), layers.Conv1D"))
+    assert not result.errors and "self.conv = nn.LazyConv1d(8, 3)" in result.code
 
 
 TWO_OUTPUTS = """
