@@ -133,7 +133,8 @@ def _lazy_shape(model: ModelIR, var: str) -> tuple:
             return shape if shape is not None else _lazy_shape(inner, inner_var)
     # Layers that work on any rank (Dropout, an activation, Rescaling): the next layer says it.
     while first is not None and first.key in _ANY_RANK:
-        first = next((layer for layer in model.graph_nodes if first.output in layer.inputs), None)
+        later = model.graph_nodes[model.graph_nodes.index(first) + 1 :]
+        first = next((layer for layer in later if first.output in layer.inputs), None)
     rank = _FIRST_LAYER_RANKS.get(first.key) if first is not None else None
     if rank is None:
         raise Unsupported(
