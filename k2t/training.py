@@ -89,10 +89,14 @@ class Compiled:
     clipping: tuple[str, ...] = ()  # gradient clipping lines for the training step (reads `model`)
     outputs: list[OutputTraining] = field(default_factory=list)  # a model with several outputs
 
-    def lines(self, model_expr: str) -> list[str]:
+    def optimizer_lines(self, model_expr: str) -> list[str]:
+        """The optimizer over the model's parameters, with the notes on it."""
         opt = self.optimizer_code.replace("{parameters}", f"{model_expr}.parameters()")
         lines = [f"# {line}" for note in self.notes for line in textwrap.wrap(note, 84)]
-        lines.append(f"{self.optimizer_name} = {opt}")
+        return lines + [f"{self.optimizer_name} = {opt}"]
+
+    def lines(self, model_expr: str) -> list[str]:
+        lines = self.optimizer_lines(model_expr)
         if self.outputs:
             lines.append("# One loss per output, by Keras's output name; fit() adds them up, weighted.")
             items = ", ".join(f"{o.name!r}: {o.loss.code}" for o in self.outputs)

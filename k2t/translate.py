@@ -849,9 +849,10 @@ class _Translation:
                 self.report(Problem(usage.call, "K2T404", note), WARNING, mark=False)
             self.snippets |= again.snippets
             var = usage.call.func.value.value
-            lines = [line for line in again.lines(var) if not line.startswith(f"{again.loss_name} = ")]
-            lines = [line for line in lines if "is part of the loss" not in line and "One loss per output" not in line]
-            self.edits.replace(usage.statement, ["# compile() again: a new optimizer; the loss and metrics are the first compile()'s.", *lines])
+            self.edits.replace(usage.statement, [
+                "# compile() again: a new optimizer; the loss and metrics are the first compile()'s.",
+                *again.optimizer_lines(var),
+            ])
             for statement in again.consumed:
                 self.edits.remove(statement)
                 self.covered.add(statement)
