@@ -308,9 +308,10 @@ def pad_same(x, kernel_size, strides, dilation, value=0.0):
 
 def get_file(fname=None, origin=None, cache_subdir="datasets", cache_dir=None):
     """keras.utils.get_file (without extraction or hash check): the cached copy of origin at
-    cache_dir/cache_subdir/fname (cache_dir: ~/.keras, as Keras), downloaded on first use."""
+    cache_dir/cache_subdir/fname (cache_dir: $KERAS_HOME or ~/.keras, as Keras), downloaded on first use."""
     fname = fname or origin.rsplit("/", 1)[-1].split("?")[0]
-    folder = os.path.join(cache_dir or os.path.join(os.path.expanduser("~"), ".keras"), cache_subdir)
+    cache_dir = cache_dir or os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    folder = os.path.join(cache_dir, cache_subdir)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, fname)
     if not os.path.exists(path):

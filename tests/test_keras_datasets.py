@@ -6,6 +6,7 @@ Keras's own loaders read the same files (its download step pointed at them)."""
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import tarfile
 
@@ -17,6 +18,7 @@ from k2t import snippets, translate
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     folder = tmp_path / ".keras" / "datasets"
     folder.mkdir(parents=True)
@@ -168,13 +170,23 @@ def test_get_file_caches_where_keras_does(tmp_path, cache):
     get_file = _loader("get_file")
     ours = get_file("table.csv", origin=source.as_uri())
     assert ours == str(cache / "table.csv") and open(ours, encoding="utf-8").read() == "a,b\n1,2\n"
-    # Keras names the same cached file.
-    assert keras.utils.get_file("table.csv", origin=source.as_uri()) == ours
+    # Keras reads its home folder once, when it is imported: compare both under one cache_dir.
+    keras_home = str(tmp_path / "keras_home")
+    os.mkdir(keras_home)  # Keras falls back to /tmp/.keras for a cache_dir it cannot write to
+    theirs = keras.utils.get_file("table.csv", origin=source.as_uri(), cache_dir=keras_home)
+    assert get_file("table.csv", origin=source.as_uri(), cache_dir=keras_home) == theirs
     # The name from the URL where fname is not given; another cache folder.
     source.write_text("x", encoding="utf-8")
-    theirs = keras.utils.get_file(origin=source.as_uri(), cache_subdir="other")
-    assert get_file(origin=source.as_uri(), cache_subdir="other") == theirs
-    assert get_file(origin=source.as_uri(), cache_dir=str(tmp_path / "c")) == str(tmp_path / "c" / "datasets" / "table.csv")
+    theirs = keras.utils.get_file(origin=source.as_uri(), cache_subdir="other", cache_dir=keras_home)
+    assert get_file(origin=source.as_uri(), cache_subdir="other", cache_dir=keras_home) == theirs
+    assert theirs == str(tmp_path / "keras_home" / "other" / "table.csv")
+
+
+def test_get_file_honours_keras_home(tmp_path, cache, monkeypatch):
+    source = tmp_path / "table.csv"
+    source.write_text("a", encoding="utf-8")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "shared"))
+    assert _loader("get_file")(origin=source.as_uri()) == str(tmp_path / "shared" / "datasets" / "table.csv")
 
 
 def test_get_file_that_extracts_or_checks_a_hash_is_left_for_a_human():
