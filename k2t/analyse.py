@@ -693,6 +693,9 @@ class Analyzer(cst.CSTVisitor):
             return
         for t in assign.targets:
             self.env.bind(t.target, evaluate_value(value, self.env), self._local)
+            if isinstance(t.target, cst.Name) and t.target.value in self.models_in_scope[-1]:
+                # `model = Model2().to(device)`: the name no longer means the Keras model made before.
+                del self.models_in_scope[-1][t.target.value]
             if isinstance(t.target, cst.Name) and t.target.value in self.tensors[-1]:
                 # A tensor variable rebound by code that is not a layer (tf.nn.relu(x), x + 1).
                 self.tensors[-1][t.target.value] = UnknownTensor(t.target.value, line)

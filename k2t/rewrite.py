@@ -162,6 +162,8 @@ def _parse_lines(lines: list[str]) -> list[cst.BaseStatement]:
 
 def _with_comments(statement: cst.BaseStatement, comments: list[cst.EmptyLine], markers: list[str]):
     existing = [line.comment.value for line in statement.leading_lines if line.comment is not None]
+    if any(comment.startswith(MARKER) for comment in existing):
+        markers = []  # marked by an earlier run: converting k2t's output again leaves it as it is
     new_markers = [cst.EmptyLine(comment=cst.Comment(m)) for m in markers if m not in existing]
     if not comments and not new_markers:
         return statement

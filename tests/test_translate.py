@@ -335,3 +335,47 @@ def test_keras_configuration_queries_answer_with_keras_defaults():
     assert "if \"channels_last\" == \"channels_first\":" in result.code
     assert 'print("tensorflow", 1e-07, "float32")' in result.code
     assert "import" not in result.code
+
+
+def test_a_name_rebound_from_a_keras_model_no_longer_means_it():
+    # The first Sequential stays Keras (no input shape); the builder returns the second one.
+    source = """from tensorflow.keras import layers, models
+
+
+def build_model():
+    model = models.Sequential()
+    model = models.Sequential()
+    model.add(layers.Dense(1, input_shape=(8,)))
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+model = build_model()
+model.fit(x, y, verbose=0)
+model.save_weights("regressor.weights.h5")
+"""
+    once = translate(source)
+    assert [d.code for d in once.errors] == ["K2T303"]
+    assert 'torch.save(model.state_dict(), "regressor.weights.pt")' in once.code
+    # Converting the output again leaves it as it is: `model = Model2().to(device)` rebinds model.
+    assert translate(once.code).code == once.code
+    # A Keras model wrapped by an unknown function is not trained as if it were the original.
+    wrapped = translate(
+        "import keras\nimport tfmot\n\nmodel = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+        "model = tfmot.quantize_model(model)\nmodel.compile(optimizer='adam', loss='mse')\nmodel.fit(x, y)\n"
+    )
+    assert [(d.code, d.line) for d in wrapped.errors] == [("K2T302", 6), ("K2T302", 7)]
+
+
+def test_a_line_marked_by_an_earlier_run_keeps_its_one_marker():
+    # model.add() after compile() is a Keras call the first run marks; in its output model is a
+    # torch module, and the same line would be marked again for another reason.
+    source = (
+        "from tensorflow.keras import layers, models\n\n\ndef build_model():\n    model = models.Sequential()\n"
+        "    model.add(layers.Dense(1, input_shape=(8,)))\n    model.compile(loss='mse')\n    return model\n"
+        "    model.add(layers.Dense(32))\n\n\nmodel = build_model()\n"
+    )
+    once = translate(source)
+    assert [d.code for d in once.errors] == ["K2T302"] and once.code.count("# k2t:") == 1
+    again = translate(once.code)
+    assert again.errors and again.code == once.code
