@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import keyword
 import re
+from collections import Counter
 from ast import literal_eval as ast_literal
 from dataclasses import dataclass, field
 
@@ -455,7 +456,45 @@ class Analyzer(cst.CSTVisitor):
             self.result.keras_classes[node.name.value] = kinds[0]
             self.result.names_in_use.update(n.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name))
             return False
+        # A plain class (a GAN's trainer): its methods may build models from attributes set in __init__.
+        self.env = Env(self.env)
+        self.env.values.update(self._static_attributes(node))
         return True
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        if original_node.name.value not in self.result.keras_classes:
+            self.env = self.env.parent
+
+    def _static_attributes(self, node: cst.ClassDef) -> dict[str, object]:
+        """`self.img_shape = (28, 28, 1)` at the top level of a plain class's __init__: a static value
+        in every method (`Input(shape=self.img_shape)` in `build_discriminator`), where nothing else
+        in the module assigns that attribute and no class of the module derives from this one."""
+        module = self.scopes[0]
+        init = next((s for s in node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+        if init is None or not init.params.params or not isinstance(init.body, cst.IndentedBlock):
+            return {}
+        if any(isinstance(b.value, cst.Name) and b.value.value == node.name.value
+               for c in cstwalk.iter_nodes(module) if isinstance(c, cst.ClassDef) for b in c.bases):
+            return {}
+        assigned: Counter[str] = Counter()
+        for n in cstwalk.iter_nodes(module):
+            targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else (
+                [n.target] if isinstance(n, (cst.AugAssign, cst.AnnAssign, cst.For)) else [])
+            for target in targets:
+                assigned.update(a.attr.value for a in cstwalk.iter_nodes(target) if isinstance(a, cst.Attribute))
+        me = init.params.params[0].name.value
+        env = Env(self.env)
+        for statement in init.body.body:
+            if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                    and isinstance(assign := statement.body[0], cst.Assign) and len(assign.targets) == 1):
+                continue
+            target = assign.targets[0].target
+            if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                    and target.value.value == me and assigned[target.attr.value] == 1):
+                value = evaluate_value(assign.value, env)
+                if value is not UNKNOWN:
+                    env.values[f"{me}.{target.attr.value}"] = value
+        return env.values
 
     def visit_For(self, node: cst.For) -> bool:
         """`for filters in (32, 64): x = block(x, filters)`: a graph built in a loop over static

@@ -270,6 +270,27 @@ def lower_model(
             else:
                 reason = "the constraint is not translated yet"
             problems.append(Problem(layer.node, "K2T102", f"{layer.key}({name}=...): {reason}"))
+        attributes = sorted({n for value in layer.args.values() for n in value.local_names if "." in n})
+        taken = dict(zip(ctor_params, ctor_args))
+        clashes = [a for a in attributes if taken.get(a.split(".")[1], a) != a or keyword.iskeyword(a.split(".")[1])]
+        if clashes:
+            problems.append(Problem(layer.node, "K2T102", f"{layer.key}: {', '.join(clashes)} is read from an object, "
+                                    "and the model's constructor already has a parameter of that name"))
+            failed.add(layer.output)
+            continue
+        for attribute in attributes:
+            # `Dense(self.num_tokens)` in a method: the model is given self.num_tokens as num_tokens.
+            _, name = attribute.split(".")
+            pattern = re.compile(rf"\b{re.escape(attribute)}\b")
+            for arg, value in layer.args.items():
+                if attribute in value.local_names:
+                    layer.args[arg] = dataclasses.replace(
+                        value, code=pattern.sub(name, value.code),
+                        local_names=frozenset(name if n == attribute else n for n in value.local_names),
+                    )
+            if name not in ctor_params:
+                ctor_params.append(name)
+                ctor_args.append(attribute)
         for value in layer.args.values():
             for local in sorted(value.local_names):
                 if local not in ctor_params:

@@ -299,13 +299,19 @@ def _fixed_parameters(model: ModelIR, passed: set[str], env) -> list[str]:
     return fixed
 
 
+_BUILDER_VERB = re.compile(r"^(build|create|make|get|define|construct)_")
+
+
 def _class_name(model: ModelIR, taken: set[str]) -> str:
     # Named for what it is: Keras's name=, else the builder function, else the variable.
     if isinstance(model.keras_name, str) and re.search(r"[A-Za-z]", model.keras_name):
         base = model.keras_name
     else:
         base = model.builder.name.value if model.builder is not None else model.var
-    base = re.sub(r"^(build|create|make|get|define|construct)_", "", base)
+        if model.builder is None and isinstance(model.scope, cst.FunctionDef) and model.var in ("model", "net"):
+            # `model = Sequential()` inside build_generator(), which returns another model: GeneratorModel.
+            base = f"{_BUILDER_VERB.sub('', model.scope.name.value)}_{model.var}"
+    base = _BUILDER_VERB.sub("", base)
     name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", base) if part) or "Model"
     if not name[0].isalpha():
         name = "Model" + name
@@ -328,6 +334,15 @@ class KerasUses:
     parents: dict
     keras_left: bool  # the output still imports Keras/TensorFlow
     output_references: object  # () -> Counter of the reference texts left in the output
+
+
+# What a Keras model has and an nn.Module has not (or has with another meaning, as trainable).
+KERAS_MODEL_API = MODEL_METHODS | {
+    "train_on_batch", "test_on_batch", "predict_on_batch", "fit_generator", "evaluate_generator",
+    "predict_generator", "trainable", "get_layer", "layers", "get_weights", "set_weights", "count_params",
+    "get_config", "metrics_names", "inputs", "outputs", "input", "output", "optimizer", "trainable_weights",
+    "trainable_variables", "stop_training", "input_shape", "output_shape",
+}
 
 
 class _Translation:
@@ -410,6 +425,35 @@ class _Translation:
         (edits, self.diagnostics, self.covered, self.snippets, self.reports, self.model_names, self.untranslated,
          self.loops, self.loops_by_var) = saved
         self.edits.restore(edits)
+
+    def models_in_attributes(self) -> None:
+        """`self.discriminator = self.build_discriminator()` in a plain class (a GAN's trainer): the
+        method returns the torch model now, so its Keras model API (`self.discriminator.compile(...)`,
+        `.trainable = False`, `.train_on_batch`) is one marker per line, never Keras called on a module."""
+        builders = {}  # class -> names of its methods that return a translated model
+        for model in self.analysis.models:
+            if model.builder is None or any(m is model for m in self.untranslated):
+                continue
+            owner = self.parents.get(self.parents.get(model.builder))
+            if isinstance(owner, cst.ClassDef):
+                builders.setdefault(owner, set()).add(model.builder.name.value)
+        for owner, methods in builders.items():
+            held = set()  # attributes assigned a built model: `self.discriminator`
+            for node in cstwalk.iter_nodes(owner):
+                if (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
+                        and isinstance(node.value.func, cst.Attribute) and node.value.func.attr.value in methods):
+                    held.update(t.target.attr.value for t in node.targets if isinstance(t.target, cst.Attribute))
+            for node in cstwalk.iter_nodes(owner):
+                if not (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Attribute)
+                        and node.value.attr.value in held and node.attr.value in KERAS_MODEL_API):
+                    continue
+                statement = self.statement_of(node)
+                if statement is None or self.is_covered(statement):
+                    continue
+                what = f"{code_of(node.value)}.{node.attr.value}"
+                self.report(Problem(node, "K2T302", f"{what}: {node.value.attr.value} holds the torch model now; "
+                                    "Keras's model API on it is not translated yet"))
+                self.covered.add(statement)
 
     def leave_untranslated(self, model: ModelIR, problems: list[Problem]) -> None:
         for problem in problems:
@@ -1284,6 +1328,7 @@ def translate_module(source: str, module: cst.Module, options: Options = Options
         state.report(problem)
     state.classes()
     state.models()
+    state.models_in_attributes()
     state.datasets()
     state.functions_and_leftovers()
     for loops in state.loops:

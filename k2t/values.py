@@ -110,6 +110,23 @@ _COMPARE = {
 }
 
 
+def _product(values) -> Any:
+    if not isinstance(values, (tuple, list)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise TypeError("not a static shape")
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+# Python and numpy functions of static sizes (`np.prod(self.img_shape)`, `int(units / 2)`); the names
+# are read as written, the usual aliases.
+_PURE: dict[str, Callable[..., Any]] = {
+    "np.prod": _product, "numpy.prod": _product, "math.prod": _product, "int": int, "len": len,
+    "min": min, "max": max, "abs": abs, "round": round,
+}
+
+
 class Env:
     """Names with static values in one scope; `local` marks names bound in a function body."""
 
@@ -204,7 +221,8 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
             return constants[node.value]
         value, is_local = env.lookup(node.value)
         named = env.named(node.value)
-        if is_local and named:
+        if is_local and (named or (value is UNKNOWN and not _anonymous(node.value, env))):
+            # A parameter, or a local computed at run time (`n = data.shape[1]`): the model is given it.
             local_names.add(node.value)
         if not named and value is not UNKNOWN:
             unnamed.add(node.value)
@@ -258,6 +276,8 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
         value, _ = env.lookup(code)
         if value is not UNKNOWN:
             unnamed.add(code)
+        elif env.lookup(node.value.value)[1]:
+            local_names.add(code)  # an attribute of a local object: a model cannot read it (lower.py says so)
         return value
     if isinstance(node, cst.Comparison):
         return _compare(node, env, local_names, unnamed)
@@ -268,7 +288,19 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
         value = root.call_value(node) if root.call_value is not None else UNKNOWN
         if value is not UNKNOWN:
             unnamed.add(code_of(node))  # written as its value: the output has no Keras to call
-        return value
+            return value
+        # The names the call reads still count (`np.prod(data.shape)`: the model is given data).
+        if not isinstance(node.func, cst.Name):
+            _eval(node.func, env, local_names, unnamed)
+        args = [_eval(a.value, env, local_names, unnamed) for a in node.args]
+        pure = _PURE.get(code_of(node.func))
+        if pure is None or any(a.keyword or a.star for a in node.args) or any(v is UNKNOWN for v in args):
+            return UNKNOWN
+        try:
+            result = pure(*args)
+        except Exception:  # noqa: BLE001 - a failing fold is simply not static
+            return UNKNOWN
+        return int(result) if isinstance(result, int) and not isinstance(result, bool) else result
     if isinstance(node, cst.BooleanOperation):
         left = _eval(node.left, env, local_names, unnamed)
         if left is UNKNOWN:
@@ -295,6 +327,12 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
                 return UNKNOWN
             return base[slice(*parts)]
     return UNKNOWN
+
+
+def _anonymous(name: str, env: Env) -> bool:
+    while env is not None and name not in env.values and name not in env.local:
+        env = env.parent
+    return env is not None and name in env.anonymous
 
 
 def _compare(node: cst.Comparison, env: Env, local_names: set[str], unnamed: set[str]) -> Any:

@@ -379,3 +379,57 @@ def test_a_line_marked_by_an_earlier_run_keeps_its_one_marker():
     assert [d.code for d in once.errors] == ["K2T302"] and once.code.count("# k2t:") == 1
     again = translate(once.code)
     assert again.errors and again.code == once.code
+
+
+def test_a_size_computed_in_the_builder_is_given_to_the_model():
+    source = """import numpy as np
+from keras import Input, Sequential, layers
+
+
+def build(data, shape=(2, 3)):
+    n = data.shape[1]
+    return Sequential([Input((4,)), layers.Dense(n), layers.Dense(int(np.prod(shape)))])
+
+
+def build_wide(data):
+    return Sequential([Input((4,)), layers.Dense(data.shape[1] * 2)])
+"""
+    result = translate(source)
+    # n is computed at run time: the model takes it (before, the class read an undefined n).
+    assert "def __init__(self, n, shape):" in result.code
+    assert "nn.Linear(n, int(np.prod(shape)))" in result.code and "Build(n, shape).to(device)" in result.code
+    # An attribute of a run-time object is given to the model under the attribute's name.
+    assert not result.errors
+    assert "nn.Linear(4, shape[1] * 2)" in result.code and "return Wide(data.shape).to(device)" in result.code
+    # ... unless the model already takes a parameter of that name: one marker.
+    clash = translate(source.replace("def build_wide(data):", "def build_wide(data, shape=2):").replace(
+        "layers.Dense(data.shape[1] * 2)", "layers.Dense(shape), layers.Dense(data.shape[1] * 2)"))
+    assert [(d.code, d.line) for d in clash.errors] == [("K2T102", 11)]
+    assert "data.shape is read from an object" in clash.errors[0].message
+
+
+def test_a_plain_class_builds_its_models_from_the_sizes_its_init_sets():
+    source = """import numpy as np
+from keras import Input, Model, layers
+
+
+class Trainer:
+    def __init__(self):
+        self.img_shape = (4, 4, 1)
+        self.latent_dim = 8
+        self.critic = self.build_critic()
+        self.critic.compile(loss="mse", optimizer="adam")
+
+    def build_critic(self):
+        img = Input(shape=self.img_shape)
+        h = layers.Dense(self.latent_dim)(layers.Flatten()(img))
+        return Model(img, layers.Dense(int(np.prod(self.img_shape)))(h))
+"""
+    result = translate(source)
+    assert "nn.Linear(16, 8)" in result.code and "nn.Linear(8, 16)" in result.code
+    assert "return Critic().to(device)" in result.code
+    # Keras's compile() is never called on the torch module without a marker.
+    assert [(d.code, d.line) for d in result.errors] == [("K2T302", 10)]
+    # An attribute assigned again elsewhere is not a static size.
+    again = translate(source.replace("        self.critic.compile", "        self.latent_dim = 3\n        self.critic.compile"))
+    assert "nn.Linear(16, 8)" not in again.code
