@@ -172,6 +172,9 @@ class Analysis:
     names_in_use: set[str] = field(default_factory=set)
     module_env: Env = field(default_factory=Env)
     keras_classes: dict[str, str] = field(default_factory=dict)  # class name -> "layer" or "model"
+    functions: dict[str, cst.FunctionDef] = field(default_factory=dict)  # module-level defs by name
+    # Names read outside the arguments of compile() calls (`rmse(y, p)` as well as `metrics=[rmse]`).
+    read_outside_compile: set[str] = field(default_factory=set)
 
 
 def bind_arguments(
@@ -334,7 +337,7 @@ class Analyzer(cst.CSTVisitor):
         self.attribute_names: set[cst.Name] = set()
         self.seen_calls: set[cst.Call] = set()
         self.touched: list[ModelIR] = []  # models the statement being read builds or uses
-        self.functions: dict[str, cst.FunctionDef] = {}  # module-level defs by name, for Lambda(f)
+        self.functions = self.result.functions  # module-level defs by name, for Lambda(f) and losses
         self.nodes: list[FunctionalNode] = []  # every graph node, in creation order
         self.inlined: dict[int, set[str]] = {}  # id(statement) -> functions read into its graph
         # Functions that build a model, read at their first call (see _read_builders).
@@ -352,6 +355,21 @@ class Analyzer(cst.CSTVisitor):
     # -- scopes ---------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
         self.scopes.append(node)
+        in_compile = {
+            id(n) for c in cstwalk.iter_nodes(node)
+            if isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute) and c.func.attr.value == "compile"
+            for a in c.args for n in cstwalk.iter_nodes(a.value)
+        }
+        # Names that are not reads: a def's own name, keywords (`loss=`), attributes (`model.loss`).
+        definitions = {
+            id(name) for n in cstwalk.iter_nodes(node)
+            for name in ([n.name] if isinstance(n, cst.FunctionDef) else [n.keyword] if isinstance(n, cst.Arg)
+                         else [n.attr] if isinstance(n, cst.Attribute) else [])
+        }
+        self.result.read_outside_compile = {
+            n.value for n in cstwalk.iter_nodes(node)
+            if isinstance(n, cst.Name) and id(n) not in in_compile and id(n) not in definitions
+        }
         called = {n.func.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)}
         self.deferred = {
             f.name.value: f for f in node.body

@@ -31,6 +31,8 @@ class LossSpec:
     keras: str  # the Keras loss (rule name)
     fused: str | None  # the output activation the loss took over (applied again for predictions)
     logits: bool  # the model's output is logits
+    # A loss function of the program, `fn(y_true, y_pred)` in Keras's order: its values are averaged.
+    keras_function: bool = False
 
     @property
     def sparse(self) -> bool:
@@ -133,8 +135,8 @@ class ModelLoops:
     def _prediction(self, outputs: str) -> str:
         return _prediction(self.loss, outputs)
 
-    def _loss_call(self, outputs: str, targets: str) -> str:
-        return _loss_call(self.loss, self.lowered.output_shape, "loss_fn", outputs, targets)  # the parameter
+    def _loss_call(self, outputs: str, targets: str, reduce: bool = True) -> str:
+        return _loss_call(self.loss, self.lowered.output_shape, "loss_fn", outputs, targets, reduce)  # the parameter
 
     def _per_sample_rank(self) -> int:
         """Rank of the unreduced loss: crossentropy drops the class axis, the others keep it."""
@@ -216,7 +218,7 @@ class ModelLoops:
         return ", weights=None" if self.weighted else ""
 
     def _loss_of_batch(self, outputs: str, targets: str, weights_index: str) -> list[str]:
-        call = self._loss_call(outputs, targets)
+        call = self._loss_call(outputs, targets, reduce=not self.weighted)
         penalty = " + model.regularization_loss()" if self.lowered.regularized else ""
         if not self.weighted:
             return [f"loss = {call}{penalty}"]
@@ -546,7 +548,9 @@ def _prediction(loss: LossSpec | None, outputs: str) -> str:
     return OUTPUT_ACTIVATIONS[loss.fused].format(x=outputs)
 
 
-def _loss_call(loss: LossSpec, shape: tuple | None, fn: str, outputs: str, targets: str) -> str:
+def _loss_call(loss: LossSpec, shape: tuple | None, fn: str, outputs: str, targets: str, reduce: bool = True) -> str:
+    if loss.keras_function:  # Keras averages the function's values over every element
+        return f"{fn}({targets}, {outputs}){'.mean()' if reduce else ''}"
     # An output of unknown rank (a subclassed model): movedim is a no-op on (N, C).
     rank = len(shape) + 1 if shape is not None else 3
     # The probability forms (rules/snippets.py) read the classes from the last axis themselves.
@@ -561,7 +565,7 @@ def _loss_call(loss: LossSpec, shape: tuple | None, fn: str, outputs: str, targe
 def _metric_lines(metrics, loss: LossSpec, outputs: str, targets: str) -> list[str]:
     """Each metric's values on a batch, added to its running sum and count."""
     lines = []
-    needs_probabilities = any(m.kind in ("mae", "mse", "rmse") for m in metrics) and loss.fused
+    needs_probabilities = any(m.kind in ("mae", "mse", "rmse", "function") for m in metrics) and loss.fused
     if needs_probabilities:
         lines.append(f"probabilities = {_prediction(loss, outputs)}")
     values_of = {
@@ -580,6 +584,8 @@ def _metric_lines(metrics, loss: LossSpec, outputs: str, targets: str) -> list[s
             else:
                 probabilities = _prediction(loss, outputs) if loss.fused else outputs
                 values = f"({probabilities} > {metric.threshold!r}) == ({targets} > 0.5)"
+        elif metric.kind == "function":  # the program's `def rmse(y_true, y_pred)`: Keras averages its values
+            values = f"{metric.name}({targets}, {'probabilities' if needs_probabilities else outputs})"
         else:
             values = values_of[metric.kind]
         lines.append(f"{var}_values = {values}")

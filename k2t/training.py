@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from k2t import datasets
+from k2t.functions import TensorFunction, translate_tensor_function
+from k2t.ops import Refused
 from k2t.analyse import Analysis, ModelIR, Problem, Usage, bind_arguments
 from k2t.names import Resolver
 from k2t.rules.losses import LossLowering, loss_rule, lower_loss
@@ -66,7 +68,8 @@ class OutputTraining:
     metrics: list[Metric]
 
     def loss_spec(self, loss_fns: str) -> LossSpec:
-        return LossSpec(f"{loss_fns}[{self.name!r}]", self.loss_key, self.loss.fused, self.loss.logits)
+        return LossSpec(f"{loss_fns}[{self.name!r}]", self.loss_key, self.loss.fused, self.loss.logits,
+                        self.loss.keras_function)
 
 
 @dataclass
@@ -88,6 +91,7 @@ class Compiled:
     sparse_gradients: bool = False
     clipping: tuple[str, ...] = ()  # gradient clipping lines for the training step (reads `model`)
     outputs: list[OutputTraining] = field(default_factory=list)  # a model with several outputs
+    functions: list[TensorFunction] = field(default_factory=list)  # the program's loss/metric defs, in torch
 
     def optimizer_lines(self, model_expr: str) -> list[str]:
         """The optimizer over the model's parameters, with the notes on it."""
@@ -104,6 +108,8 @@ class Compiled:
             return lines
         if self.loss.fused:
             lines.append(f"# The model returns logits: its final {self.loss.fused} is part of the loss.")
+        if self.loss.keras_function:
+            lines.append(f"# {self.loss.code}(y_true, y_pred) as Keras calls it; fit() averages its values.")
         lines.append(f"{self.loss_name} = {self.loss.code}")
         return lines
 
@@ -113,7 +119,7 @@ class Compiled:
         return {loss.snippet for loss in losses if loss.snippet} | ({self.optimizer_snippet} - {None})
 
     def loss_spec(self) -> LossSpec:
-        return LossSpec(self.loss_name, self.loss_key, self.loss.fused, self.loss.logits)
+        return LossSpec(self.loss_name, self.loss_key, self.loss.fused, self.loss.logits, self.loss.keras_function)
 
 
 def last_activation(model: ModelIR) -> str | None:
@@ -216,28 +222,30 @@ def lower_compile(
     loss_rule_name = ""
     outputs: list[OutputTraining] = []
     metrics: list[Metric] = []
+    functions: list[TensorFunction] = []
     if loss_node is None:
         problems.append(Problem(usage.call, "K2T401", "compile() without a loss cannot train"))
     elif len(model.graph_outputs) > 1:
-        outputs, output_problems = _lower_outputs(usage, model, raw, analysis, resolver, env, consumed)
+        outputs, output_problems = _lower_outputs(usage, model, raw, analysis, resolver, env, consumed, functions)
         problems += output_problems
         if outputs:
             loss, loss_rule_name = outputs[0].loss, outputs[0].loss_key
     else:
         loss, loss_rule_name, loss_problems = _lower_loss_of(loss_node, usage, analysis, resolver, env,
-                                                             last_activation(model), consumed)
+                                                             last_activation(model), consumed, functions)
         problems += loss_problems
         # metrics: each one is translated or reported on its own
         metrics_node = raw.get("metrics")
         if metrics_node is not None and loss is not None:
-            metrics, metric_problems = lower_metrics(metrics_node, loss_rule_name, output_units, resolver, env)
+            metrics, metric_problems = lower_metrics(metrics_node, loss_rule_name, output_units, resolver, env,
+                                                     analysis, functions)
             problems.extend(metric_problems)
     if optimizer_code is None or loss is None:
         return None, problems
     compiled = Compiled(
         optimizer_code, loss, metrics, loss_rule_name, notes=notes, consumed=consumed,
         optimizer_snippet=optimizer_snippet, sparse_gradients=sparse_gradients, clipping=clipping,
-        outputs=outputs,
+        outputs=outputs, functions=functions,
     )
     if outputs:
         compiled.loss_name = "loss_fns"
@@ -248,11 +256,25 @@ def lower_compile(
 
 
 def _lower_loss_of(node, usage: Usage, analysis: Analysis, resolver: Resolver, env: Env, activation: str | None,
-                   consumed: list) -> tuple[LossLowering | None, str, list[Problem]]:
+                   consumed: list, functions: list) -> tuple[LossLowering | None, str, list[Problem]]:
     """One Keras loss (a name, a function or a loss object) -> its torch lowering and rule name."""
     problems: list[Problem] = []
     key, call, stmt = _keras_object(node, analysis, resolver, "losses")
     rule = loss_rule(key) if key else None
+    if rule is None and key is None and isinstance(node, cst.Name) and node.value in analysis.functions:
+        # `loss=huber_fn`, a def of the program: its body in torch, called as Keras calls it.
+        if node.value in analysis.read_outside_compile:
+            problems.append(Problem(usage.call, "K2T401", (
+                f"loss {node.value}: the program also uses the function outside compile() (on arrays, maybe), "
+                "so it is not rewritten for tensors")))
+            return None, "", problems
+        try:
+            function = translate_tensor_function(analysis.functions[node.value], resolver, env, [None, None])
+        except Refused as exc:
+            problems.append(Problem(usage.call, "K2T401", f"loss {node.value}: {exc}"))
+            return None, "", problems
+        functions.append(function)
+        return LossLowering(node.value, None, False, keras_function=True), node.value, problems
     if rule is None:
         problems.append(Problem(usage.call, "K2T401", f"loss {key or code_of(node)} has no translation yet"))
         return None, "", problems
@@ -300,7 +322,7 @@ def _per_output(node, names: list[str], what: str, env: Env) -> list | None:
 
 
 def _lower_outputs(usage: Usage, model: ModelIR, raw: dict, analysis: Analysis, resolver: Resolver, env: Env,
-                   consumed: list) -> tuple[list[OutputTraining], list[Problem]]:
+                   consumed: list, functions: list) -> tuple[list[OutputTraining], list[Problem]]:
     """compile() of a model with several outputs: a loss, a weight and metrics per output.
 
     The losses take the outputs as the model returns them (probabilities where the output layer
@@ -331,23 +353,25 @@ def _lower_outputs(usage: Usage, model: ModelIR, raw: dict, analysis: Analysis, 
             metric_nodes = [None] * len(names)
     outputs = []
     for name, layer, loss_node, weight, metric_node in zip(names, layers, losses, weights, metric_nodes):
-        loss, key, loss_problems = _lower_loss_of(loss_node, usage, analysis, resolver, env, None, consumed)
+        loss, key, loss_problems = _lower_loss_of(loss_node, usage, analysis, resolver, env, None, consumed, functions)
         problems += loss_problems
         if loss is None:
             return [], problems
         metrics: list[Metric] = []
         if metric_node is not None and not (isinstance(metric_node, cst.Name) and metric_node.value == "None"):
             units = layer.args["units"].value if "units" in layer.args else None
-            metrics, metric_problems = lower_metrics(metric_node, key, units, resolver, env)
+            metrics, metric_problems = lower_metrics(metric_node, key, units, resolver, env, analysis, functions)
             problems += metric_problems
             metrics = [dataclasses.replace(m, name=f"{name}_{m.name}") for m in metrics]
         outputs.append(OutputTraining(name, loss, key, weight, metrics))
     return outputs, problems
 
 
-def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: Env) -> tuple[list[Metric], list[Problem]]:
+def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: Env, analysis: Analysis | None = None,
+                  functions: list | None = None) -> tuple[list[Metric], list[Problem]]:
     """compile(metrics=...): names, metric functions and metric objects; one problem per metric
-    without a translation, the others kept."""
+    without a translation, the others kept. functions: where the program's metric defs translated
+    to torch are added."""
     problems: list[Problem] = []
     if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):  # Keras 2 took a single name
         elements = [node]
@@ -383,11 +407,31 @@ def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: En
                         kind = None
             elif key.startswith("metrics.") and short in METRIC_KINDS:
                 kind, name = METRIC_KINDS[short], short
+            elif not key and isinstance(element, cst.Name) and analysis is not None and element.value in analysis.functions:
+                function, reason = _metric_function(element.value, loss_key, analysis, resolver, env)
+                if function is None:
+                    problems.append(Problem(element, "K2T401", f"metric {element.value}: {reason}; the other metrics are kept"))
+                    continue
+                if all(f.definition is not function.definition for f in functions):
+                    functions.append(function)
+                kind, name = "function", element.value  # Keras logs it under the function's name
         if kind is None:
             problems.append(Problem(element, "K2T401", f"metric {code_of(element)} has no translation yet; the other metrics are kept"))
             continue
         metrics.append(Metric(name, kind, threshold))
     return metrics, problems
+
+
+def _metric_function(name: str, loss_key: str, analysis: Analysis, resolver: Resolver, env: Env):
+    """(the torch version of the program's metric def, None) or (None, why not)."""
+    if name in analysis.read_outside_compile:
+        return None, "the program also uses the function outside compile(), so it is not rewritten for tensors"
+    if loss_key == "sparse_categorical_crossentropy":
+        return None, "a metric function on integer class labels is not translated yet"
+    try:
+        return translate_tensor_function(analysis.functions[name], resolver, env, [None, None]), None
+    except Refused as exc:
+        return None, str(exc)
 
 
 def torch_weights_path(code: str) -> str:

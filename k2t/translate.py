@@ -773,6 +773,9 @@ class _Translation:
                 for statement in compiled.consumed:
                     self.edits.remove(statement)
                     self.covered.add(statement)
+                for function in compiled.functions:  # `def rmse(y_true, y_pred)`, in torch
+                    self.edits.replace(function.definition, function.code.splitlines())
+                    self.covered.add(function.definition)
                 self.covered.add(compile_usage.statement)
         compiles = [u for u in model.usages if u.method == "compile"]
         recompiled = False

@@ -83,6 +83,7 @@ class LossLowering:
     fused: str | None  # activation removed from the model's forward and applied in predict()
     logits: bool  # whether the model's output is logits (for accuracy thresholds)
     snippet: str | None = None  # a helper the loss needs in the output
+    keras_function: bool = False  # code is a function of the program, called as fn(y_true, y_pred)
 
 
 def lower_loss(rule: LossRule, args: dict, last_activation: str | None) -> LossLowering:

@@ -433,3 +433,36 @@ class Trainer:
     # An attribute assigned again elsewhere is not a static size.
     again = translate(source.replace("        self.critic.compile", "        self.latent_dim = 3\n        self.critic.compile"))
     assert "nn.Linear(16, 8)" not in again.code
+
+
+def test_a_loss_function_of_the_program_is_rewritten_only_where_compile_alone_uses_it():
+    source = """import tensorflow as tf
+import keras
+
+
+def loss(y_true, y_pred):
+    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+
+
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss=loss)
+model.fit(x, y)
+"""
+    result = translate(source)
+    assert not result.errors
+    assert "return torch.mean(torch.square(y_true - y_pred), dim=-1)" in result.code
+    assert "loss = loss_fn(batch_targets, outputs).mean()" in result.code
+    # Called on arrays elsewhere too: rewriting it for tensors would break that call.
+    elsewhere = translate(source + "print(loss(y, model.predict(x)))\n")
+    assert ("K2T401", 10) in [(d.code, d.line) for d in elsewhere.errors]
+    assert "outside compile()" in next(d.message for d in elsewhere.errors if d.code == "K2T401")
+    assert "tf.reduce_mean(tf.square" in elsewhere.code
+    # A body with a branch is not read: the reason is given, the def stays.
+    branchy = translate(source.replace("    return tf.reduce_mean", "    if True:\n        pass\n    return tf.reduce_mean"))
+    assert any("only assignments and a return" in d.message for d in branchy.errors)
+    # A metric function next to a sparse crossentropy (integer labels) is left, the loss kept.
+    sparse = translate(source.replace('loss=loss)', 'loss="sparse_categorical_crossentropy", metrics=[loss])')
+                       .replace("Dense(1)", "Dense(3)"))
+    assert [(d.code, d.line) for d in sparse.errors if d.code != "K2T501"] == [("K2T401", 10)]
+    assert "integer class labels" in next(d.message for d in sparse.errors if d.code == "K2T401")
+    assert "loss = loss_fn(outputs, batch_targets)" in sparse.code

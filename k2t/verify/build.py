@@ -261,7 +261,9 @@ def compile_plan(source: Source, model) -> CompilePlan | None:
         return None
     plan = CompilePlan(path=source.path)
     local = scope_constants(source, usage.scope, usage.statement)
-    objects = sorted(model.compiled.consumed if model.compiled else [], key=source.span)
+    # The optimizer/loss objects the translation consumed, and the loss/metric defs it rewrote.
+    objects = model.compiled.consumed + [f.definition for f in model.compiled.functions] if model.compiled else []
+    objects = sorted(objects, key=source.span)
     code = source.code(local.statements)
     code += "".join(source.module.code_for_node(s.with_changes(leading_lines=[])) for s in objects)
     receiver = usage.call.func.value if isinstance(usage.call.func, cst.Attribute) else None
@@ -269,7 +271,7 @@ def compile_plan(source: Source, model) -> CompilePlan | None:
         code += f"{receiver.value} = {model.ir.var}\n"
     code += source.module.code_for_node(usage.call) + "\n"
     plan.code = code
-    plan.lines = local.lines + [(*source.span(s), "optimizer/loss objects") for s in objects]
+    plan.lines = local.lines + [(*source.span(s), "optimizer/loss objects and functions") for s in objects]
     plan.lines.append((*source.span(usage.statement), "compile"))
     return plan
 
