@@ -81,6 +81,18 @@ def _fan_scaled(name: str, target: str, fans, torch_fans: bool) -> str | None:
     scale, mode, distribution = VARIANCE_SCALING[name]
     if torch_fans and name in _TORCH_UNIFORM:
         return _TORCH_UNIFORM[name].format(w=target)
+    if fans is None and torch_fans:
+        # Sizes known only at run time: torch's weight has Keras's fans, (out, in, *kernel) against
+        # Keras's (*kernel, in, out): fan_in = weight[0].numel(), fan_out = weight[:, 0].numel().
+        fan_in, fan_out = f"{target}[0].numel()", f"{target}[:, 0].numel()"
+        n = fan_in if mode == "fan_in" else f"({fan_in} + {fan_out}) / 2"
+        why = f"# {name}, with Keras's fans read from the weight"
+        if distribution == "uniform":
+            return f"{why}\nlimit = ({3.0 * scale!r} / max(1.0, {n})) ** 0.5\nnn.init.uniform_({target}, -limit, limit)"
+        return (
+            f"{why}, truncated at 2 std\nstd = ({scale!r} / max(1.0, {n})) ** 0.5 / {_TRUNCATED_STD!r}\n"
+            f"nn.init.trunc_normal_({target}, std=std, a=-2 * std, b=2 * std)"
+        )
     if fans is None:
         return None
     fan_in, fan_out = fans

@@ -341,3 +341,25 @@ def test_same_padding_computed_at_run_time_matches_keras(size):
         padded = namespace["pad_same"](torch.from_numpy(x - 10.0).permute(0, 3, 1, 2), pool, strides, (1, 1), float("-inf"))
         actual = F.max_pool2d(padded, pool, strides)
         np.testing.assert_allclose(actual.permute(0, 2, 3, 1).numpy(), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["glorot_normal", "he_normal", "lecun_normal", "he_uniform"])
+@pytest.mark.parametrize("layer", ["layers.Dense(units, kernel_initializer={init!r})",
+                                   "layers.Conv1D(units, 5, kernel_initializer={init!r})"])
+def test_initialiser_std_matches_keras_for_sizes_known_at_run_time(layer, init):
+    # units is computed when the program runs: the fans are read from the torch weight.
+    source = (
+        "import numpy as np\nimport keras\nfrom keras import layers\n\nunits = len(np.zeros(96))\n"
+        f"model = keras.Sequential([keras.Input((50, 64)), {layer.format(init=init)}])\n"
+    )
+    result = translate(source)
+    assert not result.diagnostics, result.diagnostics
+    namespace = {}
+    exec(source, namespace)
+    keras_weight = namespace["model"].layers[0].weights[0].numpy()
+    torch.manual_seed(0)
+    module = _run(result.code)["model"]
+    torch_weight = next(module.parameters()).detach().numpy()
+    assert torch_weight.size == keras_weight.size
+    assert torch_weight.std() == pytest.approx(keras_weight.std(), rel=0.05), result.code
+    assert np.abs(torch_weight).max() <= np.abs(keras_weight).max() * 1.05 + 1e-6
