@@ -34,6 +34,8 @@ from k2t.format import format_code
 from k2t.lower import Failed, InputSpec, LoweredModel, lower_model, lower_nested
 from k2t.names import resolver_for
 from k2t.ops import consumed_definitions
+from k2t.rules.losses import loss_rule
+from k2t.rules.optimizers import optimizer_rule
 from k2t.options import Options, TranslationError
 from k2t.rules.callbacks import ALIASES as CALLBACK_ALIASES
 from k2t.rules.callbacks import CALLBACKS
@@ -1288,6 +1290,11 @@ class _Translation:
                 f"{what} is not part of a model k2t can follow statically (a layer used outside a model graph, "
                 "or a helper or loop over values known only at run time): not translated yet",
             )
+        elif (key.startswith("optimizers.") and optimizer_rule(key)) or (key.startswith("losses.") and loss_rule(key)):
+            # Translated as part of a compile() that k2t translates; this one is used elsewhere.
+            problem = Problem(node, "K2T501", (
+                f"{what} is translated where a translated compile() uses it; here it serves code k2t does not "
+                "translate (a custom training loop, a model left in Keras): left as is"))
         else:
             problem = Problem(node, "K2T501", f"{what} has no translation yet; left as is")
         self.report(problem)
