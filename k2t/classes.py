@@ -104,6 +104,8 @@ class Weight:
     statement: cst.SimpleStatementLine
     lines: list[str]  # __init__ lines
     lazy_lines: list[str]  # initialize_parameters() lines (shape read from input_shape)
+    # The parameter made on a device (`{device}`): a weight built under a condition in build().
+    on_device: str = ""
 
 
 @dataclass
@@ -309,6 +311,12 @@ class ClassTranslator:
         # `self.activation = activations.get(activation)` with the activation known: attr ->
         # (its name in rules/activations.py, the statement, dropped: forward() applies the function)
         self.activations: dict[str, tuple[str, cst.SimpleStatementLine]] = {}
+        # `self.kernel_initializer = initializers.get(kernel_initializer)` (and regularizers.get,
+        # constraints.get) with the value every instantiation gives: read by add_weight, no line.
+        self.weight_options: dict[str, tuple[object, cst.SimpleStatementLine]] = {}
+        # `self.activation = activations.get(activation)` where the instances pass different names:
+        # the torch module picks its function by the same name (keras_activation).
+        self.chosen_activations: dict[str, tuple[str, cst.SimpleStatementLine]] = {}
         self.numbers: set[str] = set()  # self attributes holding numbers (sizes, rates)
         self.number_values: dict[str, object] = {}  # those whose value __init__ makes known
         self.weight_shapes: dict[str, tuple] = {}  # add_weight shapes k2t can follow (for call()'s ops)
@@ -324,6 +332,7 @@ class ClassTranslator:
         self.snippets: set[str] = set()  # helpers the classes need (rules/snippets.py)
         self.complete = True
         self.lazy = False
+        self.batch_name = "inputs"  # initialize_parameters()'s first argument
         self._instances: dict = {}  # output_for's answers
         position = positions.get(node)
         self.result = ClassReport(node.name.value, kind, position.start.line if position else 1)
@@ -415,6 +424,17 @@ class ClassTranslator:
                     if name is not None and self.only_called(attr):
                         self.activations[attr] = (name, statement)
                         continue
+                    (arg,) = value.args if len(value.args) == 1 else (None,)
+                    if (method == "__init__" and arg is not None and arg.keyword is None and not arg.star
+                            and isinstance(arg.value, cst.Name)
+                            and arg.value.value in {p.name.value for p in [*function.params.params, *function.params.kwonly_params]}
+                            and self.only_called(attr)):
+                        self.chosen_activations[attr] = (arg.value.value, statement)
+                        continue
+                option = self.weight_option(value, env) if method == "__init__" else UNKNOWN
+                if option is not UNKNOWN and self.only_given_to_add_weight(attr):
+                    self.weight_options[attr] = (option, statement)
+                    continue
                 if isinstance(value, cst.Call):
                     if self.resolver.key(value.func) == "Sequential":  # lowered like a model, at its first call
                         analyzer.scopes = [function]
@@ -454,6 +474,33 @@ class ClassTranslator:
         if known.known and (known.value is None or isinstance(known.value, str)):
             return activation_name(known.value)
         return None
+
+    def weight_option(self, value, env: Env) -> object:
+        """The initializer name (or None) `initializers.get(x)` returns, or None for
+        `regularizers.get(x)` / `constraints.get(x)` of None, where x is known here; else UNKNOWN."""
+        key = self.resolver.key(value.func) if isinstance(value, cst.Call) else None
+        if key not in ("initializers.get", "regularizers.get", "constraints.get") or len(value.args) != 1:
+            return UNKNOWN
+        arg = value.args[0]
+        if arg.star or arg.keyword is not None:
+            return UNKNOWN
+        known = evaluate(arg.value, env).value
+        if known is None or (key == "initializers.get" and isinstance(known, str)):
+            return known
+        return UNKNOWN
+
+    def only_given_to_add_weight(self, attr: str) -> bool:
+        """`self.<attr>` is assigned once and otherwise only passed to add_weight (Keras-only methods
+        such as get_config, which are dropped, aside)."""
+        uses = given = 0
+        for name, function in self.methods.items():
+            if name in KERAS_ONLY_METHODS:
+                continue
+            for node in cstwalk.iter_nodes(function):
+                uses += _self_attr(node) == attr
+                if isinstance(node, cst.Call) and _self_attr(node.func) == "add_weight":
+                    given += sum(_self_attr(a.value) == attr for a in node.args)
+        return uses == given + 1
 
     def only_called(self, attr: str) -> bool:
         """`self.<attr>` is assigned once and otherwise only called on one tensor (Keras-only
@@ -527,6 +574,12 @@ class ClassTranslator:
                 code = ast.parse(render(name, ast.unparse(value.node)), mode="eval").body
                 pointwise = value.pointwise and name not in ("softmax", "log_softmax")
                 return Expr(code, TENSOR, shape=value.shape, pointwise=pointwise, dtype=value.dtype)
+            if attr in self.chosen_activations:  # keras_activation(name): a softmax reads the last axis
+                value = translate(node.args[0].value)
+                if value.kind != TENSOR:
+                    raise Refused(f"self.{attr}(...): its input is not a tensor k2t can follow")
+                code = ast.Call(ast.parse(f"self.{attr}", mode="eval").body, [value.node], [])
+                return Expr(code, TENSOR, shape=value.shape, dtype=value.dtype)
             if attr in self.sublayers:
                 return self.sublayer_call(self.sublayers[attr], node, translate)
             if isinstance(node.func, cst.Name) and node.func.value in self.loop_layers:
@@ -1176,6 +1229,11 @@ class ClassTranslator:
         attr = found[0]
         if attr in self.activations and self.activations[attr][1] is statement:
             return []  # forward() applies the activation itself
+        if attr in self.weight_options and self.weight_options[attr][1] is statement:
+            return []  # the weights' own lines initialise them
+        if attr in self.chosen_activations and self.chosen_activations[attr][1] is statement:
+            self.snippets.add("keras_activation")
+            return [f"self.{attr} = keras_activation({self.chosen_activations[attr][0]})"]
         sub = self.sublayers.get(attr)
         if sub is not None and sub.statement is statement:
             lines = self.sublayer_lines(sub)
@@ -1183,7 +1241,13 @@ class ClassTranslator:
         weight = self.weights.get(attr)
         if weight is not None and weight.statement is statement:
             nested = in_build and statement not in self.body_of(self.methods["build"])
-            if nested and _translated(weight.lines):  # made under a condition, at the first batch
+            if nested and weight.on_device:
+                # `if self.use_bias: self.bias = self.add_weight(...)`: made under the same condition
+                # in initialize_parameters, which the dry run calls before the optimizer is made.
+                self.lazy = True
+                # The model may be on the GPU already: the new parameter goes where the batch is.
+                return [weight.on_device.format(device=f"{self.batch_name}.device"), *weight.lines[1:]]
+            if nested and _translated(weight.lines):  # an input-sized weight under a condition
                 code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
                 return [self.problem(statement, "K2T102", "a weight made under a condition in build() is not translated yet"), *code]
             if in_build and weight.lazy_lines:
@@ -1258,6 +1322,10 @@ class ClassTranslator:
         for a in call.args:
             if a.keyword is not None:
                 args[a.keyword.value] = a.value
+        for name, node in list(args.items()):  # `initializer=self.kernel_initializer`, read in __init__
+            if (attr_name := _self_attr(node)) in self.weight_options:
+                option = self.weight_options[attr_name][0]
+                args[name] = cst.Name("None") if option is None else cst.SimpleString(repr(option))
         code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
         unsupported = set(args) - {"shape", "initializer", "dtype", "trainable", "name"}
         for name in ("regularizer", "constraint"):
@@ -1305,7 +1373,9 @@ class ClassTranslator:
             lazy_lines = [f"self.{attr}.materialize({shape})", *init.splitlines()]
             return Weight(attr, statement, lines, lazy_lines)
         lines = [f"self.{attr} = nn.Parameter(torch.empty({shape}){grad})", *init.splitlines()]
-        return Weight(attr, statement, lines, [])
+        braced = shape.replace("{", "{{").replace("}", "}}")
+        on_device = f"self.{attr} = nn.Parameter(torch.empty({braced}, device={{device}}){grad})"
+        return Weight(attr, statement, lines, [], on_device)
 
     def static_shape(self, node: cst.BaseExpression, shape_param: str | None, env: Env) -> tuple | None:
         """add_weight's shape where every size is known: literals, `self.units` set in __init__,
@@ -1343,8 +1413,10 @@ class ClassTranslator:
                     if isinstance(small, cst.Assign) and any(
                         isinstance(n, cst.Name) and n.value in found for n in cstwalk.iter_nodes(small.value)
                     ):
-                        for target in small.targets:
-                            found |= {n.value for n in cstwalk.iter_nodes(target.target) if isinstance(n, cst.Name)}
+                        for target in small.targets:  # names bound, not `self` of `self.kernel = ...`
+                            bound = target.target
+                            names = [e.value for e in bound.elements] if isinstance(bound, (cst.Tuple, cst.List)) else [bound]
+                            found |= {n.value for n in names if isinstance(n, cst.Name)}
         return found
 
     def build_members(self) -> list[str]:
@@ -1376,6 +1448,7 @@ class ClassTranslator:
         params = self.forward_signature or ["inputs"]
         first = params[0].split("=")[0].split(":")[0].strip()
         lines = [f"{shape_param} = {first}.shape"]
+        self.batch_name = first
         lines += self.init_block(self.body_of(build), in_build=True)
         if not any("self." in line or MARKER in line for line in lines[1:]):  # only members, which __init__ makes
             return []

@@ -295,6 +295,31 @@ def random_crop(x, height, width):
 # (~/.keras/datasets: files Keras already downloaded are reused), read into the same arrays.
 
 
+def keras_activation(name):
+    """The torch module for a Keras activation name (keras.activations.get); None is the identity."""
+    if name == "exponential":
+        return torch.exp
+    modules = {
+        None: nn.Identity,
+        "linear": nn.Identity,
+        "relu": nn.ReLU,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "softmax": lambda: nn.Softmax(dim=-1),
+        "elu": nn.ELU,
+        "selu": nn.SELU,
+        "softplus": nn.Softplus,
+        "softsign": nn.Softsign,
+        "swish": nn.SiLU,
+        "silu": nn.SiLU,
+        "gelu": nn.GELU,
+        "relu6": nn.ReLU6,
+        "leaky_relu": lambda: nn.LeakyReLU(0.2),  # Keras's slope
+        "hard_sigmoid": nn.Hardsigmoid,
+    }
+    return modules[name]()
+
+
 def pad_same(x, kernel_size, strides, dilation, value=0.0):
     """TF's padding='same' for a strided convolution (or max pooling: value -inf) of channels-first
     x whose size is known only at run time: (k - 1) * d + 1 - size rounded up to the stride, the

@@ -363,3 +363,18 @@ def test_initialiser_std_matches_keras_for_sizes_known_at_run_time(layer, init):
     assert torch_weight.size == keras_weight.size
     assert torch_weight.std() == pytest.approx(keras_weight.std(), rel=0.05), result.code
     assert np.abs(torch_weight).max() <= np.abs(keras_weight).max() * 1.05 + 1e-6
+
+
+@pytest.mark.parametrize("name", [
+    None, "linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "swish", "silu",
+    "gelu", "relu6", "leaky_relu", "hard_sigmoid", "exponential",
+])
+def test_keras_activation_helper_is_keras_activations_get(name):
+    import keras
+
+    namespace: dict = {}
+    exec("import torch\nimport torch.nn.functional as F\nfrom torch import nn\n" + snippets.code({"keras_activation"}), namespace)
+    x = np.linspace(-4, 4, 24, dtype="float32").reshape(3, 8)
+    ours = namespace["keras_activation"](name)(torch.from_numpy(x)).numpy()
+    theirs = keras.ops.convert_to_numpy(keras.activations.get(name)(x))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -54,6 +54,8 @@ def mapping(keras_object, report, reports: dict, prefix: str = "", into: Mapping
             into.lowered.layers.append(LayerMap(len(into.keras), key, f"{prefix}{torch_attr}{suffix}", True, info, None, LAST, ()))
             into.keras.append(layer)
     for attr in report.weights:
+        if not hasattr(keras_object, attr):  # made under a condition (`if self.use_bias:`) this one skips
+            continue
         into.lowered.layers.append(LayerMap(len(into.keras), VARIABLE, f"{prefix}{attr}", True, {}, None, LAST, ()))
         into.keras.append(_Variable(getattr(keras_object, attr)))
     for attr, layer_maps in report.sequentials:  # a keras.Sequential member: its layers in order
