@@ -173,8 +173,18 @@ class Analysis:
     module_env: Env = field(default_factory=Env)
     keras_classes: dict[str, str] = field(default_factory=dict)  # class name -> "layer" or "model"
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)  # module-level defs by name
-    # Names read outside the arguments of compile() calls (`rmse(y, p)` as well as `metrics=[rmse]`).
-    read_outside_compile: set[str] = field(default_factory=set)
+    # Where each name is read outside the arguments of compile() calls: the module-level function
+    # whose body reads it, or None for any other code (`print(rmse(y, p))`).
+    readers: dict[str, set] = field(default_factory=dict)
+
+    def only_in_compile(self, name: str, seen: tuple = ()) -> bool:
+        """A function the program uses only as compile()'s loss or metric, directly or through other
+        such functions (`dice_loss` calling `dice_coef`): it can be rewritten for tensors."""
+        return all(
+            reader is not None and reader != name and reader not in seen and reader in self.functions
+            and self.only_in_compile(reader, (*seen, name))
+            for reader in self.readers.get(name, ())
+        )
 
 
 def bind_arguments(
@@ -366,10 +376,12 @@ class Analyzer(cst.CSTVisitor):
             for name in ([n.name] if isinstance(n, cst.FunctionDef) else [n.keyword] if isinstance(n, cst.Arg)
                          else [n.attr] if isinstance(n, cst.Attribute) else [])
         }
-        self.result.read_outside_compile = {
-            n.value for n in cstwalk.iter_nodes(node)
-            if isinstance(n, cst.Name) and id(n) not in in_compile and id(n) not in definitions
-        }
+        readers = self.result.readers
+        for statement in node.body:
+            reader = statement.name.value if isinstance(statement, cst.FunctionDef) else None
+            for n in cstwalk.iter_nodes(statement):
+                if isinstance(n, cst.Name) and id(n) not in in_compile and id(n) not in definitions:
+                    readers.setdefault(n.value, set()).add(reader)
         called = {n.func.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)}
         self.deferred = {
             f.name.value: f for f in node.body

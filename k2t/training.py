@@ -263,17 +263,17 @@ def _lower_loss_of(node, usage: Usage, analysis: Analysis, resolver: Resolver, e
     rule = loss_rule(key) if key else None
     if rule is None and key is None and isinstance(node, cst.Name) and node.value in analysis.functions:
         # `loss=huber_fn`, a def of the program: its body in torch, called as Keras calls it.
-        if node.value in analysis.read_outside_compile:
+        if not analysis.only_in_compile(node.value):
             problems.append(Problem(usage.call, "K2T401", (
                 f"loss {node.value}: the program also uses the function outside compile() (on arrays, maybe), "
                 "so it is not rewritten for tensors")))
             return None, "", problems
         try:
-            function = translate_tensor_function(analysis.functions[node.value], resolver, env, [None, None])
+            made = translate_tensor_function(analysis.functions[node.value], resolver, env, 2, _rewritable(analysis))
         except Refused as exc:
             problems.append(Problem(usage.call, "K2T401", f"loss {node.value}: {exc}"))
             return None, "", problems
-        functions.append(function)
+        functions += [f for f in made if all(f.definition is not g.definition for g in functions)]
         return LossLowering(node.value, None, False, keras_function=True), node.value, problems
     if rule is None:
         problems.append(Problem(usage.call, "K2T401", f"loss {key or code_of(node)} has no translation yet"))
@@ -408,12 +408,11 @@ def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: En
             elif key.startswith("metrics.") and short in METRIC_KINDS:
                 kind, name = METRIC_KINDS[short], short
             elif not key and isinstance(element, cst.Name) and analysis is not None and element.value in analysis.functions:
-                function, reason = _metric_function(element.value, loss_key, analysis, resolver, env)
-                if function is None:
+                made, reason = _metric_function(element.value, loss_key, analysis, resolver, env)
+                if made is None:
                     problems.append(Problem(element, "K2T401", f"metric {element.value}: {reason}; the other metrics are kept"))
                     continue
-                if all(f.definition is not function.definition for f in functions):
-                    functions.append(function)
+                functions += [f for f in made if all(f.definition is not g.definition for g in functions)]
                 kind, name = "function", element.value  # Keras logs it under the function's name
         if kind is None:
             problems.append(Problem(element, "K2T401", f"metric {code_of(element)} has no translation yet; the other metrics are kept"))
@@ -422,14 +421,19 @@ def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: En
     return metrics, problems
 
 
+def _rewritable(analysis: Analysis) -> dict:
+    """The program's functions that only losses and metrics use: the ones a loss may call in torch."""
+    return {name: f for name, f in analysis.functions.items() if analysis.only_in_compile(name)}
+
+
 def _metric_function(name: str, loss_key: str, analysis: Analysis, resolver: Resolver, env: Env):
-    """(the torch version of the program's metric def, None) or (None, why not)."""
-    if name in analysis.read_outside_compile:
+    """(the torch versions of the program's metric def and the defs it calls, None) or (None, why not)."""
+    if not analysis.only_in_compile(name):
         return None, "the program also uses the function outside compile(), so it is not rewritten for tensors"
     if loss_key == "sparse_categorical_crossentropy":
         return None, "a metric function on integer class labels is not translated yet"
     try:
-        return translate_tensor_function(analysis.functions[name], resolver, env, [None, None]), None
+        return translate_tensor_function(analysis.functions[name], resolver, env, 2, _rewritable(analysis)), None
     except Refused as exc:
         return None, str(exc)
 

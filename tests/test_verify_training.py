@@ -318,3 +318,43 @@ def test_cli_without_train_steps_has_no_training(tmp_path, adam):
     result = CliRunner().invoke(main, ["verify", str(keras_path), str(torch_path), "--json"])
     assert result.exit_code == 0, result.output
     assert "training" not in json.loads(result.output)["models"][0]
+
+
+DICE = '''
+import numpy as np
+from tensorflow import keras
+from tensorflow.keras import backend as K
+from tensorflow.keras import layers
+
+
+def dice_coef(y_true, y_pred, smooth=1.0):
+    y_true_f = K.flatten(y_true)
+    y_pred_f = K.flatten(y_pred)
+    intersection = K.sum(y_true_f * y_pred_f)
+    return (2.0 * intersection + smooth) / (K.sum(y_true_f) + K.sum(y_pred_f) + smooth)
+
+
+def dice_coef_loss(y_true, y_pred):
+    return 1 - dice_coef(y_true, y_pred)
+
+
+inputs = keras.Input((16, 16, 1))
+h = layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+outputs = layers.Conv2D(1, 1, activation="sigmoid")(h)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss=dice_coef_loss, metrics=[dice_coef])
+model.fit(x, y, batch_size=16, epochs=2)
+'''
+
+
+def test_a_segmentation_dice_loss_calling_another_function_trains_like_keras():
+    torch_text = _convert(DICE)
+    # dice_coef_loss calls dice_coef (a parameter with a constant default): both are rewritten.
+    assert "def dice_coef(y_true, y_pred, smooth=1.0):" in torch_text
+    assert "return 1 - dice_coef(y_true, y_pred)" in torch_text
+    assert "y_true_f = torch.reshape(y_true, (-1,))" in torch_text
+    _assert_trains_alike(_train(DICE, torch_text))
+    # dice_coef also called on arrays: neither is rewritten, and the loss says why.
+    result = translate(DICE + "print(dice_coef(y, model.predict(x)))\n")
+    assert "K.flatten(y_true)" in result.code
+    assert any(d.code == "K2T401" and "dice_coef" in d.message for d in result.errors)
