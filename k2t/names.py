@@ -53,6 +53,10 @@ _ALIASES = {
 }
 
 
+# The Keras modules that TensorFlow 2 also exports at its top level (tf.optimizers is tf.keras.optimizers).
+_TF_KERAS_ALIASES = ("optimizers", "losses", "metrics", "initializers")
+
+
 def canonical(qualified: str) -> str | None:
     """The canonical key of a qualified name, or None when it is not TensorFlow or Keras."""
     for prefix in _KERAS_PREFIXES:
@@ -65,6 +69,9 @@ def canonical(qualified: str) -> str | None:
             if parts[0] == "layers" and len(parts) > 2 and parts[-1][:1].isupper():
                 rest = "layers." + parts[-1]  # a layer class by its module's path: keras.layers.rnn.lstm.LSTM
             return _ALIASES.get(rest, rest)
+    for module in _TF_KERAS_ALIASES:  # TF 2's tf.optimizers, tf.losses, ...: Keras's own modules
+        if qualified.startswith(f"tensorflow.{module}."):
+            return canonical("tensorflow.keras." + qualified[len("tensorflow.") :])
     if qualified == "tensorflow" or qualified.startswith("tensorflow."):
         return "tf." + qualified[len("tensorflow.") :] if qualified != "tensorflow" else "tf"
     if qualified == "keras":

@@ -466,3 +466,18 @@ model.fit(x, y)
     assert [(d.code, d.line) for d in sparse.errors if d.code != "K2T501"] == [("K2T401", 10)]
     assert "integer class labels" in next(d.message for d in sparse.errors if d.code == "K2T401")
     assert "loss = loss_fn(outputs, batch_targets)" in sparse.code
+
+
+def test_tensorflow_2_top_level_aliases_of_keras_modules_are_keras():
+    # tf.optimizers is tf.keras.optimizers (and tf.losses, tf.metrics, tf.initializers).
+    source = """import tensorflow as tf
+
+model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3, kernel_initializer=tf.initializers.HeUniform())])
+model.compile(optimizer=tf.optimizers.SGD(0.1), loss=tf.losses.SparseCategoricalCrossentropy(from_logits=True),
+              metrics=[tf.metrics.SparseCategoricalAccuracy()])
+model.fit(x, y)
+"""
+    result = translate(source)
+    assert not result.errors, result.errors
+    assert "torch.optim.SGD(model.parameters(), lr=0.1)" in result.code
+    assert "sparse_categorical_accuracy" in result.code and 'nonlinearity="relu"' in result.code
