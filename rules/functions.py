@@ -45,6 +45,10 @@ REFUSED: dict[str, tuple[dict[str, str], int]] = {
 # lines that stand in their place ({0}: the first argument, which for plot_model must be a model
 # k2t translated).
 STATEMENTS: dict[str, list[str]] = {
+    "backend.clear_session": [
+        "# keras.backend.clear_session() reset Keras's global state (layer name counters, graphs);",
+        "# torch keeps none, so nothing stands in its place.",
+    ],
     "utils.plot_model": [
         "# keras.utils.plot_model drew the model's graph to an image; torch has no drawing built in.",
         "print({0})",

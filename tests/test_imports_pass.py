@@ -436,7 +436,7 @@ CASES = {
             'import keras.backend as B\n'
             '\n'
             'model = K.Sequential([L.Dense(2, input_shape=(3,))])\n'
-            'B.clear_session()\n'
+            'B.set_learning_phase(0)\n'
         ),
         (
             'import keras.backend as B\n'
@@ -470,12 +470,12 @@ CASES = {
             '\n'
             'if __name__ == "__main__":\n'
             '    model = Model().to(device)\n'
-            '    # k2t: K2T501 B.clear_session has no translation yet; left as is\n'
-            '    B.clear_session()\n'
+            '    # k2t: K2T501 B.set_learning_phase has no translation yet; left as is\n'
+            '    B.set_learning_phase(0)\n'
         ),
         ['m.py:5:9: K2T001 translatable by k2t convert: K.Sequential',
          'm.py:5:23: K2T001 translatable by k2t convert: L.Dense',
-         'm.py:6:1: K2T501 B.clear_session has no translation yet; left as is'],
+         'm.py:6:1: K2T501 B.set_learning_phase has no translation yet; left as is'],
     ),
     'exported_name_kept': (
         (

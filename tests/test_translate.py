@@ -309,6 +309,10 @@ keras.utils.plot_model(model, to_file="model.png", show_shapes=True)
     # plot_model of anything else than a translated model stays, marked.
     result = translate(source.replace("plot_model(model", "plot_model(other"))
     assert [(d.code, d.line) for d in result.errors] == [("K2T501", 3)]
+    # clear_session() reset Keras's global state: torch has none, a comment stands in its place.
+    result = translate(source + "keras.backend.clear_session()\n")
+    assert not result.errors and "clear_session() reset Keras's global state" in result.code
+    assert "clear_session()\n" not in result.code.replace("# keras.backend.clear_session() reset", "")
 
 
 def test_an_unknown_input_size_is_reported_not_written_as_an_invalid_lazy_module():
