@@ -387,11 +387,12 @@ class ModelLoops:
     def functions(self) -> list[str]:
         """The functions the program uses, in reading order."""
         order = ["prepare_inputs", "prepare_targets", "train_one_epoch", "evaluate", "predict", "call_model"]
-        out = []
-        for base in order:
-            if base in self.used:
-                out.append(getattr(self, base)())
-        return out
+        written: dict[str, str] = {}
+        # Writing one may use another (call_model converts with prepare_inputs): until none is new.
+        while pending := [base for base in order if base in self.used and base not in written]:
+            for base in pending:
+                written[base] = getattr(self, base)()
+        return [written[base] for base in order if base in written]
 
     # -- call sites -----------------------------------------------------------------------
     def fit_lines(self, m: str, call: FitCall, fresh) -> list[str]:

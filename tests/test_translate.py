@@ -485,3 +485,15 @@ model.fit(x, y)
     assert not result.errors, result.errors
     assert "torch.optim.SGD(model.parameters(), lr=0.1)" in result.code
     assert "sparse_categorical_accuracy" in result.code and 'nonlinearity="relu"' in result.code
+
+
+def test_a_direct_call_of_a_model_never_compiled_brings_its_input_conversion():
+    source = (
+        "import numpy as np\nimport keras\n\nmodel = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+        "y = model(np.ones((3, 4), 'float32'))\n"
+    )
+    result = translate(source)
+    assert not result.errors and "def prepare_inputs(x):" in result.code
+    namespace = {"__name__": "__main__"}
+    exec(compile(result.code, "translated.py", "exec"), namespace)  # noqa: S102 - our own output
+    assert namespace["y"].shape == (3, 2)
