@@ -931,7 +931,7 @@ class Analyzer(cst.CSTVisitor):
             # `keras.Sequential([data_augmentation, layers.Conv2D(...)])`: a model used as a layer.
             if not model.layers and model.input_shape is None:
                 model.input_shape = inner.graph_inputs[0][1] if len(inner.graph_inputs) == 1 else None
-            model.layers.append(nested_model_call(inner, node))
+            model.layers.append(nested_model_call(inner, node, node.value))
             return
         binding = defined_by = None
         if isinstance(node, cst.Name) and node.value in self.layer_objects[-1]:
@@ -1001,7 +1001,7 @@ class Analyzer(cst.CSTVisitor):
                 return None
             layer = self._layer_call(func, problems, key)
         elif isinstance(func, cst.Name) and (inner := self._nested_model(call)) is not None:
-            layer = nested_model_call(inner, call)
+            layer = nested_model_call(inner, call, func.value)
         elif isinstance(func, cst.Name) and func.value in self.layer_objects[-1]:
             obj_call, obj_line = self.layer_objects[-1][func.value]
             layer = self._layer_call(obj_call, problems)
@@ -1383,11 +1383,13 @@ class Analyzer(cst.CSTVisitor):
             model.problems.append(Problem(node, "K2T303", "the input shape must be known statically"))
 
 
-def nested_model_call(inner: ModelIR, node: cst.CSTNode) -> LayerCall:
+def nested_model_call(inner: ModelIR, node: cst.CSTNode, name: str | None = None) -> LayerCall:
     """A Sequential/functional model used as a layer of another: one module, the inner model's
-    class (rules/layers/custom.py; the translation binds it to the inner model's lowering)."""
-    args = {"model": Value(inner.var, inner)}
-    return LayerCall(f"Model:{inner.var}", nested_model_rule(inner.var), node, args, binding=inner.var)
+    class (rules/layers/custom.py; the translation binds it to the inner model's lowering). name:
+    the variable the program applies (`generator` for a model its builder calls `model`)."""
+    name = name or inner.var
+    args = {"model": Value(name, inner)}
+    return LayerCall(f"Model:{name}", nested_model_rule(name), node, args, binding=name)
 
 
 def _share_nested_models(layers: list[LayerCall]) -> None:

@@ -719,9 +719,10 @@ def lower_nested(report, injected: bool, ctx) -> Lowering:
         )
     if lowered.ctor_args:
         raise Unsupported(f"{report.var}'s sizes are known only at run time ({', '.join(lowered.ctor_args)})", "K2T303")
-    module = report.var if injected else f"{lowered.class_name}()"
+    name = ctx.code("model")  # the variable the program applies: the constructor argument's name
+    module = name if injected else f"{lowered.class_name}()"
     return Lowering(
-        steps=[Step("{m}({x})", module, attr=report.var)],
+        steps=[Step("{m}({x})", module, attr=name)],
         out_shape=tuple(lowered.output_shape),
         out_layout=LAST,
         # Compiled on its own with a loss that takes logits, the inner model returns them: the

@@ -434,3 +434,34 @@ def test_a_model_over_intermediate_outputs_of_another():
     assert not result.diagnostics, result.diagnostics
     assert "extractor = Extractor(model).to(device)" in result.code and "probe = Probe(model)" in result.code
     assert all(v.status == "equivalent" for v in verify_sources(source, result.code))
+
+
+def test_models_from_builders_that_all_call_their_model_model_keep_the_programs_names():
+    # Both builders call their model `model`: the combined model is given `a` and `b`, the names
+    # the program applies (it was given one `model` twice, undefined where it was made).
+    source = '''import keras
+from keras import layers
+
+
+def make_a():
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3)])
+    return model
+
+
+def make_b():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(1)])
+    return model
+
+
+a = make_a()
+b = make_b()
+a.compile(optimizer="adam", loss="mse")
+inp = keras.Input((4,))
+combined = keras.Model(inp, b(a(inp)))
+'''
+    result = translate(source)
+    assert not result.errors, result.errors
+    assert "def __init__(self, a, b):" in result.code and "self.a = a\n        self.b = b" in result.code
+    assert "combined = Combined(a, b).to(device)" in result.code
+    verdicts = verify_sources(source, result.code)
+    assert [v.status for v in verdicts] == ["equivalent"] * 3, verdicts
