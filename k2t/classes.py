@@ -1152,6 +1152,11 @@ class ClassTranslator:
             else:
                 docstring = []
             lines = self.init_block(body, in_build=False)
+            star = function.params.star_kwarg
+            if isinstance(star, cst.Param) and any(
+                re.search(rf"\b{star.name.value}\b", line) for line in lines if not line.startswith("super().__init__(")
+            ):  # `self.transitions = kwargs.pop("transitions", None)`: the keywords are the program's
+                params += f", **{star.name.value}"
         else:
             docstring = []
         # nn.Module.__init__ first: torch refuses modules and parameters assigned before it (Keras 2

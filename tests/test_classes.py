@@ -731,3 +731,32 @@ model.build((None, 5))
     # Standardize(5)'s mean is (5,): the output keeps its input's 5 features, Dense knows its size.
     assert "self.out = nn.Linear(5, 1)" in result.code
     assert "self.mean = nn.Parameter(torch.empty((features,)), requires_grad=False)" in result.code
+
+
+def test_kwargs_that_init_reads_stay_in_its_signature():
+    source = '''
+import keras
+from keras import layers
+
+
+class Scale(layers.Layer):
+    def __init__(self, **kwargs):
+        self.factor = kwargs.pop("factor", 2.0)
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        return inputs * self.factor
+
+
+class Plain(layers.Layer):
+    def __init__(self, units=2, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def call(self, inputs):
+        return inputs * self.units
+'''
+    code = translate(source).code
+    # Read by the body: kept (it was dropped, and kwargs.pop failed at run time); only given to Keras: dropped.
+    assert "def __init__(self, **kwargs):" in code and 'self.factor = kwargs.pop("factor", 2.0)' in code
+    assert "def __init__(self, units=2):" in code
