@@ -408,6 +408,8 @@ class _Translation:
             saved = self.snapshot()
             try:
                 self.model(model)
+                if model.kind == "functional" and not any(m is model for m in self.untranslated):
+                    self.graph_tensors_read_later(model)
             except Exception as exc:  # noqa: BLE001 - one model's internal error stays that model's
                 self.restore(saved)
                 message = " ".join(f"{type(exc).__name__}: {exc}".split())
@@ -427,6 +429,42 @@ class _Translation:
         (edits, self.diagnostics, self.covered, self.snippets, self.reports, self.model_names, self.untranslated,
          self.loops, self.loops_by_var) = saved
         self.edits.restore(edits)
+
+    def graph_tensors_read_later(self, model: ModelIR) -> None:
+        """`inputs = keras.Input(...)` went with the model: a later statement that reads `inputs`
+        (`agent = DDPGAgent(critic_action_input=action_input)`) reads a Keras tensor that the torch
+        program has not, and is marked (until the name is bound again)."""
+        removed = [s for s in (model.creation, *model.build_statements) if isinstance(s, cst.SimpleStatementLine)]
+        watched = {
+            n.value for s in removed for small in s.body if isinstance(small, cst.Assign)
+            for t in small.targets for n in cstwalk.iter_nodes(t.target) if isinstance(n, cst.Name)
+        } - {model.var}
+        body = model.scope.body.body if isinstance(model.scope, cst.FunctionDef) else getattr(model.scope, "body", [])
+        if not watched or model.creation not in body:
+            return
+        models_statements = {id(s) for m in self.analysis.models for s in (m.creation, *m.build_statements)}
+        for statement in list(body)[list(body).index(model.creation) + 1:]:
+            if not watched:
+                return
+            if id(statement) in models_statements or self.is_covered(statement):
+                continue  # another model's statements (`encoder = keras.Model(inputs, encoded)`)
+            stores = {
+                n.value for a in cstwalk.iter_nodes(statement)
+                if isinstance(a, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.For))
+                for t in ([x.target for x in a.targets] if isinstance(a, cst.Assign) else [a.target])
+                for n in cstwalk.iter_nodes(t) if isinstance(n, cst.Name)
+            }
+            read = sorted({
+                n.value for n in cstwalk.iter_nodes(statement)
+                if isinstance(n, cst.Name) and n.value in watched and n.value not in stores
+                and not (isinstance(self.parents.get(n), cst.Attribute) and self.parents[n].attr is n)
+                and not (isinstance(self.parents.get(n), cst.Arg) and self.parents[n].keyword is n)
+            })
+            if read:
+                self.report(Problem(statement, "K2T302", (
+                    f"{', '.join(read)}: a tensor of the Keras model {model.var}'s graph, which the torch "
+                    "program does not have (it went with the model); not translated")))
+            watched -= stores
 
     def models_in_attributes(self) -> None:
         """`self.discriminator = self.build_discriminator()` in a plain class (a GAN's trainer): the

@@ -465,3 +465,22 @@ combined = keras.Model(inp, b(a(inp)))
     assert "combined = Combined(a, b).to(device)" in result.code
     verdicts = verify_sources(source, result.code)
     assert [v.status for v in verdicts] == ["equivalent"] * 3, verdicts
+
+
+def test_a_graph_tensor_read_after_its_model_is_marked_until_bound_again():
+    source = '''import keras
+from keras import layers
+
+inputs = keras.Input((4,), name="x")
+outputs = layers.Dense(2)(inputs)
+model = keras.Model(inputs, outputs)
+print(inputs.shape)
+encoder = keras.Model(inputs, outputs)
+inputs = 3
+print(inputs)
+'''
+    result = translate(source)
+    # print(inputs.shape) read a Keras tensor that went with the model; the second model's line
+    # and the reads after `inputs = 3` are the program's own.
+    assert [(d.code, d.line) for d in result.errors if d.code == "K2T302"] == [("K2T302", 7)]
+    assert "inputs: a tensor of the Keras model model's graph" in result.errors[0].message
