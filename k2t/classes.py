@@ -1453,6 +1453,12 @@ class ClassTranslator:
         params = self.forward_signature or ["inputs"]
         first = params[0].split("=")[0].split(":")[0].strip()
         lines = [f"{shape_param} = {first}.shape"]
+        # Keras 3 builds with one shape per call() tensor, named after it (`encoder_sequence_shape`).
+        names = [p.split("=")[0].split(":")[0].strip() for p in params]
+        for param in build.params.params[2:]:
+            base = param.name.value.removesuffix("_shape")
+            if base != param.name.value and base in names[1:]:
+                lines.append(f"{param.name.value} = {base}.shape if {base} is not None else None")
         self.batch_name = first
         lines += self.init_block(self.body_of(build), in_build=True)
         if not any("self." in line or MARKER in line for line in lines[1:]):  # only members, which __init__ makes

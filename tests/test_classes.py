@@ -760,3 +760,27 @@ class Plain(layers.Layer):
     # Read by the body: kept (it was dropped, and kwargs.pop failed at run time); only given to Keras: dropped.
     assert "def __init__(self, **kwargs):" in code and 'self.factor = kwargs.pop("factor", 2.0)' in code
     assert "def __init__(self, units=2):" in code
+
+
+def test_build_takes_one_shape_per_call_tensor_by_name():
+    source = '''
+import keras
+from keras import layers, ops
+
+
+class Mix(layers.Layer):
+    def build(self, query_shape, context_shape=None):
+        self.wq = self.add_weight(shape=(query_shape[-1], 4))
+        self.wc = self.add_weight(shape=(context_shape[-1], 4))
+
+    def call(self, query, context=None):
+        return ops.matmul(query, self.wq) + ops.matmul(context, self.wc)
+
+
+q = keras.Input((5,))
+c = keras.Input((3,))
+model = keras.Model([q, c], Mix()(q, context=c))
+'''
+    code = translate(source).code
+    # Keras names build()'s shapes after call()'s tensors: context_shape is context's shape.
+    assert "context_shape = context.shape if context is not None else None" in code
