@@ -26,6 +26,9 @@ from k2t.rules.layers import LAYER_FUNCTIONS, custom_layer_rule, layer_rule, nes
 from k2t.rules.spec import REQUIRED, LayerRule, Param
 from k2t.values import UNKNOWN, Env, Symbol, Value, code_of, evaluate, evaluate_value
 
+# `build_model`, `make_generator`: the verb a builder function's name starts with (names drop it).
+BUILDER_VERB = re.compile(r"^(build|create|make|get|define|construct)_")
+
 # Methods of a Keras model that k2t translates (anything else is reported).
 MODEL_METHODS = {
     "add",
@@ -488,43 +491,12 @@ class Analyzer(cst.CSTVisitor):
             return False
         # A plain class (a GAN's trainer): its methods may build models from attributes set in __init__.
         self.env = Env(self.env)
-        self.env.values.update(self._static_attributes(node))
+        self.env.values.update(static_attributes(node, self.scopes[0], self.env))
         return True
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         if original_node.name.value not in self.result.keras_classes:
             self.env = self.env.parent
-
-    def _static_attributes(self, node: cst.ClassDef) -> dict[str, object]:
-        """`self.img_shape = (28, 28, 1)` at the top level of a plain class's __init__: a static value
-        in every method (`Input(shape=self.img_shape)` in `build_discriminator`), where nothing else
-        in the module assigns that attribute and no class of the module derives from this one."""
-        module = self.scopes[0]
-        init = next((s for s in node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
-        if init is None or not init.params.params or not isinstance(init.body, cst.IndentedBlock):
-            return {}
-        if any(isinstance(b.value, cst.Name) and b.value.value == node.name.value
-               for c in cstwalk.iter_nodes(module) if isinstance(c, cst.ClassDef) for b in c.bases):
-            return {}
-        assigned: Counter[str] = Counter()
-        for n in cstwalk.iter_nodes(module):
-            targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else (
-                [n.target] if isinstance(n, (cst.AugAssign, cst.AnnAssign, cst.For)) else [])
-            for target in targets:
-                assigned.update(a.attr.value for a in cstwalk.iter_nodes(target) if isinstance(a, cst.Attribute))
-        me = init.params.params[0].name.value
-        env = Env(self.env)
-        for statement in init.body.body:
-            if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-                    and isinstance(assign := statement.body[0], cst.Assign) and len(assign.targets) == 1):
-                continue
-            target = assign.targets[0].target
-            if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
-                    and target.value.value == me and assigned[target.attr.value] == 1):
-                value = evaluate_value(assign.value, env)
-                if value is not UNKNOWN:
-                    env.values[f"{me}.{target.attr.value}"] = value
-        return env.values
 
     def visit_For(self, node: cst.For) -> bool:
         """`for filters in (32, 64): x = block(x, filters)`: a graph built in a loop over static
@@ -826,7 +798,7 @@ class Analyzer(cst.CSTVisitor):
             self.builders[function.name.value] = model
 
     def _returned_model_var(self, function: cst.FunctionDef) -> str:
-        base = re.sub(r"^(build|create|make|get|define|construct)_", "", function.name.value) or "model"
+        base = BUILDER_VERB.sub("", function.name.value) or "model"
         base = base if base.isidentifier() and not keyword.iskeyword(base) else "model"
         return _unused(base, {m.var for m in self.result.models} | set(self.env.values) | self.env.local, "")
 
@@ -1381,6 +1353,38 @@ class Analyzer(cst.CSTVisitor):
             model.input_shape = tuple(shape)
         else:
             model.problems.append(Problem(node, "K2T303", "the input shape must be known statically"))
+
+
+def static_attributes(node: cst.ClassDef, module: cst.Module, env: Env) -> dict[str, object]:
+    """`self.img_shape = (28, 28, 1)` at the top level of a plain class's __init__: a static value
+    in every method (`Input(shape=self.img_shape)` in `build_discriminator`), where nothing else
+    in the module assigns that attribute and no class of the module derives from this one.
+    Keyed as methods read them: "self.img_shape" (verify builds such a self from them)."""
+    init = next((s for s in node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+    if init is None or not init.params.params or not isinstance(init.body, cst.IndentedBlock):
+        return {}
+    if any(isinstance(b.value, cst.Name) and b.value.value == node.name.value
+           for c in cstwalk.iter_nodes(module) if isinstance(c, cst.ClassDef) for b in c.bases):
+        return {}
+    assigned: Counter[str] = Counter()
+    for n in cstwalk.iter_nodes(module):
+        targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else (
+            [n.target] if isinstance(n, (cst.AugAssign, cst.AnnAssign, cst.For)) else [])
+        for target in targets:
+            assigned.update(a.attr.value for a in cstwalk.iter_nodes(target) if isinstance(a, cst.Attribute))
+    me = init.params.params[0].name.value
+    attributes = Env(env)
+    for statement in init.body.body:
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                and isinstance(assign := statement.body[0], cst.Assign) and len(assign.targets) == 1):
+            continue
+        target = assign.targets[0].target
+        if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                and target.value.value == me and assigned[target.attr.value] == 1):
+            value = evaluate_value(assign.value, attributes)
+            if value is not UNKNOWN:
+                attributes.values[f"{me}.{target.attr.value}"] = value
+    return attributes.values
 
 
 def nested_model_call(inner: ModelIR, node: cst.CSTNode, name: str | None = None) -> LayerCall:

@@ -18,7 +18,7 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from k2t import cstwalk, rewrite, snippets
-from k2t.analyse import KERAS_DEFAULTS, MODEL_METHODS, Analysis, ModelIR, Problem, analyse
+from k2t.analyse import BUILDER_VERB, KERAS_DEFAULTS, MODEL_METHODS, Analysis, ModelIR, Problem, analyse
 from k2t.classes import (
     ClassReport,
     ClassTranslator,
@@ -301,9 +301,6 @@ def _fixed_parameters(model: ModelIR, passed: set[str], env) -> list[str]:
     return fixed
 
 
-_BUILDER_VERB = re.compile(r"^(build|create|make|get|define|construct)_")
-
-
 def _class_name(model: ModelIR, taken: set[str]) -> str:
     # Named for what it is: Keras's name=, else the builder function, else the variable.
     if isinstance(model.keras_name, str) and re.search(r"[A-Za-z]", model.keras_name):
@@ -312,8 +309,8 @@ def _class_name(model: ModelIR, taken: set[str]) -> str:
         base = model.builder.name.value if model.builder is not None else model.var
         if model.builder is None and isinstance(model.scope, cst.FunctionDef) and model.var in ("model", "net"):
             # `model = Sequential()` inside build_generator(), which returns another model: GeneratorModel.
-            base = f"{_BUILDER_VERB.sub('', model.scope.name.value)}_{model.var}"
-    base = _BUILDER_VERB.sub("", base)
+            base = f"{BUILDER_VERB.sub('', model.scope.name.value)}_{model.var}"
+    base = BUILDER_VERB.sub("", base)
     name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", base) if part) or "Model"
     if not name[0].isalpha():
         name = "Model" + name

@@ -16,8 +16,9 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from k2t import cstwalk
+from k2t.analyse import static_attributes
 from k2t.rewrite import is_import_line
-from k2t.values import UNKNOWN, Env, evaluate
+from k2t.values import Env, evaluate
 
 
 class Unverifiable(Exception):
@@ -154,19 +155,12 @@ def scope_constants(source: Source, scope: cst.CSTNode, before: cst.CSTNode) -> 
         # attributes that its __init__ sets, as the translation read them.
         me = scope.params.params[0].name.value
         lines = [f"{me} = type({owner.name.value!r}, (), {{}})()"]
-        init = next((f for f in owner.body.body if isinstance(f, cst.FunctionDef) and f.name.value == "__init__"), None)
-        for statement in init.body.body if init is not None and isinstance(init.body, cst.IndentedBlock) else []:
-            if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-                    and isinstance(assign := statement.body[0], cst.Assign) and len(assign.targets) == 1):
-                continue
-            target = assign.targets[0].target
-            value = evaluate(assign.value, env).value
-            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and value is not UNKNOWN:
-                env.values[f"{target.value.value}.{target.attr.value}"] = value
-                lines.append(f"{me}.{target.attr.value} = {value!r}")
+        lines += [f"{me}.{key.split('.', 1)[1]} = {value!r}" for key, value in
+                  static_attributes(owner, source.module, Env()).items() if key.startswith(f"{me}.")]
+        init = next((f for f in owner.body.body if isinstance(f, cst.FunctionDef) and f.name.value == "__init__"), owner)
         for line in lines:
             plan.statements.append(cst.parse_statement(line + "\n"))
-            plan.lines.append((*source.span(init or owner), "the attributes __init__ sets"))
+            plan.lines.append((*source.span(init), "the attributes __init__ sets"))
     for param in scope.params.params[1 if owner is not None else 0:] + scope.params.kwonly_params:
         name = param.name.value
         if name in given:
