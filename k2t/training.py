@@ -263,17 +263,10 @@ def _lower_loss_of(node, usage: Usage, analysis: Analysis, resolver: Resolver, e
     rule = loss_rule(key) if key else None
     if rule is None and key is None and isinstance(node, cst.Name) and node.value in analysis.functions:
         # `loss=huber_fn`, a def of the program: its body in torch, called as Keras calls it.
-        if not analysis.only_in_compile(node.value):
-            problems.append(Problem(usage.call, "K2T401", (
-                f"loss {node.value}: the program also uses the function outside compile() (on arrays, maybe), "
-                "so it is not rewritten for tensors")))
+        reason = _program_function(node.value, analysis, resolver, env, functions)
+        if reason is not None:
+            problems.append(Problem(usage.call, "K2T401", f"loss {node.value}: {reason}"))
             return None, "", problems
-        try:
-            made = translate_tensor_function(analysis.functions[node.value], resolver, env, 2, _rewritable(analysis))
-        except Refused as exc:
-            problems.append(Problem(usage.call, "K2T401", f"loss {node.value}: {exc}"))
-            return None, "", problems
-        functions += [f for f in made if all(f.definition is not g.definition for g in functions)]
         return LossLowering(node.value, None, False, keras_function=True), node.value, problems
     if rule is None:
         problems.append(Problem(usage.call, "K2T401", f"loss {key or code_of(node)} has no translation yet"))
@@ -367,8 +360,8 @@ def _lower_outputs(usage: Usage, model: ModelIR, raw: dict, analysis: Analysis, 
     return outputs, problems
 
 
-def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: Env, analysis: Analysis | None = None,
-                  functions: list | None = None) -> tuple[list[Metric], list[Problem]]:
+def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: Env, analysis: Analysis,
+                  functions: list) -> tuple[list[Metric], list[Problem]]:
     """compile(metrics=...): names, metric functions and metric objects; one problem per metric
     without a translation, the others kept. functions: where the program's metric defs translated
     to torch are added."""
@@ -407,12 +400,15 @@ def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: En
                         kind = None
             elif key.startswith("metrics.") and short in METRIC_KINDS:
                 kind, name = METRIC_KINDS[short], short
-            elif not key and isinstance(element, cst.Name) and analysis is not None and element.value in analysis.functions:
-                made, reason = _metric_function(element.value, loss_key, analysis, resolver, env)
-                if made is None:
+            elif not key and isinstance(element, cst.Name) and element.value in analysis.functions:
+                reason = (
+                    "a metric function on integer class labels is not translated yet"
+                    if loss_key == "sparse_categorical_crossentropy"
+                    else _program_function(element.value, analysis, resolver, env, functions)
+                )
+                if reason is not None:
                     problems.append(Problem(element, "K2T401", f"metric {element.value}: {reason}; the other metrics are kept"))
                     continue
-                functions += [f for f in made if all(f.definition is not g.definition for g in functions)]
                 kind, name = "function", element.value  # Keras logs it under the function's name
         if kind is None:
             problems.append(Problem(element, "K2T401", f"metric {code_of(element)} has no translation yet; the other metrics are kept"))
@@ -421,21 +417,19 @@ def lower_metrics(node, loss_key: str, output_units, resolver: Resolver, env: En
     return metrics, problems
 
 
-def _rewritable(analysis: Analysis) -> dict:
-    """The program's functions that only losses and metrics use: the ones a loss may call in torch."""
-    return {name: f for name, f in analysis.functions.items() if analysis.only_in_compile(name)}
-
-
-def _metric_function(name: str, loss_key: str, analysis: Analysis, resolver: Resolver, env: Env):
-    """(the torch versions of the program's metric def and the defs it calls, None) or (None, why not)."""
+def _program_function(name: str, analysis: Analysis, resolver: Resolver, env: Env, functions: list) -> str | None:
+    """The program's loss or metric def `name` in torch, added to `functions` with the defs it calls
+    (each once); or why it stays as it is."""
     if not analysis.only_in_compile(name):
-        return None, "the program also uses the function outside compile(), so it is not rewritten for tensors"
-    if loss_key == "sparse_categorical_crossentropy":
-        return None, "a metric function on integer class labels is not translated yet"
+        return "the program also uses the function outside compile() (on arrays, maybe), so it is not rewritten for tensors"
+    # The functions a loss may call in torch: those that only losses and metrics use.
+    callable_ = {n: f for n, f in analysis.functions.items() if analysis.only_in_compile(n)}
     try:
-        return translate_tensor_function(analysis.functions[name], resolver, env, 2, _rewritable(analysis)), None
+        made = translate_tensor_function(analysis.functions[name], resolver, env, 2, callable_)
     except Refused as exc:
-        return None, str(exc)
+        return str(exc)
+    functions += [f for f in made if all(f.definition is not g.definition for g in functions)]
+    return None
 
 
 def torch_weights_path(code: str) -> str:
