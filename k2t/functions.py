@@ -11,6 +11,7 @@ tensors keep Keras's layout: a loss sees the model's outputs as Keras returns th
 from __future__ import annotations
 
 import ast
+import dataclasses
 from dataclasses import dataclass
 
 import libcst as cst
@@ -96,8 +97,7 @@ def _translate(definition, resolver, env, tensors: int, functions, done: dict, c
               and isinstance(target := small.targets[0].target, cst.Name)):
             result = translate_expression(small.value, resolver, env, names, device, hook)
             lines.append(f"    {target.value} = {torch_code(result)}")
-            names[target.value] = Expr(ast.Name(target.value, ast.Load()), result.kind, result.shape,
-                                       result.value, result.items, result.pointwise, result.dtype, result.dim)
+            names[target.value] = dataclasses.replace(result, node=ast.Name(target.value, ast.Load()))
         else:
             raise Refused(f"{name}: only assignments and a return are translated in its body")
     if not returned:

@@ -142,11 +142,16 @@ class Env:
         # The module's Env: the static value of a call (`K.image_data_format()`), or UNKNOWN.
         self.call_value: Callable[[cst.Call], Any] | None = None
 
-    def named(self, name: str) -> bool:
-        """Whether a size read from this name may be written as the name."""
+    def binder(self, name: str) -> "Env | None":
+        """The scope that binds name (None: no scope here does)."""
         env: Env | None = self
         while env is not None and name not in env.values and name not in env.local:
             env = env.parent
+        return env
+
+    def named(self, name: str) -> bool:
+        """Whether a size read from this name may be written as the name."""
+        env = self.binder(name)
         if env is None or name in env.anonymous:
             return False
         return env.parent is None or env.named_locals or name in env.params
@@ -221,7 +226,7 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
             return constants[node.value]
         value, is_local = env.lookup(node.value)
         named = env.named(node.value)
-        if is_local and (named or (value is UNKNOWN and not _anonymous(node.value, env))):
+        if is_local and (named or (value is UNKNOWN and node.value not in env.binder(node.value).anonymous)):
             # A parameter, or a local computed at run time (`n = data.shape[1]`): the model is given it.
             local_names.add(node.value)
         if not named and value is not UNKNOWN:
@@ -327,12 +332,6 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
                 return UNKNOWN
             return base[slice(*parts)]
     return UNKNOWN
-
-
-def _anonymous(name: str, env: Env) -> bool:
-    while env is not None and name not in env.values and name not in env.local:
-        env = env.parent
-    return env is not None and name in env.anonymous
 
 
 def _compare(node: cst.Comparison, env: Env, local_names: set[str], unnamed: set[str]) -> Any:
