@@ -490,32 +490,28 @@ class ClassTranslator:
         return UNKNOWN
 
     def only_given_to_add_weight(self, attr: str) -> bool:
-        """`self.<attr>` is assigned once and otherwise only passed to add_weight (Keras-only methods
-        such as get_config, which are dropped, aside)."""
-        uses = given = 0
-        for name, function in self.methods.items():
-            if name in KERAS_ONLY_METHODS:
-                continue
-            for node in cstwalk.iter_nodes(function):
-                uses += _self_attr(node) == attr
-                if isinstance(node, cst.Call) and _self_attr(node.func) == "add_weight":
-                    given += sum(_self_attr(a.value) == attr for a in node.args)
-        return uses == given + 1
+        """`self.<attr>` is assigned once and otherwise only passed to add_weight."""
+        return self._only_used_as(attr, lambda node: sum(_self_attr(a.value) == attr for a in node.args)
+                                  if isinstance(node, cst.Call) and _self_attr(node.func) == "add_weight" else 0)
 
     def only_called(self, attr: str) -> bool:
-        """`self.<attr>` is assigned once and otherwise only called on one tensor (Keras-only
-        methods such as get_config, which are dropped, aside)."""
-        uses = calls = 0
+        """`self.<attr>` is assigned once and otherwise only called on one tensor."""
+        return self._only_used_as(attr, lambda node: (
+            isinstance(node, cst.Call) and _self_attr(node.func) == attr and len(node.args) == 1
+            and node.args[0].keyword is None and not node.args[0].star
+        ))
+
+    def _only_used_as(self, attr: str, counted) -> bool:
+        """Every use of `self.<attr>` but its one assignment is one that counted(node) counts
+        (Keras-only methods such as get_config, which are dropped, aside)."""
+        uses = wanted = 0
         for name, function in self.methods.items():
             if name in KERAS_ONLY_METHODS:
                 continue
             for node in cstwalk.iter_nodes(function):
                 uses += _self_attr(node) == attr
-                calls += (
-                    isinstance(node, cst.Call) and _self_attr(node.func) == attr and len(node.args) == 1
-                    and node.args[0].keyword is None and not node.args[0].star
-                )
-        return uses == calls + 1
+                wanted += counted(node)
+        return uses == wanted + 1
 
     @staticmethod
     def sizes_from_build(sub: SubLayer, call: cst.Call, build: cst.FunctionDef, env: Env) -> None:
@@ -1451,10 +1447,10 @@ class ClassTranslator:
             return []
         shape_param = build.params.params[1].name.value if len(build.params.params) > 1 else "input_shape"
         params = self.forward_signature or ["inputs"]
-        first = params[0].split("=")[0].split(":")[0].strip()
+        names = [p.split("=")[0].split(":")[0].strip() for p in params]
+        first = names[0]
         lines = [f"{shape_param} = {first}.shape"]
         # Keras 3 builds with one shape per call() tensor, named after it (`encoder_sequence_shape`).
-        names = [p.split("=")[0].split(":")[0].strip() for p in params]
         for param in build.params.params[2:]:
             base = param.name.value.removesuffix("_shape")
             if base != param.name.value and base in names[1:]:
