@@ -861,7 +861,8 @@ def _definition_time_names(statement: cst.CSTNode) -> set[str]:
     return reads.names
 
 
-def _bound_names(statements) -> set[str]:
+def bound_names(statements) -> set[str]:
+    """Names the statements assign (targets and for-loop variables; not inside nested defs)."""
     class Binds(cst.CSTVisitor):
         def __init__(self):
             self.names: set[str] = set()
@@ -914,7 +915,7 @@ def guard_script(module: cst.Module) -> cst.Module:
             script.append(statement)
     if not script:
         return module
-    bound = _bound_names(script)
+    bound = bound_names(script)
     moved = [s for s in top if module.body.index(s) > module.body.index(script[0])]
     for statement in moved:
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):

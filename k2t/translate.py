@@ -445,12 +445,7 @@ class _Translation:
                 return
             if id(statement) in models_statements or self.is_covered(statement):
                 continue  # another model's statements (`encoder = keras.Model(inputs, encoded)`)
-            stores = {
-                n.value for a in cstwalk.iter_nodes(statement)
-                if isinstance(a, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.For))
-                for t in ([x.target for x in a.targets] if isinstance(a, cst.Assign) else [a.target])
-                for n in cstwalk.iter_nodes(t) if isinstance(n, cst.Name)
-            }
+            stores = rewrite.bound_names([statement])
             read = sorted({
                 n.value for n in cstwalk.iter_nodes(statement)
                 if isinstance(n, cst.Name) and n.value in watched and n.value not in stores
