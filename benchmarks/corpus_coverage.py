@@ -37,6 +37,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -375,6 +376,8 @@ class Checked:
     # Models (Sequential, functional, subclassed instances) and Keras classes: found, translated.
     models: tuple[int, int] = (0, 0)
     classes: tuple[int, int] = (0, 0)
+    # The translated program (a notebook's code cells joined) compiles as Python; None: not measured.
+    compiles: bool | None = None
 
 
 class _Timeout(Exception):
@@ -401,6 +404,7 @@ def check_one(path: Path, timeout: int) -> Checked:
         checked = Checked(path, outcome.status, [f.to_json() for f in outcome.findings], outcome.error,
                           outcome.internal)
         checked.models, checked.classes = outcome.counts[:2], outcome.counts[2:]
+        checked.compiles = _compiles(path, outcome.text_after) if outcome.text_after else None
     except _Timeout:
         checked = Checked(path, "failed", [], f"{path}: timed out after {timeout} s", internal=True)
     finally:
@@ -408,6 +412,25 @@ def check_one(path: Path, timeout: int) -> Checked:
             signal.alarm(0)
     checked.seconds = time.perf_counter() - start
     return checked
+
+
+def _compiles(path: Path, text: str) -> bool:
+    """Whether the output compiles; a notebook's cells are joined into one program first (cells
+    with IPython magics are that program's own business: they compile in neither case)."""
+    if path.suffix == ".ipynb":
+        from k2t.notebook import notebook_to_program
+
+        try:
+            text = notebook_to_program(text).text
+        except ValueError:
+            return False
+    try:
+        with warnings.catch_warnings():  # the program's own SyntaxWarnings (`x is "str"`)
+            warnings.simplefilter("ignore")
+            compile(text, str(path), "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def _check_star(args: tuple[Path, int]) -> Checked:
@@ -628,6 +651,10 @@ def report(results: list[Checked], tags: dict[str, list[str]], per_repo: bool, s
           f"  ({pct(models[1], models[0]).strip()})")
     print(f"  Keras classes translated without a marker: {classes[1]} of {classes[0]}  ({pct(classes[1], classes[0]).strip()});"
           f" files with every class translated: {all_classes} of {len(with_classes)}")
+    measured = [c for c in results if c.compiles is not None]
+    broken = [display(c.path) for c in measured if not c.compiles]
+    print(f"  outputs that compile:        {len(measured) - len(broken)} of {len(measured)}"
+          + (f"  (not: {', '.join(broken[:5])}{' ...' if len(broken) > 5 else ''})" if broken else ""))
     print(f"  warnings (documented differences): {sum(warnings.values())}")
     if failures:
         print("\nFailures:")
@@ -692,6 +719,7 @@ def report(results: list[Checked], tags: dict[str, list[str]], per_repo: bool, s
 
     return {
         "files": total.files, "lines": total.lines, "uses": total.uses, "translatable": total.translatable,
+        "outputs_compile": sum(1 for c in results if c.compiles), "outputs_measured": sum(1 for c in results if c.compiles is not None),
         "files_fully_translatable": total.full, "files_by_share": dict(shares), "files_no_use_found": total.none_found, "failed": total.failed,
         "failures": [{"path": r, "error": e, "internal": i} for r, e, i in failures],
         "by_tag": {t: dataclasses.asdict(v) for t, v in by_tag.items()},
@@ -721,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.load:
         dumped = json.loads(Path(args.load).read_text(encoding="utf-8"))
         results = [Checked(Path(r["path"]), r["status"], r["findings"], r["error"], r["internal"], r["seconds"],
-                           tuple(r.get("models", (0, 0))), tuple(r.get("classes", (0, 0))))
+                           tuple(r.get("models", (0, 0))), tuple(r.get("classes", (0, 0))), r.get("compiles"))
                    for r in dumped["files"]]
         seconds = dumped["seconds"]
     else:

@@ -177,7 +177,7 @@ class Analysis:
     keras_classes: dict[str, str] = field(default_factory=dict)  # class name -> "layer" or "model"
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)  # module-level defs by name
     # Where each name is read outside the arguments of compile() calls: the module-level function
-    # whose body reads it, or None for any other code (`print(rmse(y, p))`).
+    # or class whose body reads it, or None for any other code (`print(rmse(y, p))`).
     readers: dict[str, set] = field(default_factory=dict)
 
     def only_in_compile(self, name: str, seen: tuple = ()) -> bool:
@@ -187,6 +187,19 @@ class Analysis:
             reader is not None and reader != name and reader not in seen and reader in self.functions
             and self.only_in_compile(reader, (*seen, name))
             for reader in self.readers.get(name, ())
+        )
+
+    def only_in_classes(self, name: str, classes, seen: tuple = ()) -> bool:
+        """A function that only the program's Keras classes read, directly or through other such
+        functions (`gelu_` called in a GELU layer's call()): once the classes are torch, it is given
+        torch tensors, so it is translated with them."""
+        readers = self.readers.get(name, ())
+        return bool(readers) and all(
+            reader in classes or (
+                reader is not None and reader != name and reader not in seen and reader in self.functions
+                and self.only_in_classes(reader, classes, (*seen, name))
+            )
+            for reader in readers
         )
 
 
@@ -381,7 +394,7 @@ class Analyzer(cst.CSTVisitor):
         }
         readers = self.result.readers
         for statement in node.body:
-            reader = statement.name.value if isinstance(statement, cst.FunctionDef) else None
+            reader = statement.name.value if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) else None
             for n in cstwalk.iter_nodes(statement):
                 if isinstance(n, cst.Name) and id(n) not in in_compile and id(n) not in definitions:
                     readers.setdefault(n.value, set()).add(reader)

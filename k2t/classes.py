@@ -92,6 +92,17 @@ class SubLayer:
     problems: list = field(default_factory=list)  # why the Keras layer's arguments do not translate
 
 
+@dataclass
+class FunctionTranslation:
+    """A module-level function translated at its first call from a class's forward()."""
+
+    definition: cst.FunctionDef
+    positional: list  # the first call's arguments (Exprs): later calls like it share its shape
+    keywords: dict
+    lines: list[str] | None = None  # None while it is being translated (recursion)
+    returns: tuple | None = None  # the shape it returns for those arguments
+
+
 class Several(tuple):
     """The input shapes of a class whose call() takes a list of tensors, one per tensor."""
 
@@ -152,6 +163,11 @@ def keras_classes(module: cst.Module, resolver) -> dict[str, tuple[cst.ClassDef,
                 found[statement.name.value] = (statement, found[base.value.value][1])
                 break
     return found
+
+
+def _argument_shapes(positional: list[Expr], keywords: dict[str, Expr]) -> tuple:
+    """What a helper's translation depends on in its arguments: their kinds, shapes and values."""
+    return [(e.kind, e.shape, e.value) for e in [*positional, *keywords.values()]], list(keywords)
 
 
 def _self_attr(node) -> str | None:
@@ -286,8 +302,14 @@ class ClassTranslator:
 
     def __init__(self, node: cst.ClassDef, kind: str, resolver, module_env: Env, classes: dict, positions, report,
                  input_shape: tuple | None = None, call_shapes: dict | None = None, outputs: dict | None = None,
-                 arguments: dict | None = None, sparse_gradients: bool = False):
+                 arguments: dict | None = None, sparse_gradients: bool = False,
+                 functions: dict | None = None, translated_functions: dict | None = None):
         self.node = node
+        # Module-level functions that only the program's classes call (Analysis.only_in_classes):
+        # translated at their first call from a forward(), with that call's arguments.
+        self.functions = functions or {}
+        # name -> FunctionTranslation, shared by the classes of the module (one def each)
+        self.translated_functions = translated_functions if translated_functions is not None else {}
         # The program's optimizer takes Embedding gradients as rows (nn.Embedding(sparse=True)).
         self.sparse_gradients = sparse_gradients
         self.arguments = arguments or {}  # __init__ parameter -> the literal all instantiations give
@@ -587,29 +609,60 @@ class ClassTranslator:
                 and not node.func.value.args
             ):  # the base class's call(): its forward(), given this input shape
                 return self.sublayer_call(SubLayer("", None, node, custom=base), node, translate, "super().forward")
-            if attr in self.methods and attr not in ("call", "build", "__init__"):
+            function = (
+                node.func.value if isinstance(node.func, cst.Name) and node.func.value in self.functions
+                and self.resolver.key(node.func) is None else None
+            )
+            if (attr in self.methods and attr not in ("call", "build", "__init__")) or function is not None:
                 if any(a.star for a in node.args):
-                    raise Refused(f"self.{attr}(*args/**kwargs) is not translated")
+                    raise Refused(f"{code_of(node.func)}(*args/**kwargs) is not translated")
                 positional = [translate(a.value) for a in node.args if a.keyword is None]
                 keywords = {a.keyword.value: translate(a.value) for a in node.args if a.keyword is not None}
                 code = ast.parse(code_of(node.func), mode="eval").body
                 named = [ast.keyword(k, v.node) for k, v in keywords.items()]
                 call = ast.Call(code, [a.node for a in positional], named)
+                if function is not None:
+                    return Expr(call, TENSOR, shape=self.function_call(function, positional, keywords))
                 return Expr(call, TENSOR, shape=self.helper_call(attr, positional, keywords))
         return None
 
     def helper_call(self, name: str, positional: list[Expr], keywords: dict[str, Expr]) -> tuple | None:
         """A helper method called from forward(): translated at its first call, with the shapes of
         that call's arguments; the shape it returns, where this call's arguments have those shapes."""
-        def shapes(positional, keywords):
-            return [(e.kind, e.shape, e.value) for e in [*positional, *keywords.values()]], list(keywords)
-
         if name not in self.helpers:
             self.helpers[name] = (positional, keywords)
             self.helper_lines[name], self.helper_returns[name] = self.helper(name, positional, keywords)
-        elif shapes(*self.helpers[name]) != shapes(positional, keywords):
-            return None
+        elif _argument_shapes(*self.helpers[name]) != _argument_shapes(positional, keywords):
+            return self.other_arguments(f"self.{name}", self.helper_lines.get(name),
+                                        lambda: self.helper(name, positional, keywords))
         return self.helper_returns.get(name)  # (None while the helper is being translated: recursion)
+
+    def other_arguments(self, what: str, written: list[str] | None, again) -> tuple | None:
+        """A helper called with other arguments than at its first call, whose code was written for
+        those (the ops fold static values such as an axis): this call may use that code only where
+        translating the helper for its own arguments gives the same code. The shape it returns."""
+        if written is None:
+            raise Refused(f"{what}() calls itself with other arguments; not translated")
+        report, complete = self.report, self.complete
+        self.report = lambda problem: None  # a second reading: its problems were reported once
+        try:
+            lines, returned = again()
+        finally:
+            self.report, self.complete = report, complete
+        if lines != written:
+            raise Refused(f"{what}() is translated for the arguments of its first call; this call's need other code")
+        return returned
+
+    def function_call(self, name: str, positional: list[Expr], keywords: dict[str, Expr]) -> tuple | None:
+        """A module-level function called from forward() (`gelu_(x)`): like a helper method, it is
+        translated at its first call in the module, with that call's shapes; the def is replaced."""
+        done = self.translated_functions.get(name)
+        if done is None:
+            done = self.translated_functions[name] = FunctionTranslation(self.functions[name], positional, keywords)
+            done.lines, done.returns = self.helper(name, positional, keywords, self.functions[name])
+        elif _argument_shapes(done.positional, done.keywords) != _argument_shapes(positional, keywords):
+            return self.other_arguments(name, done.lines, lambda: self.helper(name, positional, keywords, done.definition))
+        return done.returns
 
     def custom_base(self) -> str | None:
         """The program's own class this one derives from, if any."""
@@ -964,8 +1017,10 @@ class ClassTranslator:
             names[target.value] = dataclasses.replace(value, node=ast.Name(target.value), items=items)
         elif isinstance(target, (cst.Tuple, cst.List)):
             items = value.items if value.kind == SEQ and len(value.items) == len(target.elements) else None
+            # `_, h, w, c = x.shape` with the rank unknown: sizes still
+            kind = NUMBER if value.kind == SEQ and value.sizes else TENSOR
             for i, element in enumerate(target.elements):
-                self.bind(element.value, items[i] if items else Expr(ast.Name(code_of(element.value)), TENSOR), names)
+                self.bind(element.value, items[i] if items else Expr(ast.Name(code_of(element.value)), kind), names)
 
     def kept(self, statement, names, reason: str, small=None) -> list[str]:
         """A statement left as it is. It is marked only when it uses Keras/TensorFlow or tensors."""
@@ -1051,15 +1106,19 @@ class ClassTranslator:
             body.insert(0, "# Tensors keep Keras's channels-last layout here; the conv/pool modules permute to NCHW and back.")
         return [f"def forward(self{''.join(', ' + p for p in params)}):", *_indent(body or ["pass"])]
 
-    def helper(self, name: str, arguments: list[Expr], keywords: dict[str, Expr]) -> tuple[list[str], tuple | None]:
-        """A helper method's lines, and the shape it returns, for the arguments of its first call.
-        It is translated from inside forward(): what forward() is following is kept aside."""
-        function = self.methods[name]
+    def helper(
+        self, name: str, arguments: list[Expr], keywords: dict[str, Expr], module_function: cst.FunctionDef | None = None
+    ) -> tuple[list[str], tuple | None]:
+        """A helper method's lines (or a module-level function's), and the shape it returns, for
+        the arguments of its first call. It is translated from inside forward(): what forward() is
+        following is kept aside. A module-level function has no self: `training` is its own name."""
+        function = module_function or self.methods[name]
         saved = self.in_forward, self.forward_names, self.returns
-        self.in_forward, self.returns = True, []
+        self.in_forward, self.returns = module_function is None, []
         names = {}
-        params = [*function.params.params[1:], *function.params.kwonly_params]
-        positional = len(function.params.params) - 1
+        skipped = 0 if module_function is not None else 1  # self
+        params = [*function.params.params[skipped:], *function.params.kwonly_params]
+        positional = len(function.params.params) - skipped
         for i, param in enumerate(params):
             given = arguments[i] if i < min(len(arguments), positional) else keywords.get(param.name.value)
             if given is not None:  # what the caller passes, read through the parameter's name

@@ -239,6 +239,10 @@ class _Translator:
             if attr == "ndim":
                 value = len(base.shape) if base.shape is not None else UNKNOWN
                 return Expr(ast.Attribute(base.node, "ndim", ast.Load()), NUMBER, value=value)
+            if attr == "dtype":  # `dtype=x.dtype`: the torch dtype, read at run time where not known
+                if base.dtype is not None:
+                    return Expr(ast.Constant(base.dtype), DTYPE, value=base.dtype)
+                return Expr(ast.Attribute(base.node, "dtype", ast.Load()), DTYPE)
             raise Refused(f"{_short(node)}: the tensor attribute .{attr} has no translation yet")
         if base.kind == OBJECT:
             module = base.node.id if isinstance(base.node, ast.Name) else None
@@ -264,7 +268,7 @@ class _Translator:
             if base.kind == TENSOR and method == "get_shape" and not node.args:  # TF 1's x.get_shape()
                 return _sizes(base, ast.Attribute(base.node, "shape", ast.Load()))
             if base.kind == SEQ and method == "as_list" and not node.args:  # x.shape.as_list()
-                return Expr(ast.Call(ast.Name("list", ast.Load()), [base.node], []), SEQ, items=base.items, value=base.value)
+                return Expr(ast.Call(ast.Name("list", ast.Load()), [base.node], []), SEQ, items=base.items, value=base.value, sizes=base.sizes)
             if base.kind == TENSOR:
                 raise Refused(f"{_short(node)}: the tensor method .{method}() has no translation yet")
         func = self.expr(node.func)
@@ -446,6 +450,8 @@ class _Translator:
             found = static(value)
             if found is None:
                 return OMIT
+            if found is UNKNOWN and value.kind == DTYPE:  # x.dtype
+                return value.node
             return ast.parse(torch_dtype(found, what), mode="eval").body
         found = static(value)
         if found is UNKNOWN:
@@ -481,7 +487,10 @@ class _Translator:
         return Expr(node, TENSOR, shape=_nested_shape(found), pointwise=value.kind == NUMBER)
 
     def _check_value(self, value: Expr) -> None:
-        if value.kind == OBJECT and isinstance(value.node, ast.Name) and value.node.id not in _BUILTINS:
+        """A module-level name with a run-time value; a parameter or local (in `names`) is the
+        caller's value, which the checks beside tensors judge."""
+        if (value.kind == OBJECT and isinstance(value.node, ast.Name) and value.node.id not in _BUILTINS
+                and value.node.id not in self.names):
             raise Refused(
                 f"{value.node.id} is computed at run time; forward() reads module constants with literal values only"
             )
@@ -546,6 +555,19 @@ class _Translator:
                 return Expr(code, SEQ, value=value, items=items * times)
         raise Refused(f"{_short(node)}: arithmetic on Python sequences is not translated")
 
+    def _BooleanOperation(self, node: cst.BooleanOperation) -> Expr:
+        """`a and b`, `not training or rate == 0`: Python's, on values that are not tensors (a
+        tensor's truth value is a run-time error in torch and a graph error in TensorFlow)."""
+        left, right = self.expr(node.left), self.expr(node.right)
+        if _holds_tensor(left) or _holds_tensor(right):
+            raise Refused(f"{_short(node)}: `and`/`or` of a tensor is not translated")
+        ast_op = ast.And() if isinstance(node.operator, cst.And) else ast.Or()
+        code = ast.BoolOp(ast_op, [left.node, right.node])
+        a, b = static(left), static(right)
+        if a is not UNKNOWN and b is not UNKNOWN:
+            return _static_expr(code, (a and b) if isinstance(ast_op, ast.And) else (a or b))
+        return Expr(code, OBJECT)
+
     def _UnaryOperation(self, node: cst.UnaryOperation) -> Expr:
         operand = self._operand(node.expression)
         ops = {
@@ -607,6 +629,8 @@ class _Translator:
             element = node.slice[0].slice
             if isinstance(element, cst.Index):
                 index = static(self.expr(element.value))
+                if isinstance(index, int) and base.sizes and not base.items:  # x.shape[i], rank unknown
+                    return Expr(ast.Subscript(base.node, ast.Constant(index), ast.Load()), NUMBER)
                 if not isinstance(index, int) or base.items == () or not -len(base.items) <= index < len(base.items):
                     raise Refused(f"{_short(node)}: the index must be a static int within the sequence")
                 return base.items[index]
@@ -618,7 +642,7 @@ class _Translator:
             )
             items = base.items[slice(*parts)]
             value = base.value[slice(*parts)] if isinstance(base.value, (tuple, list)) else UNKNOWN
-            return Expr(sub, SEQ, items=items, value=value)
+            return Expr(sub, SEQ, items=items, value=value, sizes=base.sizes)
         if base.kind == OBJECT:
             raise Refused(f"{_short(node)}: indexing a run-time value is not translated")
         raise Refused(f"{_short(node)}: indexing a {base.kind}")
@@ -714,7 +738,7 @@ def _holds_tensor(e: Expr) -> bool:
 def _sizes(tensor: Expr, node: ast.expr) -> Expr:
     """x.shape: a sequence of Python ints (static where the size is)."""
     if tensor.shape is None:
-        return Expr(node, SEQ)
+        return Expr(node, SEQ, sizes=True)
     items = tuple(
         Expr(
             ast.Subscript(node, ast.Constant(i), ast.Load()),

@@ -22,6 +22,7 @@ from k2t.analyse import BUILDER_VERB, KERAS_DEFAULTS, MODEL_METHODS, Analysis, M
 from k2t.classes import (
     ClassReport,
     ClassTranslator,
+    FunctionTranslation,
     build_lines,
     built_shapes,
     callers_first,
@@ -1062,6 +1063,11 @@ class _Translation:
         shapes = built_shapes(self.wrapper.module, found)
         arguments = constructor_arguments(self.wrapper.module, found, self.analysis.module_env)
         call_shapes: dict[str, list] = {}  # a class used as a sub-layer: its inputs' shapes
+        functions = {  # module-level functions only the classes call: torch once the classes are
+            name: definition for name, definition in self.analysis.functions.items()
+            if self.analysis.only_in_classes(name, found)
+        }
+        translated_functions: dict[str, FunctionTranslation] = {}
         for name in callers_first(found):
             node, kind = found[name]
             saved = self.snapshot()
@@ -1078,7 +1084,7 @@ class _Translation:
             translator = ClassTranslator(
                 node, kind, self.analysis_resolver, self.analysis.module_env, found, self.positions,
                 lambda problem: self.report(problem, mark=False), shapes.get(name), call_shapes, outputs,
-                arguments.get(name), self.sparse_embeddings,
+                arguments.get(name), self.sparse_embeddings, functions, dict(translated_functions),
             )
             try:
                 code = translator.code()
@@ -1092,6 +1098,10 @@ class _Translation:
             self.snippets |= translator.snippets
             translated[name] = translator.result
             outputs[name] = translator.result
+            translated_functions.update(translator.translated_functions)
+        for function in translated_functions.values():  # `def gelu_(x)`, in torch
+            self.edits.replace(function.definition, function.lines)
+            self.covered.add(function.definition)
         return translated
 
     def class_instances(self, translated: dict) -> None:

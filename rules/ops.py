@@ -88,6 +88,7 @@ class Expr:
     pointwise: bool = False
     dtype: str | None = None  # where known ("bool" after a comparison)
     dim: Any = None  # NUMBER: the size it reads (x.shape[0] is BATCH)
+    sizes: bool = False  # SEQ: a tensor's sizes, Python ints, also where its rank is unknown
 
     @property
     def scalar(self) -> bool:
@@ -770,6 +771,8 @@ def _unstack(x: str):
 
 def _size_items(a: Args, x: str, node: ast.expr, literal: bool) -> Expr:
     s = a.shape(x)
+    if s is None and not literal:  # x.shape: ints, whatever the rank
+        return Expr(node, SEQ, sizes=True)
     if s is None:
         raise Refused(f"{a.what}: the rank must be known")
     items = []

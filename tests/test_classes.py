@@ -73,6 +73,65 @@ class Block(layers.Layer):
     assert "self.dense = nn.LazyLinear(4)" in result.code
 
 
+MODULE_FUNCTION = '''
+import numpy as np
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+def squash(x, axis=-1):
+    norm = tf.reduce_sum(tf.square(x), axis=axis, keepdims=True)
+    return norm / (1.0 + norm) * x / tf.sqrt(norm + 1e-7)
+
+
+def noisy(x):
+    y = tf.signal.fft(x)
+    return tf.nn.relu(x)
+
+
+class Capsule(layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(4)
+
+    def call(self, x):
+        return noisy(squash(self.dense(x)))
+'''
+
+
+def test_module_function_only_classes_call_is_translated_with_them():
+    result = translate(MODULE_FUNCTION)
+    code = result.code
+    assert "def squash(x, axis=-1):" in code
+    assert "torch.sum(torch.square(x), dim=-1, keepdim=True)" in code  # written for its call's axis
+    assert "return noisy(squash(self.dense(x)))" in code
+    # The op without a rule is one marker on its own line of the function; the rest is torch.
+    assert [(d.code, d.line) for d in result.errors] == [("K2T501", 13)]
+    assert code.count(MARKER) == 1
+    assert "return torch.relu(x)" in code
+    assert "tf.reduce_sum" not in code
+
+
+def test_helper_called_with_arguments_that_need_other_code_is_marked():
+    """The ops fold an axis into the code written for the first call: a call with another axis
+    cannot share that code, and is marked rather than silently given the first call's axis."""
+    source = MODULE_FUNCTION.replace(
+        "return noisy(squash(self.dense(x)))", "return squash(squash(self.dense(x)), axis=1) + squash(x)"
+    )
+    result = translate(source)
+    marked = [d for d in result.errors if d.line == 23]
+    assert [d.code for d in marked] == ["K2T501"] and "this call's need other code" in marked[0].message
+    assert "norm = torch.sum(torch.square(x), dim=-1, keepdim=True)" in result.code
+
+
+def test_module_function_the_program_also_calls_on_arrays_stays():
+    source = MODULE_FUNCTION + "\nprint(squash(np.ones((2, 3), dtype='float32')))\n"
+    code = translate(source).code
+    assert "tf.reduce_sum(tf.square(x), axis=axis, keepdims=True)" in code  # it may be given arrays
+    assert "return noisy(squash(self.dense(x)))" in code
+    assert "import tensorflow as tf" in code
+
+
 def test_training_argument_reads_the_module_mode():
     source = '''
 import tensorflow as tf
