@@ -204,6 +204,32 @@ class KerasPReLU(nn.Module):
         return torch.where(x >= 0, x, self.weight * x)
 
 
+class LazyLayerNorm(nn.modules.lazy.LazyModuleMixin, nn.LayerNorm):
+    """nn.LayerNorm over the last axis, its size set by the first batch as nn.LazyLinear's is
+    (torch has no lazy LayerNorm); after that batch it is an nn.LayerNorm."""
+
+    cls_to_become = nn.LayerNorm
+
+    def __init__(self, eps=1e-5, elementwise_affine=True):
+        super().__init__(0, eps=eps, elementwise_affine=elementwise_affine)
+        if elementwise_affine:
+            self.weight = nn.UninitializedParameter()
+            self.bias = nn.UninitializedParameter()
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.normalized_shape != (0,):
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        if self.normalized_shape == (0,):
+            self.normalized_shape = (input.shape[-1],)
+            if self.elementwise_affine:
+                with torch.no_grad():
+                    self.weight.materialize(self.normalized_shape)
+                    self.bias.materialize(self.normalized_shape)
+                    self.reset_parameters()
+
+
 # Keras's random image augmentation layers in training (the model calls them only when
 # self.training), on (N, C, H, W) images: each image of the batch draws its own transform.
 

@@ -843,3 +843,42 @@ model = keras.Model([q, c], Mix()(q, context=c))
     code = translate(source).code
     # Keras names build()'s shapes after call()'s tensors: context_shape is context's shape.
     assert "context_shape = context.shape if context is not None else None" in code
+
+
+def test_layer_normalization_of_unknown_size_is_lazy_and_verifies():
+    """Keras sizes a LayerNormalization from its first input; torch has no lazy LayerNorm, so the
+    output carries a small one (LazyLayerNorm) that becomes an nn.LayerNorm after the first batch."""
+    source = '''
+import keras
+from keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = layers.LayerNormalization()
+        self.plain = layers.LayerNormalization(center=False, scale=False, epsilon=1e-6)
+        self.dense = layers.Dense(units)
+
+    def call(self, x):
+        return self.dense(self.plain(self.norm(x)))
+
+
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.block = Block(8)
+
+    def call(self, x):
+        return self.block(x)
+
+
+net = Net()
+'''
+    result = translate(source)
+    assert not result.errors
+    assert "self.norm = LazyLayerNorm(eps=0.001)" in result.code
+    assert "self.plain = LazyLayerNorm(eps=1e-6, elementwise_affine=False)" in result.code
+    assert "class LazyLayerNorm(nn.modules.lazy.LazyModuleMixin, nn.LayerNorm):" in result.code
+    (verdict,) = verify_sources(source, result.code, input_shape=(5,))
+    assert verdict.status == "equivalent", verdict

@@ -84,15 +84,19 @@ def _layer_norm(ctx) -> Lowering:
     center, scale = ctx.require("center"), ctx.require("scale")
     if center != scale:
         raise Unsupported("LayerNormalization with only one of center/scale has no translation yet")
-    if ctx.in_shape[-1] is None:  # torch has no lazy LayerNorm
+    lazy = ctx.in_shape[-1] is None and ctx.lazy  # the first batch sets the size
+    if ctx.in_shape[-1] is None and not lazy:
         raise Unsupported("LayerNormalization needs its number of features, which is unknown here", "K2T303")
-    options = [dim_code(ctx.in_shape[-1]), f"eps={ctx.code('epsilon')}"]
+    options = [] if lazy else [dim_code(ctx.in_shape[-1])]
+    options.append(f"eps={ctx.code('epsilon')}")
     if not center:
         options.append("elementwise_affine=False")
     # Said where the program relies on Keras's default (an explicit epsilon speaks for itself).
     comment = "Keras's default epsilon is 1e-3 (torch: 1e-5)." if ctx.is_default("epsilon", 0.001) else None
+    module = f"{'LazyLayerNorm' if lazy else 'nn.LayerNorm'}({', '.join(options)})"
     return Lowering(
-        steps=[Step("{m}({x})", f"nn.LayerNorm({', '.join(options)})", attr="norm", comment=comment)],
+        steps=[Step("{m}({x})", module, attr="norm", comment=comment)],
+        snippets={"LazyLayerNorm"} if lazy else set(),
         out_shape=ctx.in_shape,
         out_layout=LAST,
         weights_step=0,
