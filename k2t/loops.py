@@ -425,40 +425,53 @@ class ModelLoops:
                 lines.append(f"{weights} = {weights} * {weight_of_class}")
             else:
                 lines.append(f"{weights} = {weight_of_class}")
+        verbose = _literal(call.verbose)
+        # Nothing reads an epoch's logs (no History kept, no callbacks, verbose=0): Keras's
+        # validation pass changes nothing then, and is left out.
+        logs_read = call.target is not None or call.callbacks is not None or verbose is _UNKNOWN or bool(verbose)
         val_inputs = val_targets = val_weights = None
-        if call.validation_data is not None or call.validation_data_expr is not None:
+        given_data = call.validation_data is not None or call.validation_data_expr is not None
+        if given_data and logs_read:
             val_inputs, val_targets = fresh("val_inputs"), fresh("val_targets")
             data = call.validation_data or (f"{call.validation_data_expr}[0]", f"{call.validation_data_expr}[1]")
             lines += [f"{val_inputs} = {prepare_inputs}({data[0]})", f"{val_targets} = {prepare_targets}({data[1]})"]
             if len(data) == 3:
                 val_weights = fresh("val_weights")
                 lines.append(f'{val_weights} = torch.from_numpy(np.asarray({data[2]}, dtype="float32")).to(device)')
-        elif call.validation_split is not None and _literal(call.validation_split) not in (0, 0.0, None):
-            val_inputs, val_targets = fresh("val_inputs"), fresh("val_targets")
+        elif not given_data and call.validation_split is not None and _literal(call.validation_split) not in (0, 0.0, None):
             split = fresh("split")
             percent = _literal(call.validation_split)
             share = f"the last {percent:.0%}" if isinstance(percent, float) else "the last fraction"
             lines += [
-                f"# Keras validates on {share} of the samples, split off before shuffling.",
+                f"# Keras validates on {share} of the samples, split off before shuffling."
+                if logs_read else f"# Keras holds out {share} (split off before shuffling) to validate on; unread here.",
                 f"{split} = int({targets}{'[0]' if self.outputs else ''}.shape[0] * (1 - {call.validation_split}))",
             ]
-            if self.several_inputs:
+            if not logs_read:
+                parts = (self.several_inputs, inputs), (bool(self.outputs), targets), (False, weights)
                 lines += [
-                    f"{val_inputs} = tuple(x[{split}:] for x in {inputs})",
-                    f"{inputs} = tuple(x[:{split}] for x in {inputs})",
+                    f"{name} = tuple(t[:{split}] for t in {name})" if tupled else f"{name} = {name}[:{split}]"
+                    for tupled, name in parts if name is not None
                 ]
             else:
-                lines.append(f"{inputs}, {val_inputs} = {inputs}[:{split}], {inputs}[{split}:]")
-            if self.outputs:
-                lines += [
-                    f"{val_targets} = tuple(y[{split}:] for y in {targets})",
-                    f"{targets} = tuple(y[:{split}] for y in {targets})",
-                ]
-            else:
-                lines.append(f"{targets}, {val_targets} = {targets}[:{split}], {targets}[{split}:]")
-            if weights is not None:
-                val_weights = fresh("val_weights")
-                lines.append(f"{weights}, {val_weights} = {weights}[:{split}], {weights}[{split}:]")
+                val_inputs, val_targets = fresh("val_inputs"), fresh("val_targets")
+                if self.several_inputs:
+                    lines += [
+                        f"{val_inputs} = tuple(x[{split}:] for x in {inputs})",
+                        f"{inputs} = tuple(x[:{split}] for x in {inputs})",
+                    ]
+                else:
+                    lines.append(f"{inputs}, {val_inputs} = {inputs}[:{split}], {inputs}[{split}:]")
+                if self.outputs:
+                    lines += [
+                        f"{val_targets} = tuple(y[{split}:] for y in {targets})",
+                        f"{targets} = tuple(y[:{split}] for y in {targets})",
+                    ]
+                else:
+                    lines.append(f"{targets}, {val_targets} = {targets}[:{split}], {targets}[{split}:]")
+                if weights is not None:
+                    val_weights = fresh("val_weights")
+                    lines.append(f"{weights}, {val_weights} = {weights}[:{split}], {weights}[{split}:]")
         epochs = call.epochs
         epoch, logs = fresh("epoch"), fresh("logs")
         history = call.target
@@ -485,7 +498,8 @@ class ModelLoops:
             train_args.append(f"shuffle={call.shuffle}")
         if call.steps_per_epoch is not None:
             train_args.append(f"steps={call.steps_per_epoch}")
-        body.append(f"{logs} = {self.fn('train_one_epoch')}({', '.join(train_args)})")
+        train = f"{self.fn('train_one_epoch')}({', '.join(train_args)})"
+        body.append(f"{logs} = {train}" if logs_read else train)
         if val_inputs is not None:
             eval_args = [m, self.loss.name, val_inputs, val_targets, call.batch_size]
             if val_weights is not None:
@@ -503,7 +517,6 @@ class ModelLoops:
             f'print(f"Epoch {{{epoch} + 1}}/{total} - " '
             f'+ " - ".join(f"{{name}}: {{value:.4f}}" for name, value in {logs}.items()))'
         )
-        verbose = _literal(call.verbose)
         if verbose is _UNKNOWN:
             body += [f"if {call.verbose}:", "    " + progress]
         elif verbose:

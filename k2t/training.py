@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from k2t import datasets
+from k2t import cstwalk, datasets
 from k2t.functions import TensorFunction, translate_tensor_function
 from k2t.ops import Refused
 from k2t.analyse import Analysis, ModelIR, Problem, Usage, bind_arguments
@@ -513,6 +513,17 @@ def explicit_arguments(call: cst.Call, names: list[str]) -> tuple[dict[str, cst.
     return out, bad
 
 
+def _read_elsewhere(name: str, statement: cst.CSTNode, scope: cst.CSTNode) -> bool:
+    """Whether code of the scope other than ``statement`` mentions ``name`` (or a function
+    declares it global)."""
+    inside = {id(n) for n in cstwalk.iter_nodes(statement)}
+    return any(
+        (isinstance(n, cst.Name) and n.value == name and id(n) not in inside)
+        or (isinstance(n, cst.Global) and any(g.name.value == name for g in n.names))
+        for n in cstwalk.iter_nodes(scope)
+    )
+
+
 def lower_usage(
     usage: Usage, compiled: Compiled | None, model_expr: str, env: Env, loops: ModelLoops, fresh
 ) -> tuple[str | list[str] | None, set[str], list[Problem], list[cst.CSTNode]]:
@@ -599,6 +610,8 @@ def lower_usage(
     target = None
     if isinstance(statement, cst.Assign) and statement.value is usage.call and len(statement.targets) == 1:
         target = code_of(statement.targets[0].target)
+        if isinstance(statement.targets[0].target, cst.Name) and not _read_elsewhere(target, statement, usage.scope):
+            target = None  # `history = model.fit(...)` that nothing reads: no History to keep
     elif not (isinstance(statement, cst.Expr) and statement.value is usage.call):
         problems.append(Problem(usage.call, "K2T402", "fit() inside an expression has no translation yet; call it on its own line"))
         return None, set(), problems, []

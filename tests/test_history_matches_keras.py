@@ -111,7 +111,8 @@ def edited(source: str, epochs: int = 2) -> str:
     options = _FitOptions(epochs)
     code = cst.parse_module(source).visit(options).code
     assert options.seen == 1, "the program should call fit() once"
-    return code
+    # The program reads its History, as this test does (a History nothing reads is left out).
+    return code + "\nprint(history.history)\n"
 
 
 def split_at_fit(source: str) -> tuple[str, str]:

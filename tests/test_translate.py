@@ -497,3 +497,30 @@ def test_a_direct_call_of_a_model_never_compiled_brings_its_input_conversion():
     namespace = {"__name__": "__main__"}
     exec(compile(result.code, "translated.py", "exec"), namespace)  # noqa: S102 - our own output
     assert namespace["y"].shape == (3, 2)
+
+
+_UNREAD_HISTORY = '''
+import numpy as np
+from tensorflow import keras
+
+x = np.random.rand(100, 4).astype("float32")
+y = x.sum(axis=1)
+model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+history = model.fit(x, y, epochs=3, validation_split=0.2, verbose=0)
+'''
+
+
+def test_history_and_validation_that_nothing_reads_are_left_out():
+    code = translate(_UNREAD_HISTORY).code
+    assert "History" not in code and "history" not in code
+    assert "evaluate" not in code  # Keras's validation pass: its logs go nowhere
+    # The held-out share still trains no one: the loop sees the first 80% only.
+    assert "train_inputs = train_inputs[:split]" in code and "train_targets = train_targets[:split]" in code
+    assert "        train_one_epoch(model, optimizer, loss_fn, train_inputs, train_targets, 32)" in code
+
+
+def test_history_the_program_reads_is_kept_with_its_validation():
+    code = translate(_UNREAD_HISTORY + "print(history.history['val_loss'])\n").code
+    assert "history = History()" in code and "history.append(epoch, logs)" in code
+    assert "val_logs = evaluate(model, loss_fn, val_inputs, val_targets, 32)" in code
