@@ -339,6 +339,10 @@ class ClassTranslator:
         # `self.activation = activations.get(activation)` where the instances pass different names:
         # the torch module picks its function by the same name (keras_activation).
         self.chosen_activations: dict[str, tuple[str, cst.SimpleStatementLine]] = {}
+        # `self.kernel_initializer = initializers.get(kernel_initializer)` (regularizers.get,
+        # constraints.get) where the instances do not agree on a value (or none is made here):
+        # attr -> (initializer/regularizer/constraint, the __init__ parameter, the statement).
+        self.chosen_options: dict[str, tuple[str, str, cst.SimpleStatementLine]] = {}
         self.numbers: set[str] = set()  # self attributes holding numbers (sizes, rates)
         self.number_values: dict[str, object] = {}  # those whose value __init__ makes known
         self.weight_shapes: dict[str, tuple] = {}  # add_weight shapes k2t can follow (for call()'s ops)
@@ -457,6 +461,10 @@ class ClassTranslator:
                 if option is not UNKNOWN and self.only_given_to_add_weight(attr):
                     self.weight_options[attr] = (option, statement)
                     continue
+                chosen = self.chosen_option(value, function) if method == "__init__" else None
+                if chosen is not None and self.only_given_to_add_weight(attr):
+                    self.chosen_options[attr] = (*chosen, statement)
+                    continue
                 if isinstance(value, cst.Call):
                     if self.resolver.key(value.func) == "Sequential":  # lowered like a model, at its first call
                         analyzer.scopes = [function]
@@ -510,6 +518,19 @@ class ClassTranslator:
         if known is None or (key == "initializers.get" and isinstance(known, str)):
             return known
         return UNKNOWN
+
+    def chosen_option(self, value, init: cst.FunctionDef) -> tuple[str, str] | None:
+        """(kind, parameter) of `initializers.get(param)` (regularizers.get, constraints.get) of an
+        __init__ parameter whose value is known only at run time."""
+        key = self.resolver.key(value.func) if isinstance(value, cst.Call) else None
+        kinds = {"initializers.get": "initializer", "regularizers.get": "regularizer", "constraints.get": "constraint"}
+        if key not in kinds or len(value.args) != 1:
+            return None
+        arg = value.args[0]
+        params = {p.name.value for p in [*init.params.params, *init.params.kwonly_params]}
+        if arg.star or arg.keyword is not None or not isinstance(arg.value, cst.Name) or arg.value.value not in params:
+            return None
+        return kinds[key], arg.value.value
 
     def only_given_to_add_weight(self, attr: str) -> bool:
         """`self.<attr>` is assigned once and otherwise only passed to add_weight."""
@@ -1291,6 +1312,15 @@ class ClassTranslator:
             return []  # forward() applies the activation itself
         if attr in self.weight_options and self.weight_options[attr][1] is statement:
             return []  # the weights' own lines initialise them
+        if attr in self.chosen_options and self.chosen_options[attr][2] is statement:
+            kind, param, _ = self.chosen_options[attr]
+            if kind == "initializer":  # the name keras_init_ fills the weights by
+                return [f"self.{attr} = {param}"]
+            why = {"regularizer": "adds a regularizer's penalty to the loss",
+                   "constraint": "applies a constraint after each optimizer step"}
+            return [f"# Keras {why[kind]}; only the default (None) is translated.",
+                    f"if {param} is not None:",
+                    f'    raise NotImplementedError("{self.node.name.value}({param}=...) has no translation")']
         if attr in self.chosen_activations and self.chosen_activations[attr][1] is statement:
             self.snippets.add("keras_activation")
             return [f"self.{attr} = keras_activation({self.chosen_activations[attr][0]})"]
@@ -1382,10 +1412,16 @@ class ClassTranslator:
         for a in call.args:
             if a.keyword is not None:
                 args[a.keyword.value] = a.value
+        chosen_init = None  # the attribute holding the initializer name, where run time chooses it
         for name, node in list(args.items()):  # `initializer=self.kernel_initializer`, read in __init__
             if (attr_name := _self_attr(node)) in self.weight_options:
                 option = self.weight_options[attr_name][0]
                 args[name] = cst.Name("None") if option is None else cst.SimpleString(repr(option))
+            elif attr_name in self.chosen_options and self.chosen_options[attr_name][0] == name:
+                if name == "initializer":
+                    chosen_init = attr_name
+                else:  # __init__ raises for any value but None
+                    args[name] = cst.Name("None")
         code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
         unsupported = set(args) - {"shape", "initializer", "dtype", "trainable", "name"}
         for name in ("regularizer", "constraint"):
@@ -1401,7 +1437,12 @@ class ClassTranslator:
         static_shape = self.static_shape(shape_node, shape_param, env)
         if static_shape is not None:
             self.weight_shapes[attr] = static_shape
-        init_node = args.get("initializer")
+        elif isinstance(shape_node, (cst.Tuple, cst.List)):  # the rank at least: (input_shape[-1], 4)
+            self.weight_shapes[attr] = tuple(
+                d if isinstance(d := evaluate(e.value, env).value, int) and not isinstance(d, bool) else None
+                for e in shape_node.elements
+            )
+        init_node = None if chosen_init is not None else args.get("initializer")
         init_name = "glorot_uniform"
         if init_node is not None:
             value = evaluate(init_node, self.module_env)
@@ -1419,6 +1460,9 @@ class ClassTranslator:
         fans = keras_fans(tuple(static.value)) if static.known and isinstance(static.value, (tuple, list)) else None
         # torch's xavier takes the fans from a 2-D weight's two sizes: the same sum as Keras's.
         init = initializer_code(init_name, f"self.{attr}", fans, torch_fans=rank == 2 and init_name.startswith("glorot"))
+        if chosen_init is not None:
+            self.snippets.add("keras_init_")
+            init = f"keras_init_(self.{attr}, self.{chosen_init})"
         if init is None:
             return Weight(attr, statement, [self.problem(call, "K2T102", f"initializer {init_name!r} on this weight needs its sizes; not translated yet"), *code], [])
         trainable = args.get("trainable")

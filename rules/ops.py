@@ -972,7 +972,8 @@ def _dot(x1: str, x2: str):
     """K.dot / ops.dot contract the last axis of x1 with the second-to-last of x2: matmul for x2 of rank <= 2."""
 
     def render(a: Args) -> str:
-        if a.rank(x2) > 2 or a.rank(x1) < 1:
+        # x1's rank matters only for a scalar (a rank-2 x2 is matmul's right operand for any other).
+        if a.rank(x2) > 2 or (a.shape(x1) is not None and a.rank(x1) < 1):
             raise Refused(f"{a.what}: a dot with a rank-{a.rank(x2)} right operand has no translation")
         return f"torch.matmul({{{x1}}}, {{{x2}}})"
 

@@ -346,6 +346,42 @@ def keras_activation(name):
     return modules[name]()
 
 
+def keras_init_(weight, name):
+    """Fill an add_weight variable (Keras's layout) in place as keras.initializers.get(name) would,
+    for Keras's built-in initializer names (None: glorot_uniform), with the fans Keras computes."""
+    aliases = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeUniform": "he_uniform",
+               "HeNormal": "he_normal", "LecunUniform": "lecun_uniform", "LecunNormal": "lecun_normal",
+               "Zeros": "zeros", "Ones": "ones", "RandomUniform": "random_uniform", "RandomNormal": "random_normal",
+               "TruncatedNormal": "truncated_normal", "Orthogonal": "orthogonal", None: "glorot_uniform"}
+    name = aliases.get(name, name)
+    fixed = {
+        "zeros": lambda: nn.init.zeros_(weight),
+        "ones": lambda: nn.init.ones_(weight),
+        "uniform": lambda: nn.init.uniform_(weight, -0.05, 0.05),
+        "random_uniform": lambda: nn.init.uniform_(weight, -0.05, 0.05),
+        "normal": lambda: nn.init.normal_(weight, std=0.05),
+        "random_normal": lambda: nn.init.normal_(weight, std=0.05),
+        "truncated_normal": lambda: nn.init.trunc_normal_(weight, std=0.05, a=-0.1, b=0.1),
+        "orthogonal": lambda: nn.init.orthogonal_(weight),
+    }
+    if name in fixed:
+        return fixed[name]()
+    scales = {"glorot_uniform": (1.0, False), "glorot_normal": (1.0, False), "he_uniform": (2.0, True),
+              "he_normal": (2.0, True), "lecun_uniform": (1.0, True), "lecun_normal": (1.0, True)}
+    if name not in scales:
+        raise NotImplementedError(f"the Keras initializer {name!r} has no translation here")
+    scale, by_fan_in = scales[name]
+    # Keras's fans: the last two axes (in, out), each times the receptive field of the others.
+    size, shape = weight.numel(), weight.shape
+    fan_in, fan_out = (size // shape[-1], size // shape[-2]) if weight.dim() > 1 else (size or 1, size or 1)
+    n = max(1.0, fan_in if by_fan_in else (fan_in + fan_out) / 2)
+    if name.endswith("uniform"):
+        limit = (3.0 * scale / n) ** 0.5
+        return nn.init.uniform_(weight, -limit, limit)
+    std = (scale / n) ** 0.5 / 0.87962566103423978  # the std of a unit normal truncated at 2 std
+    return nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
+
+
 def pad_same(x, kernel_size, strides, dilation, value=0.0):
     """TF's padding='same' for a strided convolution (or max pooling: value -inf) of channels-first
     x whose size is known only at run time: (k - 1) * d + 1 - size rounded up to the stride, the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import FIXTURES, run_torch_only
@@ -882,3 +883,43 @@ net = Net()
     assert "class LazyLayerNorm(nn.modules.lazy.LazyModuleMixin, nn.LayerNorm):" in result.code
     (verdict,) = verify_sources(source, result.code, input_shape=(5,))
     assert verdict.status == "equivalent", verdict
+
+
+def test_weight_options_chosen_at_run_time_are_kept_or_fail_loudly():
+    """A library layer nobody instantiates in its file: the initializer stays the caller's choice
+    (keras_init_ applies Keras's initializer of that name); a regularizer or constraint, which the
+    class cannot apply, raises for any value but the default instead of being dropped."""
+    source = '''
+from tensorflow import keras
+from tensorflow.keras import initializers, regularizers, constraints
+
+
+class Scale(keras.layers.Layer):
+    def __init__(self, kernel_initializer="he_normal", kernel_regularizer=None, kernel_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], 4), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+
+    def call(self, x):
+        return keras.backend.dot(x, self.kernel)
+'''
+    result = translate(source)
+    assert not result.errors, [d.message for d in result.errors]
+    code = result.code
+    assert "self.kernel_initializer = kernel_initializer" in code
+    assert "keras_init_(self.kernel, self.kernel_initializer)" in code and "def keras_init_(weight, name):" in code
+    assert '"Scale(kernel_regularizer=...) has no translation"' in code
+    assert '"Scale(kernel_constraint=...) has no translation"' in code
+    namespace: dict = {}
+    exec(code, namespace)
+    layer = namespace["Scale"](kernel_initializer="zeros")
+    import torch
+
+    assert layer(torch.ones(2, 3)).abs().sum().item() == 0.0  # the caller's initializer, applied
+    with pytest.raises(NotImplementedError):
+        namespace["Scale"](kernel_regularizer="l2")

@@ -378,3 +378,26 @@ def test_keras_activation_helper_is_keras_activations_get(name):
     ours = namespace["keras_activation"](name)(torch.from_numpy(x)).numpy()
     theirs = keras.ops.convert_to_numpy(keras.activations.get(name)(x))
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [
+    None, "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
+    "random_uniform", "random_normal", "truncated_normal", "zeros", "ones", "GlorotNormal", "HeUniform",
+])
+@pytest.mark.parametrize("shape", [(40, 30), (3, 3, 16, 8), (50,)])
+def test_keras_init_helper_draws_like_keras_initializers_get(name, shape):
+    """keras_init_ (a run-time initializer name given to add_weight) against Keras's initializer:
+    the same spread and bounds for Keras's kernel layout and fans."""
+    import keras
+
+    namespace: dict = {}
+    exec("import torch\nfrom torch import nn\n" + snippets.code({"keras_init_"}), namespace)
+    torch.manual_seed(0)
+    ours = namespace["keras_init_"](torch.empty(shape), name).numpy()
+    theirs = keras.ops.convert_to_numpy(keras.initializers.get(name or "glorot_uniform")(shape))
+    if theirs.std() == 0:
+        np.testing.assert_array_equal(ours, theirs)
+        return
+    assert ours.std() == pytest.approx(theirs.std(), rel=0.2)
+    if name != "random_normal":  # bounded draws (uniform, or truncated at 2 std): the same bound
+        assert np.abs(ours).max() <= np.abs(theirs).max() * 1.2 and np.abs(ours).max() >= np.abs(theirs).max() * 0.7
