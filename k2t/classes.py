@@ -67,6 +67,9 @@ _ANY_RANK = {
     "Dense", "Dropout", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Embedding", "Flatten",
     "LayerNormalization", "GaussianNoise", "GaussianDropout", "AlphaDropout",
 }
+# Layers over the last axis whose torch module wants the features at dim 1: where the rank is
+# unknown, the module gets the input flattened to (-1, features) (batch_norm_last in rules/snippets.py).
+_LAST_AXIS_FLATTENED = {"BatchNormalization": "batch_norm_last"}
 # Output rank (without the batch) of layers whose output rank does not depend on the input's.
 _OUT_RANK = {"Flatten": 1, "GlobalAveragePooling1D": 1, "GlobalAveragePooling2D": 1, "GlobalMaxPooling1D": 1,
              "GlobalMaxPooling2D": 1, "GlobalAveragePooling3D": 1, "GlobalMaxPooling3D": 1}
@@ -801,9 +804,15 @@ class ClassTranslator:
         fields["xs"] = "[" + ", ".join(codes) + "]"
         if element is not None and (len(module_steps) != 1 or lowering.steps[-1] is not module_steps[0]):
             raise Refused(f"{layer.key} in a layer list: only layers that are one torch module are translated yet")
+        flattened = None if known else _LAST_AXIS_FLATTENED.get(layer.key)
+        if flattened is not None and (len(lowering.steps) != 1 or lowering.steps[0].forward != "{m}({x})"):
+            raise Refused(f"{layer.key} needs the rank of its input, which k2t could not follow here")
         for step in lowering.steps:
             target = (element or f"self.{names[id(step)]}") if step.module else ""
             x = step.forward.format(x=x, m=target, **fields)
+        if flattened is not None:  # any rank: the features are the last axis (Keras layout here)
+            self.snippets.add(flattened)
+            x = f"{flattened}({target}, {codes[0]})"
         out_rank = len(lowering.out_shape)
         if activation not in (None, "linear"):
             x = render(activation, x, 1 if lowering.out_layout == FIRST and out_rank >= 2 else -1)
@@ -863,7 +872,7 @@ class ClassTranslator:
                 return (None,) * rank
         if key in ("LSTM", "GRU", "SimpleRNN", "Bidirectional"):
             return (None, None)
-        if key in _ANY_RANK:
+        if key in _ANY_RANK or key in _LAST_AXIS_FLATTENED:
             return (None,)
         raise Refused(f"{key} needs the rank of its input, which k2t could not follow here")
 

@@ -204,6 +204,12 @@ class KerasPReLU(nn.Module):
         return torch.where(x >= 0, x, self.weight * x)
 
 
+def batch_norm_last(norm, x):
+    """A BatchNorm over the last axis of x whatever its rank (Keras's channels-last
+    BatchNormalization): the statistics run over every other axis, as nn.BatchNorm1d's over N."""
+    return norm(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
 class LazyLayerNorm(nn.modules.lazy.LazyModuleMixin, nn.LayerNorm):
     """nn.LayerNorm over the last axis, its size set by the first batch as nn.LazyLinear's is
     (torch has no lazy LayerNorm); after that batch it is an nn.LayerNorm."""

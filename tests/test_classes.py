@@ -923,3 +923,40 @@ class Scale(keras.layers.Layer):
     assert layer(torch.ones(2, 3)).abs().sum().item() == 0.0  # the caller's initializer, applied
     with pytest.raises(NotImplementedError):
         namespace["Scale"](kernel_regularizer="l2")
+
+
+def test_batch_normalization_of_unknown_rank_normalises_the_last_axis():
+    """Inside a class the tensors keep Keras's channels-last layout; where the rank is unknown a
+    BatchNormalization still normalises the last axis, over every other one, at any rank."""
+    source = '''
+import keras
+from keras import layers
+
+
+class NormDense(layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.bn = layers.BatchNormalization()
+        self.dense = layers.Dense(units)
+
+    def call(self, x, training=None):
+        return self.dense(self.bn(x, training=training))
+
+
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.block = NormDense(8)
+
+    def call(self, x):
+        return self.block(x)
+
+
+net = Net()
+'''
+    result = translate(source)
+    assert not result.errors, [d.message for d in result.errors]
+    assert "return self.dense(batch_norm_last(self.bn, x))" in result.code
+    for shape in [(5,), (3, 4, 5)]:
+        (verdict,) = verify_sources(source, result.code, input_shape=shape)
+        assert verdict.status == "equivalent", (shape, verdict)
