@@ -758,7 +758,7 @@ class ClassTranslator:
         layer = sub.layer
         rule = layer.rule
         known = all(i.shape is not None and len(i.shape) >= 1 for i in inputs)
-        shapes = [tuple(i.shape[1:]) if known else self.guessed_shape(layer.key) for i in inputs]
+        shapes = [tuple(i.shape[1:]) if known else self.guessed_shape(layer.key, layer.args) for i in inputs]
         codes = [ast.unparse(i.node) for i in inputs]
         rank = len(shapes[0])
         wants = rule.wanted(layer.args) if rank >= 2 else None
@@ -865,8 +865,10 @@ class ClassTranslator:
         code = ast.parse(f"self.{sub.attr}({x})", mode="eval").body
         return Expr(code, TENSOR, shape=(BATCH, *lowered.output_shape))
 
-    def guessed_shape(self, key: str) -> tuple:
+    def guessed_shape(self, key: str, args: dict | None = None) -> tuple:
         """The input shape a layer implies where the tensor's is unknown (Conv2D: rank 3)."""
+        if key == "Concatenate" and args is not None and args["axis"].known and args["axis"].value == -1:
+            return (None,)  # the last axis, whatever the rank (tensors keep Keras's layout here)
         for suffix, rank in (("1D", 2), ("2D", 3), ("3D", 4)):
             if key.endswith(suffix):
                 return (None,) * rank

@@ -960,3 +960,41 @@ net = Net()
     for shape in [(5,), (3, 4, 5)]:
         (verdict,) = verify_sources(source, result.code, input_shape=shape)
         assert verdict.status == "equivalent", (shape, verdict)
+
+
+def test_concatenate_of_unknown_rank_on_the_last_axis_only():
+    source = '''
+import keras
+from keras import layers
+
+
+class Pair(layers.Layer):
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.a = layers.Dense(3)
+        self.b = layers.Dense(2)
+        self.join = layers.Concatenate(axis=AXIS)
+
+    def call(self, x):
+        return self.join([self.a(x), self.b(x)])
+
+
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.pair = Pair()
+
+    def call(self, x):
+        return self.pair(x)
+
+
+net = Net()
+'''
+    result = translate(source.replace("AXIS", "-1"))
+    assert not result.errors, [d.message for d in result.errors]
+    assert "torch.cat([self.a(x), self.b(x)], dim=-1)" in result.code
+    for shape in [(5,), (4, 5)]:
+        (verdict,) = verify_sources(source.replace("AXIS", "-1"), result.code, input_shape=shape)
+        assert verdict.status == "equivalent", (shape, verdict)
+    # axis=1 is the last axis only for rank-2 tensors: the rank must be known.
+    assert any("needs the rank of its input" in d.message for d in translate(source.replace("AXIS", "1")).errors)
