@@ -891,7 +891,16 @@ class ClassTranslator:
         sub.lazy = lazy
         if lazy:
             self.lazy = True
-            lines.insert(len(lines) - 1, "# Input size set by the first batch (torch's lazy module); torch's default init.")
+            lines.insert(len(lines) - 1, "# Input size set by the first batch (torch's lazy module).")
+            if weights_step is not None and lowering.init is not None and lowering.torch_fans and sub.listed is None:
+                kernel, bias = lowering.init
+                if initializer_code(kernel, "w", (1, 1)) is not None and (bias is None or initializer_code(bias, "b")):
+                    self.snippets.add("keras_init_lazy")
+                    arguments = repr(kernel) + (f", {bias!r}" if bias not in (None, "zeros") else "")
+                    lines.append(f"keras_init_lazy(self.{names[id(weights_step)]}, {arguments})")
+                    return lines
+            if weights_step is not None and lowering.init is not None:
+                lines[-2] = f"# Input size set by the first batch (torch's lazy module); torch's init, not Keras's {lowering.init[0]}."
             return lines
         if weights_step is not None and lowering.init is not None and sub.listed is not None:
             lines.append(f"for module in self.{sub.attr}:")

@@ -353,39 +353,53 @@ def keras_activation(name):
 
 
 def keras_init_(weight, name):
-    """Fill an add_weight variable (Keras's layout) in place as keras.initializers.get(name) would,
-    for Keras's built-in initializer names (None: glorot_uniform), with the fans Keras computes."""
-    aliases = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeUniform": "he_uniform",
-               "HeNormal": "he_normal", "LecunUniform": "lecun_uniform", "LecunNormal": "lecun_normal",
-               "Zeros": "zeros", "Ones": "ones", "RandomUniform": "random_uniform", "RandomNormal": "random_normal",
-               "TruncatedNormal": "truncated_normal", "Orthogonal": "orthogonal", None: "glorot_uniform"}
-    name = aliases.get(name, name)
+    """Fill weight (in Keras's layout) in place as keras.initializers.get(name) would, for
+    Keras's built-in initializer names (None: glorot_uniform), with the fans Keras computes."""
+    # GlorotUniform -> glorot_uniform
+    name = "".join("_" + c.lower() if c.isupper() else c for c in name or "glorot_uniform")
+    name = name.lstrip("_")
     fixed = {
         "zeros": lambda: nn.init.zeros_(weight),
         "ones": lambda: nn.init.ones_(weight),
-        "uniform": lambda: nn.init.uniform_(weight, -0.05, 0.05),
         "random_uniform": lambda: nn.init.uniform_(weight, -0.05, 0.05),
-        "normal": lambda: nn.init.normal_(weight, std=0.05),
         "random_normal": lambda: nn.init.normal_(weight, std=0.05),
-        "truncated_normal": lambda: nn.init.trunc_normal_(weight, std=0.05, a=-0.1, b=0.1),
+        "truncated_normal": lambda: nn.init.trunc_normal_(weight, 0, 0.05, -0.1, 0.1),
         "orthogonal": lambda: nn.init.orthogonal_(weight),
     }
+    fixed["uniform"], fixed["normal"] = fixed["random_uniform"], fixed["random_normal"]
     if name in fixed:
         return fixed[name]()
-    scales = {"glorot_uniform": (1.0, False), "glorot_normal": (1.0, False), "he_uniform": (2.0, True),
-              "he_normal": (2.0, True), "lecun_uniform": (1.0, True), "lecun_normal": (1.0, True)}
-    if name not in scales:
-        raise NotImplementedError(f"the Keras initializer {name!r} has no translation here")
-    scale, by_fan_in = scales[name]
-    # Keras's fans: the last two axes (in, out), each times the receptive field of the others.
+    family, _, distribution = name.partition("_")
+    scale = {"glorot": 1.0, "he": 2.0, "lecun": 1.0}.get(family)
+    if scale is None or distribution not in ("uniform", "normal"):
+        raise NotImplementedError(f"the Keras initializer {name!r} is not translated")
+    # Keras's fans: the last two axes (in, out), times the receptive field of the others.
     size, shape = weight.numel(), weight.shape
-    fan_in, fan_out = (size // shape[-1], size // shape[-2]) if weight.dim() > 1 else (size or 1, size or 1)
-    n = max(1.0, fan_in if by_fan_in else (fan_in + fan_out) / 2)
-    if name.endswith("uniform"):
+    fan_in, fan_out = (size // shape[-1], size // shape[-2]) if weight.dim() > 1 else (size, size)
+    n = max(1.0, (fan_in + fan_out) / 2 if family == "glorot" else fan_in)
+    if distribution == "uniform":
         limit = (3.0 * scale / n) ** 0.5
         return nn.init.uniform_(weight, -limit, limit)
-    std = (scale / n) ** 0.5 / 0.87962566103423978  # the std of a unit normal truncated at 2 std
+    # Keras's normals are truncated at 2 std; 0.8796... is the std of such a unit normal.
+    std = (scale / n) ** 0.5 / 0.87962566103423978
     return nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
+
+
+def keras_init_lazy(module, kernel_initializer, bias_initializer="zeros"):
+    """Initialise a lazy module's weight and bias as Keras would, once the first batch has
+    set its sizes (torch's lazy modules start from torch's own defaults)."""
+
+    def initialize(module, args):
+        handle.remove()
+        # The weight viewed in Keras's kernel layout, (*kernel, in, out), for the fans.
+        weight = module.weight
+        dims = (1, 0) if weight.dim() == 2 else (*range(2, weight.dim()), 1, 0)
+        keras_init_(weight.permute(*dims), kernel_initializer)
+        if module.bias is not None:
+            keras_init_(module.bias, bias_initializer)
+
+    # Runs after the hook that materialises the parameters (hooks run in registration order).
+    handle = module.register_forward_pre_hook(initialize)
 
 
 def pad_same(x, kernel_size, strides, dilation, value=0.0):

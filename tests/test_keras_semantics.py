@@ -384,7 +384,7 @@ def test_keras_activation_helper_is_keras_activations_get(name):
     None, "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
     "random_uniform", "random_normal", "truncated_normal", "zeros", "ones", "GlorotNormal", "HeUniform",
 ])
-@pytest.mark.parametrize("shape", [(40, 30), (3, 3, 16, 8), (50,)])
+@pytest.mark.parametrize("shape", [(40, 30), (3, 3, 16, 8), (4000,)])
 def test_keras_init_helper_draws_like_keras_initializers_get(name, shape):
     """keras_init_ (a run-time initializer name given to add_weight) against Keras's initializer:
     the same spread and bounds for Keras's kernel layout and fans."""
@@ -393,6 +393,7 @@ def test_keras_init_helper_draws_like_keras_initializers_get(name, shape):
     namespace: dict = {}
     exec("import torch\nfrom torch import nn\n" + snippets.code({"keras_init_"}), namespace)
     torch.manual_seed(0)
+    keras.utils.set_random_seed(0)
     ours = namespace["keras_init_"](torch.empty(shape), name).numpy()
     theirs = keras.ops.convert_to_numpy(keras.initializers.get(name or "glorot_uniform")(shape))
     if theirs.std() == 0:
@@ -401,3 +402,27 @@ def test_keras_init_helper_draws_like_keras_initializers_get(name, shape):
     assert ours.std() == pytest.approx(theirs.std(), rel=0.2)
     if name != "random_normal":  # bounded draws (uniform, or truncated at 2 std): the same bound
         assert np.abs(ours).max() <= np.abs(theirs).max() * 1.2 and np.abs(ours).max() >= np.abs(theirs).max() * 0.7
+
+
+@pytest.mark.parametrize("name", ["glorot_uniform", "he_normal", "lecun_uniform"])
+def test_lazy_modules_start_from_keras_initializers(name):
+    """keras_init_lazy: once the first batch sizes a lazy Linear, Conv2d or ConvTranspose2d, its
+    weight is drawn as Keras draws the kernel (Keras's layout and fans), its bias as asked."""
+    import keras
+    from torch import nn
+
+    namespace: dict = {}
+    exec("import torch\nfrom torch import nn\n" + snippets.code({"keras_init_lazy"}), namespace)
+    torch.manual_seed(0)
+    cases = [
+        (nn.LazyLinear(300), torch.zeros(2, 200), (200, 300)),
+        (nn.LazyConv2d(64, 3), torch.zeros(1, 32, 8, 8), (3, 3, 32, 64)),
+        (nn.LazyConvTranspose2d(64, 3), torch.zeros(1, 32, 8, 8), (3, 3, 64, 32)),
+    ]
+    for module, batch, keras_shape in cases:
+        namespace["keras_init_lazy"](module, name, "ones")
+        module(batch)
+        theirs = keras.ops.convert_to_numpy(keras.initializers.get(name)(keras_shape))
+        assert module.weight.detach().std().item() == pytest.approx(float(theirs.std()), rel=0.05), module
+        assert bool((module.bias == 1).all())
+        assert not module._forward_pre_hooks  # it ran once and left
