@@ -1018,6 +1018,8 @@ class ClassTranslator:
                 value = self.translate(small.value, names)
                 self.returns.append(value.shape if value.kind == TENSOR else None)
                 return ["return " + ast.unparse(value.node)]
+            if isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
+                return code_of(small).rstrip("\n").splitlines()  # a docstring, as written
             if isinstance(small, cst.Expr) and self.assigned_weight(small.value) is not None:
                 return self.assignment(small.value, names)
             if isinstance(small, cst.Expr):
@@ -1299,6 +1301,14 @@ class ClassTranslator:
                 _is_super_call(small, "build") or code_of(small).replace(" ", "") == "self.built=True"
             ):
                 return []  # Keras's bookkeeping: torch's LazyModuleMixin does its own
+            built = self.built_attribute(small) if small is not None else None
+            if built is not None and built in self.layer_names():
+                return []  # `self.dense.build(shape)`: a torch module makes its sizes at its first call
+            if built is not None:
+                return [self.problem(statement, "K2T501", (
+                    f"self.{built}.build(): Keras's Layer.build of a layer k2t does not know here (a torch module "
+                    "makes its sizes at its first call: drop the line if it is one)")),
+                    *code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()]
             members = self.member_lines(statement, in_build)
             if members is not None:
                 return members
@@ -1308,6 +1318,27 @@ class ClassTranslator:
         if self.uses_keras(statement):
             return [self.problem(statement, "K2T501", f"this line of {what} is not translated yet"), *code]
         return code
+
+    @staticmethod
+    def built_attribute(small) -> str | None:
+        """attr of `self.attr.build(shape)`."""
+        if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+            return None
+        func = small.value.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "build"):
+            return None
+        return _self_attr(func.value)
+
+    def layer_names(self) -> set[str]:
+        """The attributes holding the class's layers: Keras layers with rules, and instances of
+        the file's translated classes (wherever the class assigns them)."""
+        names = set(self.sublayers)
+        for node in cstwalk.iter_nodes(self.node):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.Call):
+                attr = _self_attr(node.targets[0].target)
+                if attr is not None and isinstance(node.value.func, cst.Name) and node.value.func.value in self.classes:
+                    names.add(attr)
+        return names
 
     def if_statement(self, node: cst.If, in_build: bool, keyword: str = "if") -> list[str]:
         if self.uses_keras(node.test):
@@ -1579,10 +1610,13 @@ class ClassTranslator:
             if base != param.name.value and base in names[1:]:
                 lines.append(f"{param.name.value} = {base}.shape if {base} is not None else None")
         self.batch_name = first
-        lines += self.init_block(self.body_of(build), in_build=True)
+        body = self.body_of(build)
+        doc = '"""Keras\'s build(): the sizes that depend on the input come from the first batch."""'
+        if body and cstwalk.is_docstring(body[0]):  # build()'s own docstring says what it does
+            doc, body = code_of(body[0].with_changes(leading_lines=[])).strip(), body[1:]
+        lines += self.init_block(body, in_build=True)
         if not any("self." in line or MARKER in line for line in lines[1:]):  # only members, which __init__ makes
             return []
-        doc = '"""Keras\'s build(): the sizes that depend on the input come from the first batch."""'
         return [f"def initialize_parameters(self, {', '.join(params)}):", *_indent([doc, *lines])]
 
     # -- the class ---------------------------------------------------------------------------

@@ -998,3 +998,51 @@ net = Net()
         assert verdict.status == "equivalent", (shape, verdict)
     # axis=1 is the last axis only for rank-2 tensors: the rank must be known.
     assert any("needs the rank of its input" in d.message for d in translate(source.replace("AXIS", "1")).errors)
+
+
+def test_docstrings_stay_as_written_and_sub_layer_builds_are_dropped():
+    source = '''
+import keras
+from keras import layers
+from elsewhere import Positional
+
+
+class Token(layers.Layer):
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def build(self, input_shape):
+        """Make the kernel."""
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.size))
+
+    def call(self, x):
+        return keras.ops.matmul(x, self.kernel)
+
+
+class Embed(layers.Layer):
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.token = Token(size)
+        self.dense = layers.Dense(size)
+        self.position = Positional()
+
+    def build(self, input_shape):
+        self.token.build(input_shape)
+        self.dense.build(input_shape)
+        self.position.build(input_shape)
+
+    def call(self, x):
+        """Embed x.
+
+        Two lines."""
+        return self.dense(x) + self.token(x)
+'''
+    result = translate(source)
+    code = result.code
+    assert '        """Embed x.\n\n        Two lines."""' in code  # not an escaped one-line string
+    assert '        """Make the kernel."""\n        input_shape = x.shape' in code  # build()'s own docstring
+    assert "self.token.build" not in code and "self.dense.build" not in code  # torch sizes them at their first call
+    # A layer k2t does not know: its build() may be Keras's, so the line is marked.
+    assert [(d.code, d.line) for d in result.errors] == [("K2T501", 30)]
+    assert "self.position.build(input_shape)" in code
