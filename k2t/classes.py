@@ -1647,10 +1647,10 @@ class ClassTranslator:
                 elif name == "build":
                     if lazy_init:
                         body.append(lazy_init)
+                elif name in self.helper_lines:  # also a Keras-only method that forward() calls
+                    body.append(self.helper_lines[name])
                 elif name in KERAS_ONLY_METHODS:
                     continue
-                elif name in self.helper_lines:
-                    body.append(self.helper_lines[name])
                 else:
                     code = code_of(statement.with_changes(leading_lines=[])).rstrip("\n").splitlines()
                     if self.uses_keras(statement):

@@ -1046,3 +1046,28 @@ class Embed(layers.Layer):
     # A layer k2t does not know: its build() may be Keras's, so the line is marked.
     assert [(d.code, d.line) for d in result.errors] == [("K2T501", 30)]
     assert "self.position.build(input_shape)" in code
+
+
+def test_keras_only_method_that_call_uses_is_kept():
+    """compute_mask serves Keras's masking and is dropped, unless call() itself calls it."""
+    source = '''
+from tensorflow import keras
+from tensorflow.keras import backend as K
+
+
+class Masked(keras.layers.Layer):
+    def compute_mask(self, inputs, mask=None):
+        return K.not_equal(inputs, 0)
+
+    def call(self, inputs):
+        return inputs * K.cast(self.compute_mask(inputs), K.floatx())
+'''
+    result = translate(source)
+    assert not result.errors
+    assert "def compute_mask(self, inputs, mask=None):\n        return torch.ne(inputs, 0)" in result.code
+    namespace: dict = {}
+    exec(result.code, namespace)
+    import torch
+
+    out = namespace["Masked"]()(torch.tensor([[0.0, 2.0]]))
+    assert out.tolist() == [[0.0, 2.0]]
