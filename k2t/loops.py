@@ -447,31 +447,23 @@ class ModelLoops:
                 if logs_read else f"# Keras holds out {share} (split off before shuffling) to validate on; unread here.",
                 f"{split} = int({targets}{'[0]' if self.outputs else ''}.shape[0] * (1 - {call.validation_split}))",
             ]
-            if not logs_read:
-                parts = (self.several_inputs, inputs), (bool(self.outputs), targets), (False, weights)
-                lines += [
-                    f"{name} = tuple(t[:{split}] for t in {name})" if tupled else f"{name} = {name}[:{split}]"
-                    for tupled, name in parts if name is not None
-                ]
-            else:
-                val_inputs, val_targets = fresh("val_inputs"), fresh("val_targets")
-                if self.several_inputs:
-                    lines += [
-                        f"{val_inputs} = tuple(x[{split}:] for x in {inputs})",
-                        f"{inputs} = tuple(x[:{split}] for x in {inputs})",
-                    ]
+            held_out = {}  # the validation share of each array, where something reads its logs
+            for tupled, name, val, t in ((self.several_inputs, inputs, "val_inputs", "x"),
+                                         (bool(self.outputs), targets, "val_targets", "y"),
+                                         (False, weights, "val_weights", "w")):
+                if name is None:
+                    continue
+                if not logs_read:
+                    lines.append(f"{name} = tuple({t}[:{split}] for {t} in {name})" if tupled else f"{name} = {name}[:{split}]")
+                    continue
+                held_out[val] = fresh(val)
+                if tupled:
+                    lines += [f"{held_out[val]} = tuple({t}[{split}:] for {t} in {name})",
+                              f"{name} = tuple({t}[:{split}] for {t} in {name})"]
                 else:
-                    lines.append(f"{inputs}, {val_inputs} = {inputs}[:{split}], {inputs}[{split}:]")
-                if self.outputs:
-                    lines += [
-                        f"{val_targets} = tuple(y[{split}:] for y in {targets})",
-                        f"{targets} = tuple(y[:{split}] for y in {targets})",
-                    ]
-                else:
-                    lines.append(f"{targets}, {val_targets} = {targets}[:{split}], {targets}[{split}:]")
-                if weights is not None:
-                    val_weights = fresh("val_weights")
-                    lines.append(f"{weights}, {val_weights} = {weights}[:{split}], {weights}[{split}:]")
+                    lines.append(f"{name}, {held_out[val]} = {name}[:{split}], {name}[{split}:]")
+            val_inputs, val_targets = held_out.get("val_inputs"), held_out.get("val_targets")
+            val_weights = held_out.get("val_weights")
         epochs = call.epochs
         epoch, logs = fresh("epoch"), fresh("logs")
         history = call.target
