@@ -203,6 +203,21 @@ class Analysis:
         )
 
 
+def _bound_once(module: cst.Module, name: str) -> bool:
+    """Whether the module's own code (not its functions' or classes') binds ``name`` once."""
+    count = 0
+    todo = list(module.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.AsName)):
+            place = node.name if isinstance(node, cst.AsName) else node.target
+            count += any(isinstance(n, cst.Name) and n.value == name for n in cstwalk.iter_nodes(place))
+        todo.extend(node.children)
+    return count == 1
+
+
 def bind_arguments(
     call: cst.Call,
     signature: tuple[Param, ...],
@@ -769,6 +784,11 @@ class Analyzer(cst.CSTVisitor):
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
             return False
         model = self._lookup_model(func.value.value)
+        if model is None and func.attr.value == "predict" and _bound_once(self.scopes[0], func.value.value):
+            # A function that reads the module's model (`def policy(state): model.predict(...)`):
+            # predict() is an expression, the same wherever it stands. (A name the module binds
+            # again could mean another model when the function runs.)
+            model = self._visible_model(func.value.value)
         if model is None:
             return False
         self.touched.append(model)

@@ -524,3 +524,33 @@ def test_history_the_program_reads_is_kept_with_its_validation():
     code = translate(_UNREAD_HISTORY + "print(history.history['val_loss'])\n").code
     assert "history = History()" in code and "history.append(epoch, logs)" in code
     assert "val_logs = evaluate(model, loss_fn, val_inputs, val_targets, 32)" in code
+
+
+_PREDICT_IN_FUNCTION = '''
+import numpy as np
+from tensorflow import keras
+
+model = keras.Sequential([keras.layers.Dense(8, activation="elu", input_shape=(4,)), keras.layers.Dense(2)])
+
+
+def policy(state):
+    q_values = model.predict(state[np.newaxis], verbose=0)[0]
+    return q_values.argmax()
+
+
+print(policy(np.ones(4, dtype="float32")))
+'''
+
+
+def test_predict_in_a_function_that_reads_the_module_model():
+    result = translate(_PREDICT_IN_FUNCTION)
+    assert not result.errors
+    assert "q_values = predict(model, prepare_inputs(state[np.newaxis]))[0]" in result.code
+
+
+def test_predict_in_a_function_on_a_name_bound_twice_is_marked():
+    """The function reads the name when it runs: after the second binding it is another model,
+    whose input conversion may differ."""
+    source = _PREDICT_IN_FUNCTION + "model = keras.Sequential([keras.layers.Dense(3, input_shape=(5,))])\n"
+    result = translate(source)
+    assert [(d.code, d.line) for d in result.errors] == [("K2T302", 9)]
