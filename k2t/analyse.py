@@ -20,7 +20,7 @@ from k2t import cstwalk
 from k2t.datasets import Dataset, read_pipeline
 from k2t.names import Resolver
 from k2t.ops import LambdaFunction, lambda_function
-from k2t.rules import regularizers
+from k2t.rules import initializers, regularizers
 from k2t.rules.activations import activation_name
 from k2t.rules.layers import LAYER_FUNCTIONS, custom_layer_rule, layer_rule, nested_model_rule
 from k2t.rules.spec import REQUIRED, LayerRule, Param
@@ -277,11 +277,29 @@ def argument_value(name: str, node: cst.BaseExpression, env: Env, resolver: Reso
     if name.endswith("_regularizer") and value.value is not None:
         return Value(value.code, _penalty(node, value, env, resolver), value.local_names)
     if name.endswith("_initializer") and not value.known:
-        target = node.func if isinstance(node, cst.Call) and not node.args else node
-        key = resolver.key(target)
-        if key and key.startswith("initializers."):
-            return Value(value.code, key[len("initializers.") :])
+        return Value(value.code, initializer_value(node, env, resolver), value.local_names)
     return value
+
+
+def initializer_value(node: cst.BaseExpression, env: Env, resolver: Resolver):
+    """What an initializer argument is: a Keras name ("he_normal"), an initializers.Initializer
+    for an object made with arguments (`RandomNormal(stddev=0.02)`), or UNKNOWN."""
+    value = evaluate(node, env)
+    if value.known:
+        return value.value
+    call = node if isinstance(node, cst.Call) else None
+    key = resolver.key(call.func if call is not None else node)
+    if key is None or not (key.startswith("initializers.") or key.removeprefix("tf.") in initializers.TF_FUNCTIONS):
+        return UNKNOWN
+    name = key.rsplit(".", 1)[-1]
+    if call is None:  # the class or function itself, not called
+        return name if key.startswith("initializers.") else UNKNOWN
+    if any(arg.star for arg in call.args):
+        return UNKNOWN
+    positional = [evaluate(a.value, env).value for a in call.args if a.keyword is None]
+    keywords = {a.keyword.value: evaluate(a.value, env).value for a in call.args if a.keyword is not None}
+    found = initializers.from_call(name, positional, keywords)
+    return UNKNOWN if found is None else found
 
 
 def _penalty(node: cst.BaseExpression, value: Value, env: Env, resolver: Resolver):

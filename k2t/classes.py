@@ -37,11 +37,11 @@ import libcst as cst
 
 from k2t import cstwalk
 from k2t.rewrite import MARKER
-from k2t.analyse import Analyzer, LayerCall, Problem
+from k2t.analyse import Analyzer, LayerCall, Problem, initializer_value
 from k2t.lower import Failed, lower_model
 from k2t.ops import Refused, translate_expression
 from k2t.rules.activations import ACTIVATIONS, activation_name, render
-from k2t.rules.initializers import initializer_code, keras_fans
+from k2t.rules.initializers import Initializer, initializer_code, keras_fans
 from k2t.rules.ops import BATCH, NUMBER, OBJECT, SEQ, TENSOR, Expr
 from k2t.rules.spec import FIRST, LAST, LayerContext, Lowering, Step, Unsupported, to_first, to_last
 from k2t.values import UNKNOWN, Env, code_of, evaluate, evaluate_value
@@ -894,13 +894,14 @@ class ClassTranslator:
             lines.insert(len(lines) - 1, "# Input size set by the first batch (torch's lazy module).")
             if weights_step is not None and lowering.init is not None and lowering.torch_fans and sub.listed is None:
                 kernel, bias = lowering.init
-                if initializer_code(kernel, "w", (1, 1)) is not None and (bias is None or initializer_code(bias, "b")):
+                named = all(isinstance(i, str) for i in (kernel, bias or "zeros"))  # keras_init_ takes names
+                if named and initializer_code(kernel, "w", (1, 1)) is not None and (bias is None or initializer_code(bias, "b")):
                     self.snippets.add("keras_init_lazy")
                     arguments = repr(kernel) + (f", {bias!r}" if bias not in (None, "zeros") else "")
                     lines.append(f"keras_init_lazy(self.{names[id(weights_step)]}, {arguments})")
                     return lines
             if weights_step is not None and lowering.init is not None:
-                lines[-2] = f"# Input size set by the first batch (torch's lazy module); torch's init, not Keras's {lowering.init[0]}."
+                lines[-2] = f"# Input size set by the first batch (torch's lazy module); torch's init, not Keras's {lowering.init[0]!s}."
             return lines
         if weights_step is not None and lowering.init is not None and sub.listed is not None:
             lines.append(f"for module in self.{sub.attr}:")
@@ -921,7 +922,7 @@ class ClassTranslator:
         code = initializer_code(kernel, f"{target}.weight", keras_fans(lowering.kernel_shape), lowering.torch_fans)
         bias_code = initializer_code(bias, f"{target}.bias") if bias is not None else None
         if code is None or (bias is not None and bias_code is None):
-            return [f"# initializer {kernel!r} has no translation: torch's default initialisation"]
+            return [f"# initializer {str(kernel)!r} has no translation: torch's default initialisation"]
         return code.splitlines() + (bias_code.splitlines() if bias_code else [])
 
     # -- statements --------------------------------------------------------------------------
@@ -1496,13 +1497,8 @@ class ClassTranslator:
         init_node = None if chosen_init is not None else args.get("initializer")
         init_name = "glorot_uniform"
         if init_node is not None:
-            value = evaluate(init_node, self.module_env)
-            key = self.resolver.key(init_node.func if isinstance(init_node, cst.Call) and not init_node.args else init_node)
-            if isinstance(value.value, str):
-                init_name = value.value
-            elif key and key.startswith("initializers."):
-                init_name = key[len("initializers."):]
-            else:
+            init_name = initializer_value(init_node, env, self.resolver)  # a name, or an Initializer
+            if not isinstance(init_name, (str, Initializer)):
                 return Weight(attr, statement, [self.problem(init_node, "K2T102", f"initializer {code_of(init_node)} is not translated yet"), *code], [])
         static = evaluate(shape_node, env)
         rank = len(static.value) if static.known and isinstance(static.value, (tuple, list)) else (
@@ -1510,12 +1506,13 @@ class ClassTranslator:
         )
         fans = keras_fans(tuple(static.value)) if static.known and isinstance(static.value, (tuple, list)) else None
         # torch's xavier takes the fans from a 2-D weight's two sizes: the same sum as Keras's.
-        init = initializer_code(init_name, f"self.{attr}", fans, torch_fans=rank == 2 and init_name.startswith("glorot"))
+        glorot = isinstance(init_name, str) and init_name.startswith("glorot")
+        init = initializer_code(init_name, f"self.{attr}", fans, torch_fans=rank == 2 and glorot)
         if chosen_init is not None:
             self.snippets.add("keras_init_")
             init = f"keras_init_(self.{attr}, self.{chosen_init})"
         if init is None:
-            return Weight(attr, statement, [self.problem(call, "K2T102", f"initializer {init_name!r} on this weight needs its sizes; not translated yet"), *code], [])
+            return Weight(attr, statement, [self.problem(call, "K2T102", f"initializer {str(init_name)!r} on this weight needs its sizes; not translated yet"), *code], [])
         trainable = args.get("trainable")
         frozen = trainable is not None and code_of(trainable) == "False"
         reads_input = shape_param is not None and any(

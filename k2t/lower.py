@@ -600,7 +600,7 @@ def _reset_parameters(requests, names, notes, comments) -> list[str]:
             note = Problem(
                 layer.node,
                 "K2T104",
-                f"{layer.key}: initializer {kernel if kernel_code is None else bias!r} has no translation; "
+                f"{layer.key}: initializer {str(kernel if kernel_code is None else bias)!r} has no translation; "
                 "torch's default initialisation is used",
             )
             notes.append(note)

@@ -14,11 +14,13 @@ truncated normals), the bounds are computed here from Keras's fans and written o
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 # name -> template with {w}: the initialisers whose scale does not depend on the fans.
 INITIALIZERS: dict[str, str] = {
     "zeros": "nn.init.zeros_({w})",
     "ones": "nn.init.ones_({w})",
+    "constant": "nn.init.zeros_({w})",  # Constant()'s default value is 0
     "uniform": "nn.init.uniform_({w}, -0.05, 0.05)",
     "random_uniform": "nn.init.uniform_({w}, -0.05, 0.05)",
     "random_normal": "nn.init.normal_({w}, std=0.05)",
@@ -61,6 +63,7 @@ ALIASES = {
     "normal": "random_normal",  # Keras's older name
     "TruncatedNormal": "truncated_normal",
     "Orthogonal": "orthogonal",
+    "Constant": "constant",
 }
 
 
@@ -77,35 +80,126 @@ def keras_fans(shape) -> tuple[int, int] | None:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def _fan_scaled(name: str, target: str, fans, torch_fans: bool) -> str | None:
-    scale, mode, distribution = VARIANCE_SCALING[name]
-    if torch_fans and name in _TORCH_UNIFORM:
+def _fan_scaled(name: str, target: str, fans, torch_fans: bool, given: tuple | None = None) -> str | None:
+    scale, mode, distribution = given or VARIANCE_SCALING[name]
+    if distribution == "normal":  # Keras 2's name for truncated_normal
+        distribution = "truncated_normal"
+    if given is None and torch_fans and name in _TORCH_UNIFORM:
         return _TORCH_UNIFORM[name].format(w=target)
     if fans is None and torch_fans:
         # Sizes known only at run time: torch's weight has Keras's fans, (out, in, *kernel) against
         # Keras's (*kernel, in, out): fan_in = weight[0].numel(), fan_out = weight[:, 0].numel().
         fan_in, fan_out = f"{target}[0].numel()", f"{target}[:, 0].numel()"
-        n = fan_in if mode == "fan_in" else f"({fan_in} + {fan_out}) / 2"
+        n = {"fan_in": fan_in, "fan_out": fan_out}.get(mode, f"({fan_in} + {fan_out}) / 2")
         why = f"# {name}, with Keras's fans read from the weight"
+        at_run_time = True
+    else:
+        if fans is None:
+            return None
+        fan_in, fan_out = fans
+        n = max(1.0, {"fan_in": fan_in, "fan_out": fan_out}.get(mode, (fan_in + fan_out) / 2))
+        why = f"# {name} with Keras's fans: fan_in={fan_in}, fan_out={fan_out}"
+        at_run_time = False
+    if at_run_time:
         if distribution == "uniform":
             return f"{why}\nlimit = ({3.0 * scale!r} / max(1.0, {n})) ** 0.5\nnn.init.uniform_({target}, -limit, limit)"
+        if distribution == "untruncated_normal":
+            return f"{why}\nnn.init.normal_({target}, std=({scale!r} / max(1.0, {n})) ** 0.5)"
         return (
             f"{why}, truncated at 2 std\nstd = ({scale!r} / max(1.0, {n})) ** 0.5 / {_TRUNCATED_STD!r}\n"
             f"nn.init.trunc_normal_({target}, std=std, a=-2 * std, b=2 * std)"
         )
-    if fans is None:
-        return None
-    fan_in, fan_out = fans
-    n = max(1.0, fan_in if mode == "fan_in" else (fan_in + fan_out) / 2)
-    why = f"# {name} with Keras's fans: fan_in={fan_in}, fan_out={fan_out}"
     if distribution == "uniform":
         limit = f"{math.sqrt(3.0 * scale / n):.8g}"
         return f"{why}\nnn.init.uniform_({target}, -{limit}, {limit})"
+    if distribution == "untruncated_normal":
+        return f"{why}\nnn.init.normal_({target}, std={math.sqrt(scale / n):.8g})"
     std = math.sqrt(scale / n) / _TRUNCATED_STD
     return (
         f"{why}, truncated at 2 std\nstd = {std:.8g}\n"
         f"nn.init.trunc_normal_({target}, std=std, a=-2 * std, b=2 * std)"
     )
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """A Keras initializer object made with arguments: RandomNormal(stddev=0.02)."""
+
+    name: str  # snake_case, as in INITIALIZERS / VARIANCE_SCALING
+    args: tuple  # (name, value) pairs, every parameter of SIGNATURES[name]
+
+    def __getitem__(self, key: str):
+        return dict(self.args)[key]
+
+    def __str__(self) -> str:  # random_normal(mean=0.0, stddev=0.02), for messages and comments
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.args)})"
+
+
+# The parameters of the initializer classes (seed dropped: Keras's stream cannot be reproduced),
+# with Keras's defaults; TensorFlow's *_initializer functions take the same.
+SIGNATURES: dict[str, tuple[tuple[str, object], ...]] = {
+    "random_normal": (("mean", 0.0), ("stddev", 0.05)),
+    "truncated_normal": (("mean", 0.0), ("stddev", 0.05)),
+    "random_uniform": (("minval", -0.05), ("maxval", 0.05)),
+    "constant": (("value", 0.0),),
+    "orthogonal": (("gain", 1.0),),
+    "variance_scaling": (("scale", 1.0), ("mode", "fan_in"), ("distribution", "truncated_normal")),
+    **{name: () for name in ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+                             "lecun_normal", "zeros", "ones")},
+}
+TF_FUNCTIONS = {  # tf.random_normal_initializer(...) and the like: the Keras name they stand for
+    "random_normal_initializer": "random_normal", "truncated_normal_initializer": "truncated_normal",
+    "random_uniform_initializer": "random_uniform", "constant_initializer": "constant",
+    "zeros_initializer": "zeros", "ones_initializer": "ones", "orthogonal_initializer": "orthogonal",
+    "glorot_uniform_initializer": "glorot_uniform", "glorot_normal_initializer": "glorot_normal",
+    "variance_scaling_initializer": "variance_scaling",
+}
+
+
+def from_call(name: str, positional: list, keywords: dict):
+    """The initializer a call makes (`RandomNormal(stddev=0.02)`): its name where the arguments are
+    Keras's defaults, an Initializer otherwise, None where an argument is unknown or unsupported.
+    name: the class (RandomNormal, TruncatedNormal, ...) or TensorFlow function name."""
+    name = TF_FUNCTIONS.get(name, ALIASES.get(name, name))
+    signature = SIGNATURES.get(name)
+    if signature is None or len(positional) > len(signature) + 1:
+        return None
+    given = dict(zip([p for p, _ in signature] + ["seed"], positional))
+    for key, value in keywords.items():
+        if key not in {p for p, _ in signature} | {"seed", "dtype"} or key in given:
+            return None
+        given[key] = value
+    values = []
+    for param, default in signature:
+        value = given.get(param, default)
+        if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+            return None
+        values.append((param, value))
+    if all(value == default for (_, value), (_, default) in zip(values, signature)):
+        return name
+    return Initializer(name, tuple(values))
+
+
+def _parametrised(init: Initializer, target: str, fans, torch_fans: bool) -> str | None:
+    if init.name == "random_normal":
+        return f"nn.init.normal_({target}, mean={init['mean']!r}, std={init['stddev']!r})"
+    if init.name == "truncated_normal":  # Keras truncates at 2 standard deviations
+        mean, std = init["mean"], init["stddev"]
+        return f"nn.init.trunc_normal_({target}, mean={mean!r}, std={std!r}, a={mean - 2 * std!r}, b={mean + 2 * std!r})"
+    if init.name == "random_uniform":
+        return f"nn.init.uniform_({target}, {init['minval']!r}, {init['maxval']!r})"
+    if init.name == "constant":
+        return f"nn.init.constant_({target}, {init['value']!r})"
+    if init.name == "orthogonal":
+        return f"nn.init.orthogonal_({target}, gain={init['gain']!r})"
+    if init.name == "variance_scaling":
+        scale, mode, distribution = init["scale"], init["mode"], init["distribution"]
+        if mode not in ("fan_in", "fan_out", "fan_avg") or distribution not in (
+            "uniform", "truncated_normal", "normal", "untruncated_normal"
+        ):
+            return None
+        return _fan_scaled(init.name, target, fans, torch_fans, (float(scale), mode, distribution))
+    return None
 
 
 def initializer_code(name, target: str, fans=None, torch_fans: bool = True) -> str | None:
@@ -115,7 +209,9 @@ def initializer_code(name, target: str, fans=None, torch_fans: bool = True) -> s
     fans: Keras's (fan_in, fan_out) of the kernel (keras_fans), None when unknown; torch_fans: whether
     torch's nn.init computes the same fans from `target` (False for layouts that differ).
     """
-    if name is None:
+    if isinstance(name, Initializer):
+        return _parametrised(name, target, fans, torch_fans)
+    if not isinstance(name, str):
         return None
     name = ALIASES.get(name, name)
     if name in VARIANCE_SCALING:

@@ -1071,3 +1071,22 @@ class Masked(keras.layers.Layer):
 
     out = namespace["Masked"]()(torch.tensor([[0.0, 2.0]]))
     assert out.tolist() == [[0.0, 2.0]]
+
+
+def test_add_weight_initializer_objects_keep_their_arguments():
+    source = '''
+import keras
+from keras import layers, initializers
+
+
+class W(layers.Layer):
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 2), initializer=initializers.TruncatedNormal(stddev=0.02))
+        self.b = self.add_weight(shape=(2,), initializer=keras.initializers.Constant(0.5))
+
+    def call(self, x):
+        return keras.ops.matmul(x, self.w) + self.b
+'''
+    code = translate(source).code
+    assert "nn.init.trunc_normal_(self.w, mean=0.0, std=0.02, a=-0.04, b=0.04)" in code
+    assert "nn.init.constant_(self.b, 0.5)" in code

@@ -426,3 +426,39 @@ def test_lazy_modules_start_from_keras_initializers(name):
         assert module.weight.detach().std().item() == pytest.approx(float(theirs.std()), rel=0.05), module
         assert bool((module.bias == 1).all())
         assert not module._forward_pre_hooks  # it ran once and left
+
+
+@pytest.mark.parametrize("init", [
+    "keras.initializers.RandomNormal(stddev=0.02)",
+    "keras.initializers.RandomNormal(0.5, 0.1)",
+    "keras.initializers.TruncatedNormal(mean=0.1, stddev=0.02)",
+    "keras.initializers.RandomUniform(-0.2, 0.3)",
+    "keras.initializers.Constant(0.25)",
+    "keras.initializers.VarianceScaling(scale=2.0, mode='fan_out', distribution='uniform')",
+    "keras.initializers.VarianceScaling(mode='fan_avg', distribution='untruncated_normal')",
+    "keras.initializers.Orthogonal(gain=2.0)",
+    "tf.random_normal_initializer(stddev=0.3)",
+    "tf.constant_initializer(-1.5)",
+])
+@pytest.mark.parametrize("layer", ["layers.Dense(96, kernel_initializer={init})",
+                                   "layers.Conv1D(96, 5, kernel_initializer={init})"])
+def test_initializer_objects_with_arguments_draw_like_keras(layer, init):
+    """An initializer made with arguments keeps them (a RandomNormal(stddev=0.02) once came out
+    as Keras's default std, 0.05): mean, spread and bounds as Keras's draw."""
+    source = (
+        "import tensorflow as tf\nimport keras\nfrom keras import layers\n\n"
+        f"model = keras.Sequential([keras.Input((50, 64)), {layer.format(init=init)}])\n"
+    )
+    result = translate(source)
+    assert not result.diagnostics, result.diagnostics
+    namespace = {}
+    exec(source, namespace)
+    keras_weight = namespace["model"].layers[0].weights[0].numpy()
+    torch.manual_seed(0)
+    module = _run(result.code)["model"]
+    torch_weight = next(module.parameters()).detach().numpy()
+    assert torch_weight.size == keras_weight.size
+    assert torch_weight.mean() == pytest.approx(keras_weight.mean(), abs=0.01), result.code
+    assert torch_weight.std() == pytest.approx(keras_weight.std(), rel=0.05, abs=1e-7), result.code
+    if any(bounded in init for bounded in ("Uniform", "'uniform'", "Truncated", "onstant")):
+        assert np.abs(torch_weight).max() <= np.abs(keras_weight).max() * 1.05 + 1e-6
