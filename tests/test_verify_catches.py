@@ -222,3 +222,34 @@ def test_torch_nearest_instead_of_half_pixel_nearest_is_caught(translated_images
 def test_bilinear_with_aligned_corners_is_caught(translated_images):
     mutated = _mutate(translated_images, "align_corners=False", "align_corners=True")
     assert _verdict_of(KERAS_IMAGES, mutated).status == "different"
+
+
+def test_verify_runs_keras_2_programs_with_modules_it_does_not_need():
+    """Keras 2 layer submodules (folded into keras.layers in Keras 3) and modules the model does
+    not need that are not installed here (a plotting library) do not stop verify; a use of such a
+    module fails naming it."""
+    import sys
+
+    from k2t import translate
+
+    source = '''
+import numpy as np
+import k2t_absent_plotting.pyplot as plt
+from keras.layers.advanced_activations import LeakyReLU
+from keras.layers.core import Dense
+from keras.models import Sequential
+
+model = Sequential([Dense(8, input_shape=(4,)), LeakyReLU(0.2), Dense(1)])
+
+
+def show(images):
+    plt.imshow(images)
+'''
+    result = translate(source)
+    (verdict,) = verify_sources(source, result.code)
+    assert verdict.status == "equivalent", verdict
+    assert "k2t_absent_plotting" not in sys.modules and "keras.layers.core" not in sys.modules
+    from k2t.verify.build import Unverifiable, execute
+
+    with pytest.raises(Unverifiable, match="k2t_absent_plotting.pyplot.figure is used, and its module is not installed"):
+        execute("import k2t_absent_plotting.pyplot as plt\nplt.figure()\n", {}, "program.py")

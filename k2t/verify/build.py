@@ -9,7 +9,12 @@ name computed at run time (x_train.shape[1:]) is unverifiable, with that reason.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.util
 import re
+import sys
+import types
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -225,9 +230,86 @@ def _walk_block(block):
         yield statement
 
 
-def execute(code: str, namespace: dict, what: str) -> None:
+# Keras 2 module paths that Keras 3 folded into keras.layers (`from keras.layers.convolutional
+# import Conv2D`): while verify runs the program, each missing one names keras.layers.
+_KERAS_2_PATHS = (
+    "keras.layers.advanced_activations", "keras.layers.convolutional", "keras.layers.convolutional_recurrent",
+    "keras.layers.core", "keras.layers.embeddings", "keras.layers.local", "keras.layers.merge",
+    "keras.layers.noise", "keras.layers.normalization", "keras.layers.pooling", "keras.layers.recurrent",
+    "keras.layers.wrappers", "keras.engine", "keras.engine.topology",
+)
+
+
+@contextlib.contextmanager
+def keras_2_paths():
+    """Keras 2 programs import layers from submodules that Keras 3 no longer has."""
+    if "keras" not in sys.modules and importlib.util.find_spec("keras") is None:
+        yield
+        return
+    import keras
+
+    added = []
+    for path in _KERAS_2_PATHS:
+        if path in sys.modules:
+            continue
+        try:
+            importlib.import_module(path)
+        except ImportError:
+            sys.modules[path] = keras.layers
+            added.append(path)
     try:
-        exec(compile(code, what, "exec"), namespace)  # noqa: S102 - verify runs user code by design
+        yield
+    finally:
+        for path in added:
+            sys.modules.pop(path, None)
+
+
+class _Missing(types.ModuleType):
+    """A module the program imports that is not installed here (matplotlib for its plots): the
+    import succeeds, and only a use of it fails, naming the module."""
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _Missing(f"{self.__name__}.{attr}")
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(f"{self.__name__} is used, and its module is not installed")
+
+
+# Modules whose absence verify reports rather than stubs: the frameworks the models are built with.
+_NEEDED = ("keras", "tensorflow", "tf_keras", "torch", "numpy")
+
+
+@contextlib.contextmanager
+def missing_modules_stubbed(stubbed: list[str]):
+    """Modules the run stubs (see _Missing) leave sys.modules again afterwards."""
+    try:
+        yield
+    finally:
+        for name in stubbed:
+            if isinstance(sys.modules.get(name), _Missing):
+                del sys.modules[name]
+
+
+def execute(code: str, namespace: dict, what: str) -> None:
+    stubbed: list[str] = []
+    try:
+        with keras_2_paths(), missing_modules_stubbed(stubbed):
+            while True:  # again after each module that is not installed, stubbed
+                try:
+                    exec(compile(code, what, "exec"), namespace)  # noqa: S102 - verify runs user code by design
+                    break
+                except ModuleNotFoundError as exc:
+                    name = exc.name or ""
+                    if not name or name.split(".")[0] in _NEEDED or name in stubbed or len(stubbed) > 20:
+                        raise
+                    parts = name.split(".")
+                    for i in range(1, len(parts) + 1):  # the package and its parents
+                        prefix = ".".join(parts[:i])
+                        if prefix not in sys.modules:
+                            sys.modules[prefix] = _Missing(prefix)
+                            stubbed.append(prefix)
     except NameError as exc:
         raise Unverifiable(
             f"{exc.args[0]}: the model's construction depends on values computed at run time"
