@@ -391,10 +391,11 @@ def keras_init_lazy(module, kernel_initializer, bias_initializer="zeros"):
 
     def initialize(module, args):
         handle.remove()
-        # The weight viewed in Keras's kernel layout, (*kernel, in, out), for the fans.
+        # The weight viewed in Keras's kernel layout, (*kernel, in, out), for the fans (an
+        # orthogonal draw has no fans: torch's layout gives it the same distribution).
         weight = module.weight
         dims = (1, 0) if weight.dim() == 2 else (*range(2, weight.dim()), 1, 0)
-        keras_init_(weight.permute(*dims), kernel_initializer)
+        keras_init_(weight if kernel_initializer == "orthogonal" else weight.permute(*dims), kernel_initializer)
         if module.bias is not None:
             keras_init_(module.bias, bias_initializer)
 

@@ -404,7 +404,7 @@ def test_keras_init_helper_draws_like_keras_initializers_get(name, shape):
         assert np.abs(ours).max() <= np.abs(theirs).max() * 1.2 and np.abs(ours).max() >= np.abs(theirs).max() * 0.7
 
 
-@pytest.mark.parametrize("name", ["glorot_uniform", "he_normal", "lecun_uniform"])
+@pytest.mark.parametrize("name", ["glorot_uniform", "he_normal", "lecun_uniform", "orthogonal"])
 def test_lazy_modules_start_from_keras_initializers(name):
     """keras_init_lazy: once the first batch sizes a lazy Linear, Conv2d or ConvTranspose2d, its
     weight is drawn as Keras draws the kernel (Keras's layout and fans), its bias as asked."""
