@@ -241,27 +241,34 @@ _KERAS_2_PATHS = (
 
 
 @contextlib.contextmanager
-def keras_2_paths():
+def _lent_modules():
+    """sys.modules entries added for one run of the program (name -> module), removed afterwards."""
+    lent: dict[str, types.ModuleType] = {}
+    try:
+        yield lent
+    finally:
+        for name, module in lent.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
+def _lend(lent: dict, name: str, module: types.ModuleType) -> None:
+    sys.modules[name] = lent[name] = module
+
+
+def _lend_keras_2_paths(lent: dict) -> None:
     """Keras 2 programs import layers from submodules that Keras 3 no longer has."""
     if "keras" not in sys.modules and importlib.util.find_spec("keras") is None:
-        yield
         return
     import keras
 
-    added = []
     for path in _KERAS_2_PATHS:
         if path in sys.modules:
             continue
         try:
             importlib.import_module(path)
         except ImportError:
-            sys.modules[path] = keras.layers
-            added.append(path)
-    try:
-        yield
-    finally:
-        for path in added:
-            sys.modules.pop(path, None)
+            _lend(lent, path, keras.layers)
 
 
 class _Missing(types.ModuleType):
@@ -281,35 +288,25 @@ class _Missing(types.ModuleType):
 _NEEDED = ("keras", "tensorflow", "tf_keras", "torch", "numpy")
 
 
-@contextlib.contextmanager
-def missing_modules_stubbed(stubbed: list[str]):
-    """Modules the run stubs (see _Missing) leave sys.modules again afterwards."""
-    try:
-        yield
-    finally:
-        for name in stubbed:
-            if isinstance(sys.modules.get(name), _Missing):
-                del sys.modules[name]
-
-
 def execute(code: str, namespace: dict, what: str) -> None:
-    stubbed: list[str] = []
     try:
-        with keras_2_paths(), missing_modules_stubbed(stubbed):
+        program = compile(code, what, "exec")
+        with _lent_modules() as lent:
+            _lend_keras_2_paths(lent)
             while True:  # again after each module that is not installed, stubbed
                 try:
-                    exec(compile(code, what, "exec"), namespace)  # noqa: S102 - verify runs user code by design
+                    exec(program, namespace)  # noqa: S102 - verify runs user code by design
                     break
                 except ModuleNotFoundError as exc:
                     name = exc.name or ""
-                    if not name or name.split(".")[0] in _NEEDED or name in stubbed or len(stubbed) > 20:
+                    stubs = sum(isinstance(module, _Missing) for module in lent.values())
+                    if not name or name.split(".")[0] in _NEEDED or name in lent or stubs > 20:
                         raise
                     parts = name.split(".")
                     for i in range(1, len(parts) + 1):  # the package and its parents
                         prefix = ".".join(parts[:i])
                         if prefix not in sys.modules:
-                            sys.modules[prefix] = _Missing(prefix)
-                            stubbed.append(prefix)
+                            _lend(lent, prefix, _Missing(prefix))
     except NameError as exc:
         raise Unverifiable(
             f"{exc.args[0]}: the model's construction depends on values computed at run time"
