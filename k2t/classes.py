@@ -891,17 +891,20 @@ class ClassTranslator:
         sub.lazy = lazy
         if lazy:
             self.lazy = True
-            lines.insert(len(lines) - 1, "# Input size set by the first batch (torch's lazy module).")
-            if weights_step is not None and lowering.init is not None and lowering.torch_fans and sub.listed is None:
-                kernel, bias = lowering.init
-                named = all(isinstance(i, str) for i in (kernel, bias or "zeros"))  # keras_init_ takes names
-                if named and initializer_code(kernel, "w", (1, 1)) is not None and (bias is None or initializer_code(bias, "b")):
-                    self.snippets.add("keras_init_lazy")
-                    arguments = repr(kernel) + (f", {bias!r}" if bias not in (None, "zeros") else "")
-                    lines.append(f"keras_init_lazy(self.{names[id(weights_step)]}, {arguments})")
-                    return lines
-            if weights_step is not None and lowering.init is not None:
-                lines[-2] = f"# Input size set by the first batch (torch's lazy module); torch's init, not Keras's {lowering.init[0]!s}."
+            comment = "# Input size set by the first batch (torch's lazy module)."
+            initialised = weights_step is not None and lowering.init is not None
+            kernel, bias = lowering.init if initialised else (None, None)
+            # keras_init_lazy takes names (the Keras layout of a grouped weight gives other fans).
+            keras_init = initialised and lowering.torch_fans and sub.listed is None and all(
+                isinstance(i, str) and initializer_code(i, "w", (1, 1)) is not None for i in (kernel, bias or "zeros")
+            )
+            if initialised and not keras_init:
+                comment = f"{comment[:-1]}; torch's init, not Keras's {kernel!s}."
+            lines.insert(len(lines) - 1, comment)
+            if keras_init:
+                self.snippets.add("keras_init_lazy")
+                arguments = repr(kernel) + (f", {bias!r}" if bias not in (None, "zeros") else "")
+                lines.append(f"keras_init_lazy(self.{names[id(weights_step)]}, {arguments})")
             return lines
         if weights_step is not None and lowering.init is not None and sub.listed is not None:
             lines.append(f"for module in self.{sub.attr}:")
@@ -1506,11 +1509,12 @@ class ClassTranslator:
         )
         fans = keras_fans(tuple(static.value)) if static.known and isinstance(static.value, (tuple, list)) else None
         # torch's xavier takes the fans from a 2-D weight's two sizes: the same sum as Keras's.
-        glorot = isinstance(init_name, str) and init_name.startswith("glorot")
-        init = initializer_code(init_name, f"self.{attr}", fans, torch_fans=rank == 2 and glorot)
-        if chosen_init is not None:
+        if chosen_init is not None:  # the name the caller gave, at run time
             self.snippets.add("keras_init_")
             init = f"keras_init_(self.{attr}, self.{chosen_init})"
+        else:
+            glorot = isinstance(init_name, str) and init_name.startswith("glorot")
+            init = initializer_code(init_name, f"self.{attr}", fans, torch_fans=rank == 2 and glorot)
         if init is None:
             return Weight(attr, statement, [self.problem(call, "K2T102", f"initializer {str(init_name)!r} on this weight needs its sizes; not translated yet"), *code], [])
         trainable = args.get("trainable")

@@ -92,15 +92,6 @@ def _fan_scaled(name: str, target: str, fans, torch_fans: bool, given: tuple | N
         fan_in, fan_out = f"{target}[0].numel()", f"{target}[:, 0].numel()"
         n = {"fan_in": fan_in, "fan_out": fan_out}.get(mode, f"({fan_in} + {fan_out}) / 2")
         why = f"# {name}, with Keras's fans read from the weight"
-        at_run_time = True
-    else:
-        if fans is None:
-            return None
-        fan_in, fan_out = fans
-        n = max(1.0, {"fan_in": fan_in, "fan_out": fan_out}.get(mode, (fan_in + fan_out) / 2))
-        why = f"# {name} with Keras's fans: fan_in={fan_in}, fan_out={fan_out}"
-        at_run_time = False
-    if at_run_time:
         if distribution == "uniform":
             return f"{why}\nlimit = ({3.0 * scale!r} / max(1.0, {n})) ** 0.5\nnn.init.uniform_({target}, -limit, limit)"
         if distribution == "untruncated_normal":
@@ -109,6 +100,11 @@ def _fan_scaled(name: str, target: str, fans, torch_fans: bool, given: tuple | N
             f"{why}, truncated at 2 std\nstd = ({scale!r} / max(1.0, {n})) ** 0.5 / {_TRUNCATED_STD!r}\n"
             f"nn.init.trunc_normal_({target}, std=std, a=-2 * std, b=2 * std)"
         )
+    if fans is None:
+        return None
+    fan_in, fan_out = fans
+    n = max(1.0, {"fan_in": fan_in, "fan_out": fan_out}.get(mode, (fan_in + fan_out) / 2))
+    why = f"# {name} with Keras's fans: fan_in={fan_in}, fan_out={fan_out}"
     if distribution == "uniform":
         limit = f"{math.sqrt(3.0 * scale / n):.8g}"
         return f"{why}\nnn.init.uniform_({target}, -{limit}, {limit})"
