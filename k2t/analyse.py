@@ -180,26 +180,26 @@ class Analysis:
     # or class whose body reads it, or None for any other code (`print(rmse(y, p))`).
     readers: dict[str, set] = field(default_factory=dict)
 
-    def only_in_compile(self, name: str, seen: tuple = ()) -> bool:
+    def only_in_compile(self, name: str) -> bool:
         """A function the program uses only as compile()'s loss or metric, directly or through other
         such functions (`dice_loss` calling `dice_coef`): it can be rewritten for tensors."""
-        return all(
-            reader is not None and reader != name and reader not in seen and reader in self.functions
-            and self.only_in_compile(reader, (*seen, name))
-            for reader in self.readers.get(name, ())
-        )
+        return self._only_read_by(name, ())
 
-    def only_in_classes(self, name: str, classes, seen: tuple = ()) -> bool:
+    def only_in_classes(self, name: str, classes) -> bool:
         """A function that only the program's Keras classes read, directly or through other such
         functions (`gelu_` called in a GELU layer's call()): once the classes are torch, it is given
         torch tensors, so it is translated with them."""
-        readers = self.readers.get(name, ())
-        return bool(readers) and all(
-            reader in classes or (
+        return bool(self.readers.get(name)) and self._only_read_by(name, classes)
+
+    def _only_read_by(self, name: str, owners, seen: tuple = ()) -> bool:
+        """Every reader of `name` is one of `owners` (compile()'s arguments are no reads), or a
+        module-level function that only they read in turn."""
+        return all(
+            reader in owners or (
                 reader is not None and reader != name and reader not in seen and reader in self.functions
-                and self.only_in_classes(reader, classes, (*seen, name))
+                and self._only_read_by(reader, owners, (*seen, name))
             )
-            for reader in readers
+            for reader in self.readers.get(name, ())
         )
 
 
