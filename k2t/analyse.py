@@ -323,7 +323,8 @@ def _unused(base: str, taken: set[str], separator: str) -> str:
     return name
 
 
-def _literal(value) -> bool:
+def is_literal(value) -> bool:
+    """Whether repr(value) is Python source that gives the value back."""
     try:
         return ast_literal(repr(value)) == value
     except (ValueError, SyntaxError):
@@ -1226,7 +1227,7 @@ class Analyzer(cst.CSTVisitor):
                 tensors[name] = found
                 continue
             value = evaluate(node, self.env)
-            literal = value.known and _literal(value.value)
+            literal = value.known and is_literal(value.value)
             values[name] = cst.parse_expression(repr(value.value)) if literal else node
         if not tensors:
             return None

@@ -18,7 +18,7 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from k2t import cstwalk, rewrite, snippets
-from k2t.analyse import BUILDER_VERB, KERAS_DEFAULTS, MODEL_METHODS, Analysis, ModelIR, Problem, analyse
+from k2t.analyse import BUILDER_VERB, KERAS_DEFAULTS, MODEL_METHODS, Analysis, ModelIR, Problem, analyse, is_literal
 from k2t.classes import (
     ClassReport,
     ClassTranslator,
@@ -298,8 +298,31 @@ def _fixed_parameters(model: ModelIR, passed: set[str], env) -> list[str]:
     for param in params:
         value = given.get(param.name.value, param.default)
         if param.name.value in read and value is not None and evaluate(value, env).known:
-            fixed.append(f"{param.name.value}={code_of(value)}")
+            fixed.append((param.name.value, code_of(value), evaluate(value, env).value))
     return fixed
+
+
+def _fixed_guard(function: str, fixed: list[tuple]) -> list[str]:
+    """The builder's first lines when its model is fixed for some arguments: a comment, and a check
+    that fails loudly where a caller (in another file) asks for another model."""
+    written = ", ".join(f"{name}={code}" for name, code, _ in fixed)
+    checks, values = [], []
+    for name, code, value in fixed:
+        if isinstance(value, (tuple, list)) and is_literal(tuple(value)):
+            checks.append(f"tuple({name}) != {tuple(value)!r}")  # a list of the same sizes is the same shape
+            values.append(f"{name}={tuple(value)!r}")
+        elif is_literal(value):
+            checks.append(f"{name} != {value!r}")
+            values.append(f"{name}={value!r}")
+        else:
+            checks.append(f"{name} != {code}")
+            values.append(f"{name}={code}")
+    message = f"{function}() was translated for {', '.join(values)} only"
+    return [
+        f"# The model's sizes are fixed for {written} (read at conversion).",
+        f"if {' or '.join(checks)}:",
+        f"    raise NotImplementedError({message!r})",
+    ]
 
 
 def _class_name(model: ModelIR, taken: set[str]) -> str:
@@ -551,7 +574,7 @@ class _Translation:
         # The statements in a builder that only computed sizes for the layers go with the model.
         model.build_statements += _dead_locals(model, set(re.findall(r"\w+", ctor_args)), self.known_call)
         fixed_arguments = _fixed_parameters(model, {*lowered.ctor_args, *lowered.ctor_keywords}, env)
-        fixed = {f.split("=", 1)[0] for f in fixed_arguments}
+        fixed = {name for name, _, _ in fixed_arguments}
         other_arguments = [
             Problem(call, "K2T301", (
                 f"{model.builder.name.value}() is called here with another {', '.join(sorted(changed & fixed))} than at "
@@ -570,8 +593,7 @@ class _Translation:
         self.model_names.update(u.call.func.value.value for u in model.usages)
         created = f"{model.class_name}({ctor_args}).to(device)"
         self.edits.replace(model.creation, [
-            *([f"# {model.class_name}'s sizes are fixed for {', '.join(fixed_arguments)} (read at conversion)."]
-              if fixed_arguments else []),
+            *(_fixed_guard(model.builder.name.value, fixed_arguments) if fixed_arguments else []),
             f"return {created}" if model.returned else f"{model.var} = {created}",
         ])
         self.covered.add(model.creation)

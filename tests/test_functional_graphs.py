@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from k2t.translate import translate
 from k2t.verify import verify_sources
@@ -157,6 +158,7 @@ def test_a_builder_is_read_with_the_arguments_of_its_call():
     assert "if num_classes == 2" not in code  # the sizes it computed went into the class
     assert "# one block per width" in code.split("def forward")[1]  # the comment moved with its layer
     assert "sizes are fixed for input_shape=(IMAGE, IMAGE, 3), num_classes=2" in code
+    assert "if tuple(input_shape) != (12, 12, 3) or num_classes != 2:" in code
     (verdict,) = verify_sources(CALLED_BUILDER, code)
     assert verdict.status == "equivalent", verdict
 
@@ -172,6 +174,27 @@ def test_a_builder_called_with_other_arguments_is_reported():
     named = named.replace("keras.Model(inputs, layers.Dense(units)(x))", "keras.Model(inputs, layers.Dense(units)(x), name=name)")
     named += 'other = make_model((IMAGE, IMAGE, 3), 2, name="other")\n'
     assert not translate(named).errors
+
+
+def test_a_builder_fixed_at_conversion_refuses_other_arguments_at_run_time():
+    """A library builder never called in its file is read with its defaults. The torch builder
+    must not then hand another caller a model of the default sizes: it raises instead."""
+    source = (
+        "from tensorflow import keras\nfrom tensorflow.keras import layers\n\n\n"
+        "def build(blocks=2, width=4):\n"
+        "    inputs = keras.Input(shape=(8,))\n    x = inputs\n"
+        "    for _ in range(blocks):\n        x = layers.Dense(width)(x)\n"
+        "    return keras.Model(inputs, x)\n"
+    )
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    namespace: dict = {}
+    exec(compile(result.code, "<torch>", "exec"), namespace)
+    assert namespace["build"]()(namespace["torch"].zeros(1, 8)).shape == (1, 4)
+    # A size the class takes is still the caller's; a loop count the class was unrolled for is not.
+    assert namespace["build"](width=6)(namespace["torch"].zeros(1, 8)).shape == (1, 6)
+    with pytest.raises(NotImplementedError, match=r"build\(\) was translated for blocks=2 only"):
+        namespace["build"](blocks=3)
 
 
 APPLICATION_STYLE = """
