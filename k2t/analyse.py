@@ -94,6 +94,8 @@ class FunctionalNode:
     var: str
     problems: list
     order: int = 0
+    # The if/for/while statements around its creation whose branch or count only the run decides.
+    blocks: tuple = ()
 
 
 @dataclass
@@ -131,6 +133,7 @@ class ModelIR:
     builder_other_calls: list[tuple[cst.Call, set[str]]] = field(default_factory=list)
     class_name: str = "Model"
     kind: str = "sequential"  # or "functional"
+    blocks: tuple = ()  # the run-time if/for/while statements around its creation (see FunctionalNode)
     inputs: list[tuple[str, tuple | None]] = field(default_factory=list)  # functional: (var, shape)
     outputs: list[str] = field(default_factory=list)  # functional: output tensors
     input_names: dict[str, str] = field(default_factory=dict)  # input var -> keras.Input(name=...)
@@ -406,6 +409,9 @@ class Analyzer(cst.CSTVisitor):
         self.bindings: dict = {}  # parameter values for the function about to be read
         self.read_later: set[cst.FunctionDef] = set()  # every deferred def
         self.reading: cst.FunctionDef | None = None  # the deferred def being read now
+        # The if/for/while statements being read whose branch or count only the run decides: a
+        # model built across one would be read with every branch taken, or the loop run once.
+        self.dynamic: list[cst.CSTNode] = []
 
     def _call_value(self, call: cst.Call) -> object:
         """`K.image_data_format()` and the like: Keras's defaults (keras.json unchanged), which
@@ -473,12 +479,12 @@ class Analyzer(cst.CSTVisitor):
         values = self._call_values(function, call) if call is not None else {}
         if call is not None:
             self.builder_calls[name] = (call, values, function)
-        saved = self.env, self.line, self.touched, self.reading
-        self.env, self.bindings, self.reading = self.result.module_env, values, function
+        saved = self.env, self.line, self.touched, self.reading, self.dynamic
+        self.env, self.bindings, self.reading, self.dynamic = self.result.module_env, values, function, []
         try:
             cstwalk.visit(function, self)
         finally:
-            self.env, self.line, self.touched, self.reading = saved
+            self.env, self.line, self.touched, self.reading, self.dynamic = saved
         if (model := self.builders.get(name)) is not None:
             model.builder_call = call
 
@@ -553,10 +559,16 @@ class Analyzer(cst.CSTVisitor):
         if (
             values is None or node.orelse is not None or not isinstance(node.target, cst.Name) or not body
             or not all(isinstance(s, cst.SimpleStatementLine) for s in body)
-            or not any(isinstance(n, cst.Name) and n.value in self.tensors[-1] for s in body for n in cstwalk.iter_nodes(s))
+            or not any(
+                isinstance(n, cst.Name) and n.value in self.tensors[-1] or self._adds_layer(n)
+                for s in body for n in cstwalk.iter_nodes(s)
+            )
         ):
+            self.dynamic.append(node)  # its body is read once
             return True
         first_node = len(self.nodes)
+        models = list(self.models_in_scope[-1].values())
+        built = [len(model.build_statements) for model in models]
         self.env.anonymous.add(node.target.value)  # one name, several values: sizes are numbers
         for value in values:
             self.env.bind(node.target, value, self._local)
@@ -569,6 +581,9 @@ class Analyzer(cst.CSTVisitor):
                 self.line = None
         for made in self.nodes[first_node:]:
             made.statement = node
+        for model, before in zip(models, built):  # `for rate in (1, 2, 4): model.add(Conv1D(...))`
+            if len(model.build_statements) > before:
+                model.build_statements[before:] = [node]
         for statement in body:  # helpers read into the loop's graph
             self.inlined.setdefault(id(node), set()).update(self.inlined.get(id(statement), ()))
         return False
@@ -578,6 +593,7 @@ class Analyzer(cst.CSTVisitor):
         read; a graph built in it belongs to the if statement, as one built in a loop does."""
         test = evaluate_value(node.test, self.env)
         if test is UNKNOWN:
+            self.dynamic.append(node)  # every branch is read
             return True
         branch = cstwalk.taken_branch(node, test)
         self.result.names_in_use.update(n.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name))
@@ -593,6 +609,61 @@ class Analyzer(cst.CSTVisitor):
             if any(made.statement is s for s in inner):
                 made.statement = node
         return False
+
+    def _adds_layer(self, node: cst.CSTNode) -> bool:
+        """`model.add(...)` on a Sequential model of this scope."""
+        return (
+            isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "add"
+            and isinstance(node.func.value, cst.Name) and node.func.value.value in self.models_in_scope[-1]
+        )
+
+    def visit_While(self, node: cst.While) -> bool:
+        self.dynamic.append(node)
+        return True
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._leave_block(original_node)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self._leave_block(original_node)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._leave_block(original_node)
+
+    def _leave_block(self, node: cst.CSTNode) -> None:
+        if not (self.dynamic and self.dynamic[-1] is node):
+            return
+        self.dynamic.pop()
+        # A value set in one branch, or in a loop that may run any number of times, is known after
+        # the statement only to the run (`if big: units = 128 else: units = 64`).
+        for bound in cstwalk.iter_nodes(node):
+            targets = []
+            if isinstance(bound, cst.Assign):
+                targets = [t.target for t in bound.targets]
+            elif isinstance(bound, (cst.AugAssign, cst.AnnAssign, cst.For)):
+                targets = [bound.target]
+            for target in targets:
+                if isinstance(target, (cst.Name, cst.Tuple, cst.List)):
+                    self.env.bind(target, UNKNOWN, self._local)
+
+    def _across_blocks(self, blocks, inside: tuple) -> list[Problem]:
+        """A model made outside a run-time if/for/while but holding layers made inside it: k2t
+        would take every branch, or run the loop once. One problem per such statement."""
+        problems = []
+        for block in blocks:
+            if block in inside:
+                continue
+            if isinstance(block, cst.If):
+                what = f"on `if {code_of(block.test)}`, which only the run decides"
+                where = block.test
+            elif isinstance(block, cst.For):
+                what = f"on the loop over `{code_of(block.iter)}`, whose values only the run gives"
+                where = block.iter
+            else:
+                what = f"on `while {code_of(block.test)}`"
+                where = block.test
+            problems.append(Problem(where, "K2T301", f"the model's layers depend {what}: not translated yet"))
+        return problems
 
     def _comment_first_layer(self, since: int, statement: cst.SimpleStatementLine) -> None:
         """A statement read into a loop's or an if's graph: its comments go with its first layer."""
@@ -793,6 +864,7 @@ class Analyzer(cst.CSTVisitor):
             return False
         self.order += 1
         node.order = self.order
+        node.blocks = tuple(self.dynamic)
         self.nodes.append(node)
         self.tensors[-1][name] = node
         return True
@@ -859,7 +931,7 @@ class Analyzer(cst.CSTVisitor):
 
     # -- Sequential -----------------------------------------------------------------------
     def _sequential(self, line: cst.SimpleStatementLine, call: cst.Call, var: str) -> None:
-        model = ModelIR(var=var, scope=self.scopes[-1], creation=line, call=call)
+        model = ModelIR(var=var, scope=self.scopes[-1], creation=line, call=call, blocks=tuple(self.dynamic))
         self.models_in_scope[-1][var] = model
         self.result.models.append(model)
         self.touched.append(model)
@@ -887,6 +959,7 @@ class Analyzer(cst.CSTVisitor):
 
     def _add_layer(self, model: ModelIR, line: cst.SimpleStatementLine, call: cst.Call) -> None:
         model.build_statements.append(line)
+        model.problems += [p for p in self._across_blocks(self.dynamic, model.blocks) if p not in model.problems]
         if len(call.args) != 1:
             model.problems.append(Problem(call, "K2T304", "model.add() takes one layer"))
             return
@@ -1286,6 +1359,7 @@ class Analyzer(cst.CSTVisitor):
         if node is not None:  # computed before the node that reads it
             self.order += 1
             node.order = self.order
+            node.blocks = tuple(self.dynamic)
             self.nodes.append(node)
         return node
 
@@ -1373,6 +1447,7 @@ class Analyzer(cst.CSTVisitor):
         commented: set[int] = set()
         for node in nodes:
             model.problems.extend(node.problems)
+            model.problems += [p for p in self._across_blocks(node.blocks, tuple(self.dynamic)) if p not in model.problems]
             if node.layer is not None:
                 model.layers.append(node.layer)
                 if isinstance(node.statement, cst.SimpleStatementLine) and id(node.statement) not in commented:

@@ -507,3 +507,65 @@ print(inputs)
     # and the reads after `inputs = 3` are the program's own.
     assert [(d.code, d.line) for d in result.errors if d.code == "K2T302"] == [("K2T302", 7)]
     assert "inputs: a tensor of the Keras model model's graph" in result.errors[0].message
+
+
+RUN_TIME_STRUCTURE = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build_model(use_bn, depth):
+    inputs = keras.Input(shape=(20,))
+    x = layers.Dense(8)(inputs)
+    if use_bn:
+        x = layers.BatchNormalization()(x)
+    else:
+        x = layers.Dropout(0.5)(x)
+    for _ in range(depth):
+        x = layers.Dense(8)(x)
+    return keras.Model(inputs, layers.Dense(3)(x))
+
+
+def build_seq(use_dropout):
+    model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8)])
+    if use_dropout:
+        model.add(layers.Dropout(0.5))
+    model.add(layers.Dense(2))
+    return model
+"""
+
+
+def test_layers_under_a_run_time_if_or_loop_leave_the_model_marked():
+    """An if whose test or a loop whose count only the run knows: reading every branch (or the
+    body once) would build a model Keras never builds. Each such statement is one marker."""
+    result = translate(RUN_TIME_STRUCTURE)
+    assert "class " not in result.code
+    assert [(d.line, d.code, d.message) for d in result.errors] == [
+        (9, "K2T301", "the model's layers depend on `if use_bn`, which only the run decides: not translated yet"),
+        (13, "K2T301", "the model's layers depend on the loop over `range(depth)`, whose values only the run gives: "
+         "not translated yet"),
+        (20, "K2T301", "the model's layers depend on `if use_dropout`, which only the run decides: not translated yet"),
+    ]
+
+
+def test_a_size_set_in_a_run_time_branch_is_a_constructor_argument():
+    source = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build_model(big):
+    if big:
+        units = 128
+    else:
+        units = 64
+    inputs = keras.Input(shape=(20,))
+    return keras.Model(inputs, layers.Dense(units)(inputs))
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert "nn.Linear(20, units)" in result.code and "return Model(units).to(device)" in result.code
+    namespace: dict = {}
+    exec(compile(result.code, "<torch>", "exec"), namespace)
+    assert namespace["build_model"](True)(namespace["torch"].zeros(1, 20)).shape == (1, 128)
+    assert namespace["build_model"](False)(namespace["torch"].zeros(1, 20)).shape == (1, 64)
