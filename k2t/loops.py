@@ -611,6 +611,10 @@ def _target_conversion(loss: LossSpec, shape: tuple | None, source: str) -> tupl
         return f'torch.from_numpy(np.asarray({source}, dtype="int64")){reshape}.to(device)', what
     # Keras brings labels to the output's rank: (N,) labels for (N, 1) outputs become (N, 1).
     reshape = f".reshape(-1, {', '.join(str(int(d)) for d in shape)})" if static and shape else ""
+    unknown = [d for d in shape if not isinstance(d, int)]
+    if len(unknown) == 1 and len(shape) >= 2:  # (N, T) labels of a (N, T, 1) output of any length T
+        dims = ", ".join("-1" if not isinstance(d, int) else str(int(d)) for d in shape)
+        reshape = f".reshape(len({source}), {dims})"
     if loss.classes_axis:
         reshape = ""
         what = "one-hot labels as float32 class probabilities, as CrossEntropyLoss takes them"
