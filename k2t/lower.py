@@ -477,6 +477,7 @@ def lower_model(
         if tensor.layout == FIRST and len(tensor.shape) >= 2:
             # Keras returns channels-last: the model's outputs keep Keras's layout.
             forward.append(f"{var} = {to_last(len(tensor.shape)).format(x=var)}")
+    forward = _reuse_names(forward, {*(var for var, _ in model.graph_inputs), *model.graph_outputs})
     out_tensor = tensors[output_var]
     output_shapes = [tuple(tensors[var].shape) for var in model.graph_outputs]
     reset += [line.format(m=f"self.{names[id(step)]}") for step, lines in init_code for line in lines]
@@ -651,6 +652,52 @@ def _constant_parameters(init_lines, other_lines, ctor_params, constants: dict) 
         for name in sorted(used)
         if name in constants and isinstance(constants[name], (int, float, tuple)) and not isinstance(constants[name], bool)
     }
+
+
+def _reuse_names(forward: list[str], kept: set[str]) -> list[str]:
+    """`x_3 = self.bn(x); x = torch.relu(x_3)` -> `x = self.bn(x); x = torch.relu(x)`: a numbered
+    variable (from a helper read into the graph, where the caller already had `x`) takes its base
+    name back wherever no read of the base name's older value comes between. forward() is straight
+    code, so the order of the lines is the whole data flow."""
+    statements = [None if line.lstrip().startswith("#") else ast.parse(line).body[0] for line in forward]
+
+    def reads(i: int) -> set[str]:
+        node = statements[i]
+        value = node.value if isinstance(node, ast.Assign) else node
+        return {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} if node is not None else set()
+
+    def writes(i: int) -> str | None:
+        node = statements[i]
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            return node.targets[0].id
+        return None
+
+    lines = list(forward)
+    for i in range(len(lines)):
+        name = writes(i)
+        base = re.sub(r"(_\d+)+$", "", name or "")
+        if not base or base == name or name in kept:
+            continue
+        later = range(i + 1, len(lines))
+        redefined = next((j for j in later if writes(j) == name), len(lines))
+        last_read = max((j for j in range(i + 1, redefined) if name in reads(j)), default=i)
+        next_base = next((j for j in later if writes(j) == base), len(lines))
+        # The base's older value must be dead from here on, and the base not set while this is read.
+        if next_base < last_read or any(base in reads(j) for j in range(i + 1, min(next_base + 1, len(lines)))):
+            continue
+        for j in range(i, last_read + 1):
+            renamed = _renamed(lines[j], name, base, rename_target=j == i)
+            if renamed != lines[j]:
+                lines[j] = renamed
+                statements[j] = ast.parse(renamed).body[0]
+    return lines
+
+
+def _renamed(line: str, old: str, new: str, rename_target: bool) -> str:
+    """`line` with the variable `old` read (and, if asked, assigned) as `new`."""
+    target, equals, value = line.partition(" = ")
+    value = re.sub(rf"(?<![\w.]){old}\b", new, value)
+    return f"{new if rename_target else target}{equals}{value}"
 
 
 def _class_code(model, input_vars, input_shapes, ctor_params, init_lines, reset, forward, output_vars,
