@@ -1279,8 +1279,11 @@ class Analyzer(cst.CSTVisitor):
         if (
             not body or function.params.star_arg not in (cst.MaybeSentinel.DEFAULT, None)
             or function.params.star_kwarg is not None or function.params.kwonly_params
-            or not all(isinstance(s, cst.SimpleStatementLine) for s in body)
+            or not isinstance(body[-1], cst.SimpleStatementLine)
             or not (len(body[-1].body) == 1 and isinstance(body[-1].body[0], cst.Return) and body[-1].body[0].value)
+            # Branches and loops are read as in a builder; one return, at the end.
+            or not all(isinstance(s, (cst.SimpleStatementLine, cst.If, cst.For)) for s in body)
+            or any(isinstance(n, (cst.Return, cst.FunctionDef, cst.ClassDef)) for s in body[:-1] for n in cstwalk.iter_nodes(s))
         ):
             return None
         params = list(function.params.params)
@@ -1310,7 +1313,10 @@ class Analyzer(cst.CSTVisitor):
         self.layer_objects.append({})
         try:
             for statement in specialised.body[:-1]:
-                self._statement(statement)
+                if isinstance(statement, cst.SimpleStatementLine):
+                    self._statement(statement)
+                else:
+                    cstwalk.visit(statement, self)
             problems: list[Problem] = []
             out = self._tensor(line, specialised.body[-1].body[0].value, self._fresh_tensor_name(target), problems)
         finally:

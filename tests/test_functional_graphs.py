@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -307,7 +309,7 @@ def test_tensorflow_ops_on_graph_tensors_are_steps_of_forward():
     result = translate(TF_OPS)
     assert not result.diagnostics, result.diagnostics
     assert "x = torch.relu(x)" in result.code  # pointwise: on the channels-first tensor as it is
-    assert "torch.mean(x_1, dim=(1, 2))" in result.code  # Keras's axes, on channels-last
+    assert "torch.mean(x, dim=(1, 2))" in result.code  # Keras's axes, on channels-last
 
 
 def test_an_op_without_a_translation_in_a_graph_is_one_marker_at_its_line():
@@ -381,6 +383,8 @@ def test_a_model_with_several_outputs_trains_with_a_loss_per_output():
 
 
 ADAPTED = """
+import re
+
 import numpy as np
 import keras
 from keras import layers
@@ -569,3 +573,57 @@ def build_model(big):
     exec(compile(result.code, "<torch>", "exec"), namespace)
     assert namespace["build_model"](True)(namespace["torch"].zeros(1, 20)).shape == (1, 128)
     assert namespace["build_model"](False)(namespace["torch"].zeros(1, 20)).shape == (1, 64)
+
+
+BRANCHING_HELPER = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def conv_block(x, filters, use_bn=True, dropout=0.0):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=not use_bn)(x)
+    if use_bn:
+        x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    if dropout > 0.0:
+        x = layers.Dropout(dropout)(x)
+    for _ in range(2):
+        x = layers.Conv2D(filters, 3, padding="same")(x)
+    return x
+
+
+inputs = keras.Input(shape=(12, 12, 3))
+x = conv_block(inputs, 4)
+x = layers.MaxPooling2D()(x)
+x = conv_block(x, 8, use_bn=False, dropout=0.2)
+x = layers.GlobalAveragePooling2D()(x)
+model = keras.Model(inputs, layers.Dense(3)(x))
+"""
+
+
+def test_a_helper_with_static_branches_and_loops_is_read_into_the_graph():
+    """The U-Net conv2d_block style: `if use_batch_norm:` and a loop inside the helper, decided per
+    call by its arguments. forward() reads as written by hand: one `x` through the block."""
+    result = translate(BRANCHING_HELPER)
+    assert not result.errors, result.diagnostics
+    code = result.code
+    assert "def conv_block" not in code
+    assert code.count("nn.BatchNorm2d(") == 1 and code.count("nn.Dropout(0.2)") == 1
+    assert "nn.Conv2d(3, 4, 3, padding=1, bias=False)" in code and "nn.Conv2d(4, 8, 3, padding=1)" in code
+    assert code.count("nn.Conv2d(") == 6
+    forward = code.split("def forward")[1].split("\n\n\n")[0]
+    assert re.findall(r"^ +(\w+) = ", forward, re.M) == ["x"] * 12  # no x_2, x_3: the caller's x is dead
+    (verdict,) = verify_sources(BRANCHING_HELPER, code)
+    assert verdict.status == "equivalent", verdict
+
+
+def test_a_helper_branch_on_a_run_time_value_is_one_marker_at_the_branch():
+    source = BRANCHING_HELPER.replace("def conv_block(x, filters, use_bn=True", "def conv_block(x, filters, use_bn")
+    source = source.replace("x = conv_block(inputs, 4)", "x = conv_block(inputs, 4, use_bn=USE_BN)")
+    source = source.replace("inputs = keras.Input", "import os\nUSE_BN = bool(os.environ.get('BN'))\ninputs = keras.Input")
+    result = translate(source)
+    assert "class Model" not in result.code
+    call_line = source.splitlines().index("x = conv_block(inputs, 4, use_bn=USE_BN)") + 1
+    assert [(d.line, d.message) for d in result.errors] == [
+        (call_line, "the model's layers depend on `if USE_BN`, which only the run decides: not translated yet")
+    ]
