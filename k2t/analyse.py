@@ -98,6 +98,14 @@ class FunctionalNode:
     blocks: tuple = ()
 
 
+@dataclass(frozen=True)
+class LayerAlias:
+    """A name for a layer class or a layer factory (`DO = SpatialDropout2D`, `upsample =
+    upsample_conv`): calling it makes that layer."""
+
+    node: cst.BaseExpression
+
+
 @dataclass
 class UnknownTensor:
     var: str
@@ -204,6 +212,30 @@ class Analysis:
             )
             for reader in self.readers.get(name, ())
         )
+
+
+def _returned_layer(function: cst.FunctionDef, resolver: Resolver) -> cst.Call | None:
+    """The layer constructor call a function only returns (a layer factory), or None."""
+    body = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
+    while body and cstwalk.is_docstring(body[0]):
+        body = body[1:]
+    if (
+        len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1
+        or not isinstance(body[0].body[0], cst.Return) or not isinstance(body[0].body[0].value, cst.Call)
+        or function.params.star_arg not in (cst.MaybeSentinel.DEFAULT, None) or function.params.star_kwarg
+        or function.params.kwonly_params
+    ):
+        return None
+    made = body[0].body[0].value
+    key = resolver.key(made.func)
+    return made if key and key.startswith("layers.") and layer_rule(key) else None
+
+
+def _plain_target(target: cst.BaseExpression) -> bool:
+    """A loop target of names: `i`, `up, skip`."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return all(_plain_target(e.value) for e in target.elements)
+    return isinstance(target, cst.Name)
 
 
 def _bound_once(module: cst.Module, name: str) -> bool:
@@ -392,6 +424,9 @@ class Analyzer(cst.CSTVisitor):
         # id(a model layer's constructor call) -> (the model, its LayerCall): `model.layers[-1]`
         self.borrowed_objects: dict[int, tuple] = {}
         self.functional_statements: dict[int, list] = {}
+        # Lists of graph tensors (`skips = []; skips.append(x)`), by (scope, name): the statements
+        # that build each, which go with a model that reads its tensors.
+        self.tensor_lists: dict[tuple, list] = {}
         self.synthetic: list[str] = []
         # Graph items given to a model, by id, with the first model that has them (kept alive here,
         # so that no later item takes an id).
@@ -513,10 +548,20 @@ class Analyzer(cst.CSTVisitor):
         self.layer_objects.append({})
         self.datasets.append({})
         bindings, self.bindings = self.bindings, {}
+        # A parameter the body assigns again (`filters = filters * 2` per block) is no one size: its
+        # uses are written as numbers, and the builder is fixed for its value.
+        rebound = {
+            n.value for statement in cstwalk.iter_nodes(node.body)
+            if isinstance(statement, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For))
+            for n in cstwalk.iter_nodes(statement.target) if isinstance(n, cst.Name)
+        }
         for param in node.params.params + node.params.kwonly_params:
             default = evaluate_value(param.default, self.env.parent) if param.default else UNKNOWN
             self.env.bind(param.name, bindings.get(param.name.value, default), is_local=True)
-            self.env.params.add(param.name.value)
+            if param.name.value not in rebound:
+                self.env.params.add(param.name.value)
+            else:
+                self.env.anonymous.add(param.name.value)
         return True
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -557,8 +602,9 @@ class Analyzer(cst.CSTVisitor):
         values = self._static_iterable(node.iter)
         body = list(node.body.body) if isinstance(node.body, cst.IndentedBlock) else []
         if (
-            values is None or node.orelse is not None or not isinstance(node.target, cst.Name) or not body
-            or not all(isinstance(s, cst.SimpleStatementLine) for s in body)
+            values is None or node.orelse is not None or not _plain_target(node.target) or not body
+            or not all(isinstance(s, (cst.SimpleStatementLine, cst.If, cst.For)) for s in body)
+            or any(isinstance(n, (cst.Break, cst.Continue, cst.Return)) for s in body for n in cstwalk.iter_nodes(s))
             or not any(
                 isinstance(n, cst.Name) and n.value in self.tensors[-1] or self._adds_layer(n)
                 for s in body for n in cstwalk.iter_nodes(s)
@@ -569,10 +615,15 @@ class Analyzer(cst.CSTVisitor):
         first_node = len(self.nodes)
         models = list(self.models_in_scope[-1].values())
         built = [len(model.build_statements) for model in models]
-        self.env.anonymous.add(node.target.value)  # one name, several values: sizes are numbers
+        targets = [n.value for n in cstwalk.iter_nodes(node.target) if isinstance(n, cst.Name)]
+        self.env.anonymous.update(targets)  # one name, several values: sizes are numbers
+        self.functional_statements.setdefault(id(node), []).extend(self._list_statements(node.iter))
         for value in values:
-            self.env.bind(node.target, value, self._local)
+            self._bind_loop_target(node.target, value)
             for statement in body:
+                if not isinstance(statement, cst.SimpleStatementLine):  # an if or a loop: read as anywhere
+                    cstwalk.visit(statement, self)
+                    continue
                 self.line = statement
                 made = len(self.nodes)
                 with self._guard(statement):
@@ -581,11 +632,16 @@ class Analyzer(cst.CSTVisitor):
                 self.line = None
         for made in self.nodes[first_node:]:
             made.statement = node
+        inside = {id(n) for n in cstwalk.iter_nodes(node.body)}
+        for key, lines in self.tensor_lists.items():  # `skips.append(x)` in the loop: the loop builds the list
+            if any(id(line) in inside for line in lines):
+                self.tensor_lists[key] = [*dict.fromkeys(node if id(line) in inside else line for line in lines)]
         for model, before in zip(models, built):  # `for rate in (1, 2, 4): model.add(Conv1D(...))`
             if len(model.build_statements) > before:
                 model.build_statements[before:] = [node]
-        for statement in body:  # helpers read into the loop's graph
-            self.inlined.setdefault(id(node), set()).update(self.inlined.get(id(statement), ()))
+        for statement in cstwalk.iter_nodes(node.body):  # helpers read into the loop's graph
+            if isinstance(statement, cst.SimpleStatementLine):
+                self.inlined.setdefault(id(node), set()).update(self.inlined.get(id(statement), ()))
         return False
 
     def visit_If(self, node: cst.If) -> bool:
@@ -609,6 +665,60 @@ class Analyzer(cst.CSTVisitor):
             if any(made.statement is s for s in inner):
                 made.statement = node
         return False
+
+    def _bind_loop_target(self, target: cst.BaseExpression, value) -> None:
+        """`for skip in reversed(skips)`, `for up, skip in zip(ups, skips)`: a graph tensor is the
+        tensor that name holds for this iteration; any other value is a static value."""
+        if isinstance(target, cst.Name) and isinstance(value, (FunctionalNode, FunctionalInput)):
+            self.env.bind(target, UNKNOWN, self._local)
+            self.tensors[-1][target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (tuple, list)) and len(value) == len(target.elements):
+            for element, item in zip(target.elements, value):
+                self._bind_loop_target(element.value, item)
+        else:
+            if isinstance(target, cst.Name) and target.value in self.tensors[-1]:
+                del self.tensors[-1][target.value]
+            self.env.bind(target, value, self._local)
+
+    def _list_statements(self, node: cst.BaseExpression) -> list:
+        """The statements that built the tensor lists an expression reads."""
+        return [
+            line for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Name)
+            for line in self.tensor_lists.get((id(self.scopes[-1]), n.value), [])
+        ]
+
+    def _append_tensor(self, line: cst.SimpleStatementLine, call: cst.Call) -> bool:
+        """`skips.append(x)`: a graph tensor added to a static list."""
+        func = call.func
+        if not (
+            isinstance(func, cst.Attribute) and func.attr.value == "append" and isinstance(func.value, cst.Name)
+            and len(call.args) == 1 and not call.args[0].keyword and isinstance(call.args[0].value, cst.Name)
+        ):
+            return False
+        items = evaluate_value(func.value, self.env)
+        tensor = self.tensors[-1].get(call.args[0].value.value)
+        if not isinstance(items, list) or not isinstance(tensor, (FunctionalNode, FunctionalInput)):
+            return False
+        # The tensor keeps a name of its own in forward(): `x` goes on to mean later tensors.
+        name = self._fresh_tensor_name(f"{func.value.value}{len(items)}")
+        alias = LayerCall("Identity", layer_rule("layers.Identity"), call, {}, None, [tensor.var], name)
+        item = FunctionalNode(alias, [tensor], line, name, [])
+        self.order += 1
+        item.order = self.order
+        item.blocks = tuple(self.dynamic)
+        self.nodes.append(item)
+        self.synthetic.append(name)
+        self.env.bind(func.value, [*items, item], self._local)
+        self.tensor_lists.setdefault((id(self.scopes[-1]), func.value.value), []).append(line)
+        return True
+
+    def _names_layer(self, node: cst.BaseExpression) -> bool:
+        """A layer class k2t translates, or a module function that returns one."""
+        key = self.resolver.key(node)
+        if key and key.startswith("layers.") and layer_rule(key):
+            return True
+        function = self.functions.get(node.value) if isinstance(node, cst.Name) else None
+        return function is not None and _returned_layer(function, self.resolver) is not None
 
     def _adds_layer(self, node: cst.CSTNode) -> bool:
         """`model.add(...)` on a Sequential model of this scope."""
@@ -746,8 +856,15 @@ class Analyzer(cst.CSTVisitor):
                 self._assign(node, statement)
             elif isinstance(statement, cst.AnnAssign) and statement.value is not None:
                 self.env.bind(statement.target, evaluate_value(statement.value, self.env), self._local)
+            elif isinstance(statement, cst.AugAssign):  # `filters //= 2`
+                operator = getattr(cst, type(statement.operator).__name__.removesuffix("Assign"), None)
+                value = UNKNOWN if operator is None else evaluate_value(
+                    cst.BinaryOperation(statement.target, operator(), statement.value), self.env
+                )
+                self.env.bind(statement.target, value, self._local)
             elif isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call):
-                self._model_call(node, statement.value)
+                if not self._append_tensor(node, statement.value):
+                    self._model_call(node, statement.value)
             elif isinstance(statement, cst.Return) and statement.value is not None:
                 self._return(node, statement.value)
 
@@ -850,6 +967,14 @@ class Analyzer(cst.CSTVisitor):
                 return
         if name and self._tensor_node(name, self._op_expression(line, value, name)):
             return
+        chosen = value
+        if isinstance(value, cst.IfExp) and (test := evaluate_value(value.test, self.env)) is not UNKNOWN:
+            chosen = value.body if test else value.orelse  # `upsample_conv if mode == "deconv" else ...`
+        if name and isinstance(chosen, (cst.Name, cst.Attribute)) and self._names_layer(chosen):
+            self.env.bind(target, LayerAlias(chosen), self._local)  # `DO = SpatialDropout2D`
+            return
+        if name and isinstance(value, cst.List) and not value.elements:  # perhaps a list of tensors to be
+            self.tensor_lists[(id(self.scopes[-1]), name)] = [line]
         for t in assign.targets:
             self.env.bind(t.target, evaluate_value(value, self.env), self._local)
             if isinstance(t.target, cst.Name) and t.target.value in self.models_in_scope[-1]:
@@ -964,6 +1089,36 @@ class Analyzer(cst.CSTVisitor):
             model.problems.append(Problem(call, "K2T304", "model.add() takes one layer"))
             return
         self._layer(model, call.args[0].value)
+
+    def _constructor(self, call: cst.Call, line) -> cst.Call:
+        """The layer constructor that `call` is: `DO(rate)` after `DO = SpatialDropout2D` resolves
+        like SpatialDropout2D(rate); `upsample(filters, 2)` of a function that returns a layer made
+        from its parameters is that layer's call, with the arguments put in."""
+        func = call.func
+        if isinstance(func, cst.Name) and isinstance(alias := evaluate_value(func, self.env), LayerAlias):
+            self.resolver.copies[func] = self.resolver.copies.get(alias.node, alias.node)
+            func = alias.node
+        if isinstance(func, cst.Name) and (made := self._factory_call(func.value, call)) is not None:
+            self.inlined.setdefault(id(line), set()).add(func.value)  # goes with the model if nothing else uses it
+            return made
+        return call
+
+    def _factory_call(self, name: str, call: cst.Call) -> cst.Call | None:
+        """`def upsample_conv(filters, size): return Conv2DTranspose(filters, size, strides=2)`
+        called as `upsample_conv(16, 2)`: Conv2DTranspose(16, 2, strides=2)."""
+        function = self.functions.get(name)
+        made = _returned_layer(function, self.resolver) if function is not None else None
+        given = cstwalk.call_arguments(function, call) if made is not None else None
+        if given is None:
+            return None
+        values = {}
+        for param in function.params.params:
+            node = given.get(param.name.value, param.default)
+            if node is None:
+                return None
+            value = evaluate(node, self.env)
+            values[param.name.value] = cst.parse_expression(repr(value.value)) if value.known and is_literal(value.value) else node
+        return made.visit(_Substitute(values, self.resolver.copies))
 
     def _custom_class(self, node) -> str | None:
         """The name of the custom layer class this call constructs (`TransformerBlock(32, 2)`)."""
@@ -1093,6 +1248,7 @@ class Analyzer(cst.CSTVisitor):
             if layer is not None:
                 layer.borrowed_from = taken
         elif isinstance(func, cst.Call):
+            func = self._constructor(func, line)
             key = self.resolver.key(func.func)
             if not (key and key.startswith("layers.")) and self._custom_class(func) is None:
                 return None
@@ -1350,6 +1506,11 @@ class Analyzer(cst.CSTVisitor):
     def _tensor(self, line, expression, synthetic: str, problems):
         if isinstance(expression, cst.Name):
             return self.tensors[-1].get(expression.value)
+        if isinstance(expression, cst.Subscript):  # `skips[-1]`: a tensor of a static list
+            item = evaluate_value(expression, self.env)
+            if isinstance(item, (FunctionalNode, FunctionalInput)):
+                self.functional_statements.setdefault(id(line), []).extend(self._list_statements(expression))
+                return item
         if not isinstance(expression, (cst.BinaryOperation, cst.Call, cst.UnaryOperation, cst.Subscript)):
             return None
         if isinstance(expression, cst.Call) and self._nested_model(expression) is not None:

@@ -124,6 +124,9 @@ def _product(values) -> Any:
 _PURE: dict[str, Callable[..., Any]] = {
     "np.prod": _product, "numpy.prod": _product, "math.prod": _product, "int": int, "len": len,
     "min": min, "max": max, "abs": abs, "round": round,
+    # Iteration over static lists (of sizes, or of a graph's tensors: `for skip in reversed(skips)`).
+    "reversed": lambda items: list(reversed(items)), "zip": lambda *lists: list(zip(*lists)),
+    "enumerate": lambda items: list(enumerate(items)), "list": list, "tuple": tuple,
 }
 
 
