@@ -481,6 +481,11 @@ def lower_model(
     out_tensor = tensors[output_var]
     output_shapes = [tuple(tensors[var].shape) for var in model.graph_outputs]
     reset += [line.format(m=f"self.{names[id(step)]}") for step, lines in init_code for line in lines]
+    # A parameter whose value the code took as a choice (an activation's name), not as a size, is
+    # not read by the class: the builder is then fixed for its value instead of passing it.
+    read = _loaded_names(init_lines + forward + reset)
+    kept = [i for i, param in enumerate(ctor_params) if param in read]
+    ctor_params, ctor_args = [ctor_params[i] for i in kept], [ctor_args[i] for i in kept]
     output_units = out_tensor.shape[-1] if out_tensor.shape else None
     input_vars = [var for var, _ in model.graph_inputs]
     ctor_keywords = _constant_parameters(init_lines, forward + reset, ctor_params, constants or {})

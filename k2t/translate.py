@@ -308,7 +308,10 @@ def _fixed_guard(function: str, fixed: list[tuple]) -> list[str]:
     written = ", ".join(f"{name}={code}" for name, code, _ in fixed)
     checks, values = [], []
     for name, code, value in fixed:
-        if isinstance(value, (tuple, list)) and is_literal(tuple(value)):
+        if isinstance(value, bool) or value is None:  # `if not use_batch_norm:`, not `!= True`
+            checks.append({True: f"not {name}", False: name, None: f"{name} is not None"}[value])
+            values.append(f"{name}={value!r}")
+        elif isinstance(value, (tuple, list)) and is_literal(tuple(value)):
             checks.append(f"tuple({name}) != {tuple(value)!r}")  # a list of the same sizes is the same shape
             values.append(f"{name}={tuple(value)!r}")
         elif is_literal(value):

@@ -627,3 +627,28 @@ def test_a_helper_branch_on_a_run_time_value_is_one_marker_at_the_branch():
     assert [(d.line, d.message) for d in result.errors] == [
         (call_line, "the model's layers depend on `if USE_BN`, which only the run decides: not translated yet")
     ]
+
+
+def test_a_builder_option_the_class_does_not_read_is_fixed_not_passed():
+    """`activation=output_activation` goes into forward() as torch.sigmoid: the class cannot take
+    another activation through its constructor, so the builder checks the value instead of
+    passing a parameter the class would ignore."""
+    source = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def make(units=8, output_activation="sigmoid", use_bias=True):
+    inputs = keras.Input(shape=(4,))
+    x = layers.Dense(units, use_bias=use_bias)(inputs)
+    return keras.Model(inputs, layers.Dense(1, activation=output_activation)(x))
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert "def __init__(self, units):" in result.code
+    assert 'if output_activation != "sigmoid" or not use_bias:' in result.code
+    namespace: dict = {}
+    exec(compile(result.code, "<torch>", "exec"), namespace)
+    assert namespace["make"](units=3).fc1.out_features == 3
+    with pytest.raises(NotImplementedError):
+        namespace["make"](output_activation="relu")
