@@ -348,9 +348,16 @@ def _keras_construction(model: ModelReport, source: Source, reports: list, done:
         lines += inner_lines
     local = scope_constants(source, ir.scope, ir.creation)
     statements = sorted([ir.creation, *ir.build_statements], key=lambda s: source.span(s))
-    code += source.code(local.statements) + _given_input_shape(ir, statements, input_shape)
+    # A constant that the construction sets itself runs there, in its place (`if not up_dropout:
+    # dropout = 0.0` after the encoder read dropout), not before it.
+    spans = [source.span(s) for s in statements]
+    constants = [
+        (statement, line) for statement, line in zip(local.statements, local.lines)
+        if not any(start <= line[0] and line[1] <= end for start, end in spans)
+    ]
+    code += source.code([s for s, _ in constants]) + _given_input_shape(ir, statements, input_shape)
     code += "".join(_construction_code(source, ir, s) for s in statements)
-    lines += local.lines + [(*source.span(s), "model construction") for s in statements]
+    lines += [line for _, line in constants] + [(*source.span(s), "model construction") for s in statements]
     return code, lines
 
 
