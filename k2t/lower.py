@@ -458,10 +458,11 @@ def lower_model(
     for lm in layer_maps:
         lm.module = names.get(lm.module) if lm.module is not None else None
     reset = _reset_parameters(init_requests, names, notes, comments)
+    said: set[str] = set()  # a note is written once per class, above the first module it concerns
     for step, _ in modules:
-        if step.comment:
-            init_lines.append(f"# {step.comment}")
-        init_lines += comments.pop(id(step), [])
+        notes_above = ([f"# {step.comment}"] if step.comment else []) + comments.pop(id(step), [])
+        init_lines += [line for line in notes_above if line not in said]
+        said.update(notes_above)
         init_lines.append(f"self.{names[id(step)]} = {step.module}")
     for steps, out, current, input_exprs, user_comments in per_layer_steps:
         forward += user_comments  # the program's own comments, next to the code they explain
