@@ -652,3 +652,17 @@ def make(units=8, output_activation="sigmoid", use_bias=True):
     assert namespace["make"](units=3).fc1.out_features == 3
     with pytest.raises(NotImplementedError):
         namespace["make"](output_activation="relu")
+
+
+def test_verify_runs_a_library_s_conditional_keras_imports():
+    """keras-unet's `if TF: from tensorflow.keras... else: from keras...` (or try/except ImportError):
+    the imports the construction needs sit in a block, which verify runs as imports."""
+    source = BRANCHING_HELPER.replace(
+        "from tensorflow import keras\nfrom tensorflow.keras import layers\n",
+        "try:\n    from tensorflow import keras\n    from tensorflow.keras import layers\n"
+        "except ImportError:\n    import keras\n    from keras import layers\n",
+    )
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    (verdict,) = verify_sources(source, result.code)
+    assert verdict.status == "equivalent", verdict

@@ -101,7 +101,7 @@ class Source:
         plan = Plan()
         env = Env()
         for statement in self.module.body:
-            if is_import_line(statement):
+            if is_import_line(statement) or _import_block(statement):
                 what = "imports"
             elif _constant_assignment(statement, env):
                 what = "literal assignments"
@@ -115,6 +115,18 @@ class Source:
 
     def code(self, statements: list[cst.CSTNode]) -> str:
         return "".join(self.module.code_for_node(s) for s in statements)
+
+
+def _import_block(statement: cst.CSTNode) -> bool:
+    """`if TF: from tensorflow.keras import ... else: from keras import ...`, or the same in a
+    try/except ImportError: a library's choice of where to import Keras from."""
+    if not isinstance(statement, (cst.If, cst.Try)):
+        return False
+    lines = [
+        n for n in cstwalk.iter_nodes(statement)
+        if isinstance(n, cst.SimpleStatementLine) and not (isinstance(statement, cst.If) and n is statement.test)
+    ]
+    return bool(lines) and all(is_import_line(n) or all(isinstance(s, cst.Pass) for s in n.body) for n in lines)
 
 
 def _bound_names(statement: cst.SimpleStatementLine) -> set[str] | None:
