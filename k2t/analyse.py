@@ -231,6 +231,14 @@ def _returned_layer(function: cst.FunctionDef, resolver: Resolver) -> cst.Call |
     return made if key and key.startswith("layers.") and layer_rule(key) else None
 
 
+def _reads_shape(node: cst.BaseExpression) -> bool:
+    """Whether an expression reads a tensor's static shape (`x.shape`, `K.int_shape(x)`, `x.get_shape()`)."""
+    return any(
+        isinstance(n, cst.Attribute) and n.attr.value in ("shape", "get_shape", "int_shape")
+        for n in cstwalk.iter_nodes(node)
+    )
+
+
 def _plain_target(target: cst.BaseExpression) -> bool:
     """A loop target of names: `i`, `up, skip`."""
     if isinstance(target, (cst.Tuple, cst.List)):
@@ -411,6 +419,7 @@ class Analyzer(cst.CSTVisitor):
         self.result = Analysis()
         self.env = self.result.module_env
         self.env.call_value = self._call_value
+        self.env.tensor_shape = self._tensor_shape
         self.scopes: list[cst.CSTNode] = []
         # model variables visible in the current scope: name -> ModelIR
         self.models_in_scope: list[dict[str, ModelIR]] = [{}]
@@ -450,8 +459,59 @@ class Analyzer(cst.CSTVisitor):
 
     def _call_value(self, call: cst.Call) -> object:
         """`K.image_data_format()` and the like: Keras's defaults (keras.json unchanged), which
-        the translation assumes throughout (channels-last tensors, float32, TensorFlow)."""
-        return KERAS_DEFAULTS.get(self.resolver.key(call.func), UNKNOWN) if not call.args else UNKNOWN
+        the translation assumes throughout (channels-last tensors, float32, TensorFlow); and the
+        static shape of a graph tensor (`K.int_shape(x)`, `x.get_shape().as_list()`)."""
+        func = call.func
+        if self.resolver.key(func) == "backend.int_shape" and len(call.args) == 1:
+            argument = call.args[0].value
+            return self._tensor_shape(argument.value) if isinstance(argument, cst.Name) else UNKNOWN
+        if isinstance(func, cst.Attribute) and not call.args and func.attr.value in ("get_shape", "as_list"):
+            if func.attr.value == "get_shape" and isinstance(func.value, cst.Name):
+                return self._tensor_shape(func.value.value)
+            shape = evaluate_value(func.value, self.env)  # `x.shape.as_list()`
+            return list(shape) if isinstance(shape, tuple) else UNKNOWN
+        return KERAS_DEFAULTS.get(self.resolver.key(func), UNKNOWN) if not call.args else UNKNOWN
+
+    def _tensor_shape(self, name: str) -> object:
+        """The Keras shape (batch axis first, None) of the graph tensor a name holds, from the rules
+        of the layers that compute it: `filters = K.int_shape(x)[-1]` in a squeeze-excite block."""
+        tensor = self.tensors[-1].get(name) if self.tensors else None
+        if isinstance(tensor, FunctionalInput):
+            shape = tensor.shape
+        elif isinstance(tensor, FunctionalNode):
+            shape = self._node_shape(tensor)
+        else:
+            return UNKNOWN
+        if shape is None:
+            return UNKNOWN
+        return (None, *(d if isinstance(d, int) and not isinstance(d, bool) else UNKNOWN for d in shape))
+
+    def _node_shape(self, tensor: "FunctionalNode") -> tuple | None:
+        from k2t.lower import lower_model  # the rules that know each layer's output shape
+
+        seen: dict[int, object] = {}
+        stack = [tensor]
+        while stack:
+            item = stack.pop()
+            if id(item) in seen:
+                continue
+            seen[id(item)] = item
+            if isinstance(item, FunctionalNode):
+                if item.layer is None or item.problems:
+                    return None
+                stack.extend(item.producers)
+            elif not isinstance(item, FunctionalInput) or item.shape is None:
+                return None
+        nodes = sorted((i for i in seen.values() if isinstance(i, FunctionalNode)), key=lambda n: n.order)
+        inputs = [i for i in seen.values() if isinstance(i, FunctionalInput)]
+        graph = ModelIR(
+            var="shape", scope=self.scopes[-1], creation=self.line, call=None, kind="functional",
+            layers=[n.layer for n in nodes], inputs=[(i.var, i.shape) for i in inputs], outputs=[tensor.var],
+        )
+        try:
+            return tuple(lower_model(graph).output_shape)
+        except Exception:  # noqa: BLE001 - a shape the rules cannot give is simply not static
+            return None
 
     # -- scopes ---------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -965,6 +1025,10 @@ class Analyzer(cst.CSTVisitor):
                 alias = LayerCall("Identity", layer_rule("layers.Identity"), value, {}, None, [producer.var], name)
                 self._tensor_node(name, FunctionalNode(alias, [producer], line, name, []))
                 return
+        if name and _reads_shape(value) and (size := evaluate_value(value, self.env)) is not UNKNOWN:
+            self.env.bind(target, size, self._local)  # `filters = K.int_shape(x)[-1]`: a size, not a tensor
+            self.env.anonymous.add(name)  # the layers' own sizes: written as numbers, never a parameter
+            return
         if name and self._tensor_node(name, self._op_expression(line, value, name)):
             return
         chosen = value

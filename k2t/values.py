@@ -144,6 +144,8 @@ class Env:
         self.anonymous: set[str] = set()
         # The module's Env: the static value of a call (`K.image_data_format()`), or UNKNOWN.
         self.call_value: Callable[[cst.Call], Any] | None = None
+        # ... and of `x.shape` where x is a graph tensor of a model being read (its Keras shape).
+        self.tensor_shape: Callable[[str], Any] | None = None
 
     def binder(self, name: str) -> "Env | None":
         """The scope that binds name (None: no scope here does)."""
@@ -282,6 +284,11 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
         # `self.ratio`, where the class's __init__ makes it known (k2t/classes.py binds it).
         code = f"{node.value.value}.{node.attr.value}"
         value, _ = env.lookup(code)
+        if value is UNKNOWN and node.attr.value == "shape":
+            root = env
+            while root.parent is not None:
+                root = root.parent
+            value = root.tensor_shape(node.value.value) if root.tensor_shape is not None else UNKNOWN
         if value is not UNKNOWN:
             unnamed.add(code)
         elif env.lookup(node.value.value)[1]:
@@ -289,6 +296,11 @@ def _eval(node: cst.BaseExpression, env: Env, local_names: set[str], unnamed: se
         return value
     if isinstance(node, cst.Comparison):
         return _compare(node, env, local_names, unnamed)
+    if isinstance(node, cst.IfExp):  # `1 if K.image_data_format() == "channels_first" else -1`
+        test = _eval(node.test, env, local_names, unnamed)
+        if test is UNKNOWN:
+            return UNKNOWN
+        return _eval(node.body if test else node.orelse, env, local_names, unnamed)
     if isinstance(node, cst.Call):
         root = env
         while root.parent is not None:

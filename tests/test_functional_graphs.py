@@ -666,3 +666,44 @@ def test_verify_runs_a_library_s_conditional_keras_imports():
     assert not result.errors, result.diagnostics
     (verdict,) = verify_sources(source, result.code)
     assert verdict.status == "equivalent", verdict
+
+
+SQUEEZE_EXCITE = """
+from tensorflow import keras
+from tensorflow.keras import layers
+from tensorflow.keras import backend as K
+
+
+def squeeze_excite_block(x, ratio=4):
+    channel_axis = 1 if K.image_data_format() == "channels_first" else -1
+    filters = K.int_shape(x)[channel_axis]
+    se = layers.GlobalAveragePooling2D()(x)
+    se = layers.Reshape((1, 1, filters))(se)
+    se = layers.Dense(filters // ratio, activation="relu", use_bias=False)(se)
+    se = layers.Dense(filters, activation="sigmoid", use_bias=False)(se)
+    return layers.multiply([x, se])
+
+
+def widen(x, filters):
+    x = layers.Conv2D(filters, 3, padding="same")(x)
+    return layers.Conv2D(x.shape[-1] * 2, 1)(x)
+
+
+inputs = keras.Input(shape=(16, 16, 3))
+x = widen(inputs, 8)
+x = squeeze_excite_block(x)
+x = layers.GlobalAveragePooling2D()(x)
+model = keras.Model(inputs, layers.Dense(2)(x))
+"""
+
+
+def test_a_graph_tensor_s_static_shape_is_a_size():
+    """`K.int_shape(x)[channel_axis]`, `x.shape[-1]`: the Keras shape of a tensor of the graph,
+    which the layers' rules give, so the squeeze-excite block's sizes are numbers."""
+    result = translate(SQUEEZE_EXCITE)
+    assert not result.errors, result.diagnostics
+    code = result.code
+    assert "nn.Conv2d(8, 16, 1)" in code and "nn.Linear(16, 4, bias=False)" in code
+    assert "def __init__(self):" in code  # sizes read from shapes are the layers' own, not parameters
+    (verdict,) = verify_sources(SQUEEZE_EXCITE, code)
+    assert verdict.status == "equivalent", verdict
