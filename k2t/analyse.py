@@ -665,6 +665,12 @@ class Analyzer(cst.CSTVisitor):
             values is None or node.orelse is not None or not _plain_target(node.target) or not body
             or not all(isinstance(s, (cst.SimpleStatementLine, cst.If, cst.For)) for s in body)
             or any(isinstance(n, (cst.Break, cst.Continue, cst.Return)) for s in body for n in cstwalk.iter_nodes(s))
+            # A loop that makes a whole model per value (`for units in (8, 16): model = Sequential()`)
+            # runs the program's code per value: it stays a loop, read once.
+            or any(
+                isinstance(n, cst.Call) and self.resolver.key(n.func) in ("Sequential", "Model", "Input")
+                for s in body for n in cstwalk.iter_nodes(s)
+            )
             or not any(
                 isinstance(n, cst.Name) and n.value in self.tensors[-1] or self._adds_layer(n)
                 for s in body for n in cstwalk.iter_nodes(s)

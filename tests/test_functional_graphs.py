@@ -707,3 +707,27 @@ def test_a_graph_tensor_s_static_shape_is_a_size():
     assert "def __init__(self):" in code  # sizes read from shapes are the layers' own, not parameters
     (verdict,) = verify_sources(SQUEEZE_EXCITE, code)
     assert verdict.status == "equivalent", verdict
+
+
+def test_a_loop_that_makes_a_model_per_value_stays_a_loop():
+    """A hyper-parameter sweep: one Sequential per value of the loop. Unrolled, the loop body's one
+    line would be read as two models and the torch loop would build the last one every time."""
+    source = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(1)])
+sweep = []
+for units in [8, 16]:
+    model = keras.Sequential()
+    model.add(keras.Input(shape=(4,)))
+    model.add(layers.Dense(units, activation="relu"))
+    model.add(layers.Dense(1))
+    sweep.append(model)
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert result.code.count("(nn.Module)") == 2 and "for units in [8, 16]:" in result.code
+    namespace: dict = {"__name__": "k2t_test"}
+    exec(compile(result.code.replace('if __name__ == "__main__":', "if True:"), "<torch>", "exec"), namespace)
+    assert [m.fc1.out_features for m in namespace["sweep"]] == [8, 16]  # one model per value, as in Keras
