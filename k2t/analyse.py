@@ -407,6 +407,11 @@ KERAS_DEFAULTS = {
     "backend.floatx": "float32",
     "backend.epsilon": 1e-7,
     "backend.backend": "tensorflow",
+    # Keras 3's keras.config: the same settings.
+    "config.image_data_format": "channels_last",
+    "config.floatx": "float32",
+    "config.epsilon": 1e-7,
+    "config.backend": "tensorflow",
 }
 
 

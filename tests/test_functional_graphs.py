@@ -731,3 +731,18 @@ for units in [8, 16]:
     namespace: dict = {"__name__": "k2t_test"}
     exec(compile(result.code.replace('if __name__ == "__main__":', "if True:"), "<torch>", "exec"), namespace)
     assert [m.fc1.out_features for m in namespace["sweep"]] == [8, 16]  # one model per value, as in Keras
+
+
+def test_keras_3_config_queries_answer_with_keras_defaults():
+    source = """
+import keras
+from keras import layers
+
+axis = -1 if keras.config.image_data_format() == "channels_last" else 1
+inputs = keras.Input(shape=(8, 8, 3))
+x = layers.Conv2D(4, 3)(inputs)
+model = keras.Model(inputs, layers.BatchNormalization(axis=axis)(x))
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert "nn.BatchNorm2d(4" in result.code and "keras" not in result.code
