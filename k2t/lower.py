@@ -189,13 +189,15 @@ def _consumer_keys(model: ModelIR, index: int) -> tuple[str, ...]:
 
 def lower_model(
     model: ModelIR, fused_activation: str | None = None, constants: dict | None = None, sparse_gradients: bool = False,
-    borrowed: dict | None = None,
+    borrowed: dict | None = None, runtime_names: frozenset = frozenset(),
 ) -> LoweredModel:
     """constants: the module's names with literal values; sizes the class reads from them become
     constructor parameters with those defaults (the class then does not depend on globals).
     sparse_gradients: the optimizer takes an Embedding's gradient sparse, as Keras on TensorFlow does.
     borrowed: id(LayerCall) -> (the constructor parameter holding the model that made the layer, its
-    module attribute there): the layer's module is that model's (the weights are shared)."""
+    module attribute there): the layer's module is that model's (the weights are shared).
+    runtime_names: the module's variables that the run computes (`vocab_size = len(words) + 1`): a
+    size __init__ reads from one is a constructor parameter, so the class does not read a global."""
     borrowed = borrowed or {}
     graph_inputs = [(var, shape if shape is not None else _lazy_shape(model, var)) for var, shape in model.graph_inputs]
     # Sizes the first batch sets (torch's lazy modules).
@@ -490,6 +492,10 @@ def lower_model(
     output_units = out_tensor.shape[-1] if out_tensor.shape else None
     input_vars = [var for var, _ in model.graph_inputs]
     ctor_keywords = _constant_parameters(init_lines, forward + reset, ctor_params, constants or {})
+    from_globals = _loaded_names(init_lines) - _loaded_names(forward + reset) - set(ctor_params) - set(ctor_keywords)
+    for name in sorted(from_globals & runtime_names):
+        ctor_params.append(name)
+        ctor_args.append(name)
     terms = [term for step, param, p in penalties for term in p.terms(f"self.{names[id(step)]}.{param}")]
     lazy_modules = any(step.module.startswith("nn.Lazy") for step, _ in modules)
     code = _class_code(

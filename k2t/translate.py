@@ -563,6 +563,7 @@ class _Translation:
             lowered = lower_model(
                 model, compiled.loss.fused if compiled else None, env.values,
                 sparse_gradients=compiled is not None and compiled.sparse_gradients, borrowed=borrowed,
+                runtime_names=self.module_variables - set(env.values),
             )
         except (Failed, Unsupported) as exc:
             problems = exc.problems if isinstance(exc, Failed) else [Problem(model.call, exc.code, str(exc))]
@@ -1257,6 +1258,20 @@ class _Translation:
     @functools.cached_property
     def module_code(self) -> str:
         return self.wrapper.module.code
+
+    @functools.cached_property
+    def module_variables(self) -> frozenset:
+        """The names the program's module-level code assigns (in any block, not in defs or classes)."""
+        names = set()
+        stack = list(self.wrapper.module.body)
+        while stack:
+            statement = stack.pop()
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            for node in cstwalk.iter_nodes(statement):
+                if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For)):
+                    names.update(n.value for n in cstwalk.iter_nodes(node.target) if isinstance(n, cst.Name))
+        return frozenset(names)
 
     def changes_learning_rate(self, model: ModelIR) -> bool:
         """Whether a callback may change the learning rate while the model trains (Keras's SGD

@@ -746,3 +746,23 @@ model = keras.Model(inputs, layers.BatchNormalization(axis=axis)(x))
     result = translate(source)
     assert not result.errors, result.diagnostics
     assert "nn.BatchNorm2d(4" in result.code and "keras" not in result.code
+
+
+def test_a_size_the_program_computes_at_module_level_is_a_constructor_argument():
+    """`hidden = int(np.sqrt(n)) * 8` at module level: the class takes it instead of reading a global,
+    so it can be imported and built with other sizes."""
+    source = """
+import numpy as np
+from tensorflow import keras
+from tensorflow.keras import layers
+
+x = np.random.rand(32, 4).astype("float32")
+hidden = int(np.sqrt(x.shape[1])) * 8
+model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(hidden), layers.Dense(1)])
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert "def __init__(self, hidden):" in result.code and "model = Model(hidden).to(device)" in result.code
+    namespace: dict = {"__name__": "k2t_test"}
+    exec(compile(result.code, "<torch>", "exec"), namespace)
+    assert namespace["Model"](5).fc1.out_features == 5
