@@ -766,3 +766,25 @@ model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(hidden), layers.
     namespace: dict = {"__name__": "k2t_test"}
     exec(compile(result.code, "<torch>", "exec"), namespace)
     assert namespace["Model"](5).fc1.out_features == 5
+
+
+def test_verify_names_a_library_builder_s_argument_without_a_default():
+    source = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build(input_shape, units=4):
+    inputs = keras.Input(input_shape)
+    return keras.Model(inputs, layers.Dense(units)(inputs))
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    (verdict,) = verify_sources(source, result.code)
+    assert verdict.status == "unverifiable"
+    assert verdict.reason == (
+        "input_shape: build()'s argument has no default, and nothing in the file calls it "
+        "(if it is the input's shape, give it with --input-shape)"
+    )
+    (verdict,) = verify_sources(source, result.code, input_shape=(6,))
+    assert verdict.status == "equivalent", verdict

@@ -15,6 +15,7 @@ cannot disagree. TensorFlow and torch are imported here only, lazily.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 
 from k2t.translate import ModelReport, translate_module
@@ -214,7 +215,10 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         code = keras_source.code(keras_plan.statements) + construction
         executed = f"{keras_source.path}: " + _describe(keras_plan.lines + lines)
         namespace: dict = {"__name__": "k2t_verify_keras"}
-        execute(code, namespace, keras_source.path)
+        try:
+            execute(code, namespace, keras_source.path)
+        except Unverifiable as exc:
+            raise Unverifiable(_without_default(ir, str(exc), input_shape)) from None
         keras_model = namespace[ir.var]
         if ir.kind == "sequential" and not keras_model.built:
             # Built without an input shape: built with the shape the translation read (from the
@@ -305,6 +309,19 @@ def _verify_training(model, plan, keras_ns, keras_model, torch_source, torch_ns,
         figures["max_weight_diff"], figures["worst_ratio"], figures["first_divergence"], reason, executed,
         figures["notes"], figures["steps"],
     )
+
+
+def _without_default(ir, reason: str, input_shape) -> str:
+    """A library builder's parameter without a default (`custom_unet(input_shape, ...)`) is what the
+    caller gives: say so, and how to give the input shape."""
+    found = re.match(r"name '(\w+)' is not defined", reason)
+    missing = found.group(1) if found else None
+    builder = ir.builder
+    params = {p.name.value: p for p in [*builder.params.params, *builder.params.kwonly_params]} if builder else {}
+    if missing not in params or params[missing].default is not None:
+        return reason
+    hint = "" if input_shape is not None else " (if it is the input's shape, give it with --input-shape)"
+    return f"{missing}: {builder.name.value}()'s argument has no default, and nothing in the file calls it{hint}"
 
 
 def _given_input_shape(ir, statements, input_shape) -> str:
