@@ -927,12 +927,14 @@ class Analyzer(cst.CSTVisitor):
                 self._assign(node, statement)
             elif isinstance(statement, cst.AnnAssign) and statement.value is not None:
                 self.env.bind(statement.target, evaluate_value(statement.value, self.env), self._local)
-            elif isinstance(statement, cst.AugAssign):  # `filters //= 2`
+            elif isinstance(statement, cst.AugAssign):  # `filters //= 2`, `x += shortcut`
                 operator = getattr(cst, type(statement.operator).__name__.removesuffix("Assign"), None)
-                value = UNKNOWN if operator is None else evaluate_value(
-                    cst.BinaryOperation(statement.target, operator(), statement.value), self.env
-                )
-                self.env.bind(statement.target, value, self._local)
+                if operator is None:
+                    self.env.bind(statement.target, UNKNOWN, self._local)
+                    continue
+                operation = cst.BinaryOperation(statement.target, operator(), statement.value)
+                self.resolver.copies[operation] = statement  # reported at the statement's line
+                self._assign(node, cst.Assign([cst.AssignTarget(statement.target)], operation))
             elif isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call):
                 if not self._append_tensor(node, statement.value):
                     self._model_call(node, statement.value)

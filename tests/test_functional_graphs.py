@@ -788,3 +788,24 @@ def build(input_shape, units=4):
     )
     (verdict,) = verify_sources(source, result.code, input_shape=(6,))
     assert verdict.status == "equivalent", verdict
+
+
+def test_an_augmented_assignment_on_a_graph_tensor_is_a_step_of_the_graph():
+    """`x += shortcut`: Keras adds the tensors (an operation of the model); dropping the line would
+    leave the residual out of forward() without a word."""
+    source = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+inputs = keras.Input(shape=(8,))
+x = layers.Dense(8)(inputs)
+shortcut = x
+x = layers.Dense(8)(x)
+x += shortcut
+model = keras.Model(inputs, layers.Dense(1)(x))
+"""
+    result = translate(source)
+    assert not result.errors, result.diagnostics
+    assert "x = x + shortcut" in result.code
+    (verdict,) = verify_sources(source, result.code)
+    assert verdict.status == "equivalent", verdict
