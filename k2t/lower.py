@@ -698,6 +698,8 @@ def _reuse_names(forward: list[str], kept: set[str]) -> list[str]:
         if next_base < last_read or any(base in reads(j) for j in range(i + 1, min(next_base + 1, len(lines)))):
             continue
         for j in range(i, last_read + 1):
+            if statements[j] is None:  # a comment
+                continue
             renamed = _renamed(lines[j], name, base, rename_target=j == i)
             if renamed != lines[j]:
                 lines[j] = renamed

@@ -809,3 +809,13 @@ model = keras.Model(inputs, layers.Dense(1)(x))
     assert "x = x + shortcut" in result.code
     (verdict,) = verify_sources(source, result.code)
     assert verdict.status == "equivalent", verdict
+
+
+def test_reused_names_leave_the_program_s_comments_as_written():
+    from k2t.lower import _reuse_names
+
+    forward = ["x_2 = self.bn(x)", "# x_2 = x after the norm", "x = torch.relu(x_2)"]
+    assert _reuse_names(forward, {"inputs"}) == ["x = self.bn(x)", "# x_2 = x after the norm", "x = torch.relu(x)"]
+    # The older x is read after the numbered one is made: both stay.
+    kept = ["x_2 = self.bn(x)", "y = x + x_2"]
+    assert _reuse_names(kept, set()) == kept
