@@ -1263,9 +1263,7 @@ class _Translation:
     def module_variables(self) -> frozenset:
         """The names the program's module-level code assigns (in any block, not in defs or classes)."""
         names = set()
-        stack = list(self.wrapper.module.body)
-        while stack:
-            statement = stack.pop()
+        for statement in self.wrapper.module.body:
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
             for node in cstwalk.iter_nodes(statement):
