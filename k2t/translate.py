@@ -1282,6 +1282,27 @@ class _Translation:
         )
         return uses_callbacks and bool(_LR_CALLBACKS.search(self.module_code))
 
+    def uncalled_helper(self, node: cst.CSTNode) -> str | None:
+        """The module-level function around node, if no code of the file names it (a library's
+        helper, called from other files): None otherwise."""
+        scope = self.scope_of(node)
+        if not isinstance(scope, cst.FunctionDef) or self.parents.get(scope) is not self.wrapper.module:
+            return None
+        builds_model = any(  # a builder is read with its defaults: its markers say why it failed
+            isinstance(n, cst.Call) and self.analysis_resolver.key(n.func) in ("Input", "Model", "Sequential")
+            for n in cstwalk.iter_nodes(scope.body)
+        )
+        name = scope.name.value
+        return name if name not in self.named_functions and not builds_model else None
+
+    @functools.cached_property
+    def named_functions(self) -> frozenset:
+        """The names that the module's code reads (a function named anywhere may be called)."""
+        return frozenset(
+            n.value for n in cstwalk.iter_nodes(self.wrapper.module)
+            if isinstance(n, cst.Name) and not isinstance(self.parents.get(n), (cst.FunctionDef, cst.Attribute))
+        )
+
     def scope_of(self, node: cst.CSTNode) -> cst.CSTNode:
         while node is not None and not isinstance(node, (cst.FunctionDef, cst.Module)):
             node = self.parents.get(node)
@@ -1362,6 +1383,10 @@ class _Translation:
                 f"{what} is not part of a model k2t can follow statically (a graph whose shapes, helpers or "
                 "loops depend on values known only at run time): not translated yet",
             )
+        elif key.startswith("layers.") and (helper := self.uncalled_helper(node)) is not None:
+            problem = Problem(node, "K2T101", (
+                f"{what} in {helper}(), which nothing in this file calls: a helper's layers are translated "
+                "where a model of the file uses it, with the sizes it is given there"))
         elif key.startswith("layers."):
             problem = Problem(
                 node, "K2T101",

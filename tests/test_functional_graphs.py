@@ -819,3 +819,20 @@ def test_reused_names_leave_the_program_s_comments_as_written():
     # The older x is read after the numbered one is made: both stay.
     kept = ["x_2 = self.bn(x)", "y = x + x_2"]
     assert _reuse_names(kept, set()) == kept
+
+
+def test_a_library_helper_that_nothing_calls_says_so():
+    source = """
+from tensorflow.keras import layers
+
+
+def residual(x, filters):
+    y = layers.Conv2D(filters, 3, padding="same")(x)
+    return layers.add([x, y])
+"""
+    result = translate(source)
+    assert {d.message for d in result.errors} == {
+        f"{what} in residual(), which nothing in this file calls: a helper's layers are translated where a "
+        "model of the file uses it, with the sizes it is given there"
+        for what in ("layers.Conv2D", "layers.add")
+    }
