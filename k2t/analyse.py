@@ -231,6 +231,14 @@ def _returned_layer(function: cst.FunctionDef, resolver: Resolver) -> cst.Call |
     return made if key and key.startswith("layers.") and layer_rule(key) else None
 
 
+def builds_model(node: cst.CSTNode, resolver: Resolver) -> bool:
+    """Whether code makes a Keras model (calls keras.Input, keras.Model or Sequential)."""
+    return any(
+        isinstance(n, cst.Call) and resolver.key(n.func) in ("Input", "Model", "Sequential")
+        for n in cstwalk.iter_nodes(node)
+    )
+
+
 def _reads_shape(node: cst.BaseExpression) -> bool:
     """Whether an expression reads a tensor's static shape (`x.shape`, `K.int_shape(x)`, `x.get_shape()`)."""
     return any(
@@ -541,19 +549,13 @@ class Analyzer(cst.CSTVisitor):
         called = {n.func.value for n in cstwalk.iter_nodes(node) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)}
         self.deferred = {
             f.name.value: f for f in node.body
-            if isinstance(f, cst.FunctionDef) and f.name.value in called and self._builds_model(f)
+            if isinstance(f, cst.FunctionDef) and f.name.value in called and builds_model(f.body, self.resolver)
         }
         self.read_later = set(self.deferred.values())
 
     def leave_Module(self, original_node: cst.Module) -> None:
         for name in list(self.deferred):  # builders called only where k2t does not look: read as defined
             self._read_builder(name, None)
-
-    def _builds_model(self, function: cst.FunctionDef) -> bool:
-        return any(
-            isinstance(n, cst.Call) and self.resolver.key(n.func) in ("Input", "Model", "Sequential")
-            for n in cstwalk.iter_nodes(function.body)
-        )
 
     def _read_builders(self, line: cst.SimpleStatementLine) -> None:
         """`model = make_model((28, 28, 1), NUM_CLASSES)`: a function that builds a model is read at
@@ -672,10 +674,7 @@ class Analyzer(cst.CSTVisitor):
             or any(isinstance(n, (cst.Break, cst.Continue, cst.Return)) for s in body for n in cstwalk.iter_nodes(s))
             # A loop that makes a whole model per value (`for units in (8, 16): model = Sequential()`)
             # runs the program's code per value: it stays a loop, read once.
-            or any(
-                isinstance(n, cst.Call) and self.resolver.key(n.func) in ("Sequential", "Model", "Input")
-                for s in body for n in cstwalk.iter_nodes(s)
-            )
+            or builds_model(node.body, self.resolver)
             or not any(
                 isinstance(n, cst.Name) and n.value in self.tensors[-1] or self._adds_layer(n)
                 for s in body for n in cstwalk.iter_nodes(s)

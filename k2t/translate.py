@@ -18,7 +18,9 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from k2t import cstwalk, rewrite, snippets
-from k2t.analyse import BUILDER_VERB, KERAS_DEFAULTS, MODEL_METHODS, Analysis, ModelIR, Problem, analyse, is_literal
+from k2t.analyse import (
+    BUILDER_VERB, KERAS_DEFAULTS, MODEL_METHODS, Analysis, ModelIR, Problem, analyse, builds_model, is_literal,
+)
 from k2t.classes import (
     ClassReport,
     ClassTranslator,
@@ -1288,12 +1290,11 @@ class _Translation:
         scope = self.scope_of(node)
         if not isinstance(scope, cst.FunctionDef) or self.parents.get(scope) is not self.wrapper.module:
             return None
-        builds_model = any(  # a builder is read with its defaults: its markers say why it failed
-            isinstance(n, cst.Call) and self.analysis_resolver.key(n.func) in ("Input", "Model", "Sequential")
-            for n in cstwalk.iter_nodes(scope.body)
-        )
         name = scope.name.value
-        return name if name not in self.named_functions and not builds_model else None
+        # A builder is read with its defaults: its own markers say why its model failed.
+        if name in self.named_functions or builds_model(scope.body, self.analysis_resolver):
+            return None
+        return name
 
     @functools.cached_property
     def named_functions(self) -> frozenset:
