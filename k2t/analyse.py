@@ -231,6 +231,12 @@ def _returned_layer(function: cst.FunctionDef, resolver: Resolver) -> cst.Call |
     return made if key and key.startswith("layers.") and layer_rule(key) else None
 
 
+def _identity(producer, node: cst.CSTNode, line, name: str) -> "FunctionalNode":
+    """`shortcut = x`, `skips.append(x)`: the same tensor under a name of its own in forward()."""
+    alias = LayerCall("Identity", layer_rule("layers.Identity"), node, {}, None, [producer.var], name)
+    return FunctionalNode(alias, [producer], line, name, [])
+
+
 def builds_model(node: cst.CSTNode, resolver: Resolver) -> bool:
     """Whether code makes a Keras model (calls keras.Input, keras.Model or Sequential)."""
     return any(
@@ -771,12 +777,7 @@ class Analyzer(cst.CSTVisitor):
             return False
         # The tensor keeps a name of its own in forward(): `x` goes on to mean later tensors.
         name = self._fresh_tensor_name(f"{func.value.value}{len(items)}")
-        alias = LayerCall("Identity", layer_rule("layers.Identity"), call, {}, None, [tensor.var], name)
-        item = FunctionalNode(alias, [tensor], line, name, [])
-        self.order += 1
-        item.order = self.order
-        item.blocks = tuple(self.dynamic)
-        self.nodes.append(item)
+        item = self._made(_identity(tensor, call, line, name))
         self.synthetic.append(name)
         self.env.bind(func.value, [*items, item], self._local)
         self.tensor_lists.setdefault((id(self.scopes[-1]), func.value.value), []).append(line)
@@ -1034,8 +1035,7 @@ class Analyzer(cst.CSTVisitor):
             # `shortcut = x`: forward() keeps the alias, since x is rebound later.
             producer = self.tensors[-1][value.value]
             if not isinstance(producer, UnknownTensor):
-                alias = LayerCall("Identity", layer_rule("layers.Identity"), value, {}, None, [producer.var], name)
-                self._tensor_node(name, FunctionalNode(alias, [producer], line, name, []))
+                self._tensor_node(name, _identity(producer, value, line, name))
                 return
         if name and _reads_shape(value) and (size := evaluate_value(value, self.env)) is not UNKNOWN:
             self.env.bind(target, size, self._local)  # `filters = K.int_shape(x)[-1]`: a size, not a tensor
@@ -1063,12 +1063,16 @@ class Analyzer(cst.CSTVisitor):
     def _tensor_node(self, name: str, node: "FunctionalNode | None") -> bool:
         if node is None:
             return False
+        self.tensors[-1][name] = self._made(node)
+        return True
+
+    def _made(self, node: "FunctionalNode") -> "FunctionalNode":
+        """A node of the graph, in creation order, with the run-time blocks around it."""
         self.order += 1
         node.order = self.order
         node.blocks = tuple(self.dynamic)
         self.nodes.append(node)
-        self.tensors[-1][name] = node
-        return True
+        return node
 
     def _model_call(self, line: cst.SimpleStatementLine, call: cst.Call) -> bool:
         self.seen_calls.add(call)
@@ -1600,10 +1604,7 @@ class Analyzer(cst.CSTVisitor):
         if node is None:  # `ops.mean(x, axis=1)` given to a layer
             node = self._op_expression(line, expression, synthetic)
         if node is not None:  # computed before the node that reads it
-            self.order += 1
-            node.order = self.order
-            node.blocks = tuple(self.dynamic)
-            self.nodes.append(node)
+            self._made(node)
         return node
 
     def _functional_model(self, line, call: cst.Call, var: str) -> None:
