@@ -1196,9 +1196,14 @@ class Analyzer(cst.CSTVisitor):
             node = given.get(param.name.value, param.default)
             if node is None:
                 return None
-            value = evaluate(node, self.env)
-            values[param.name.value] = cst.parse_expression(repr(value.value)) if value.known and is_literal(value.value) else node
+            values[param.name.value] = self._argument_code(node)
         return made.visit(_Substitute(values, self.resolver.copies))
+
+    def _argument_code(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """What a helper's parameter is replaced by: the argument's static value, written out, or
+        the argument as the caller wrote it."""
+        value = evaluate(node, self.env)
+        return cst.parse_expression(repr(value.value)) if value.known and is_literal(value.value) else node
 
     def _custom_class(self, node) -> str | None:
         """The name of the custom layer class this call constructs (`TransformerBlock(32, 2)`)."""
@@ -1538,9 +1543,7 @@ class Analyzer(cst.CSTVisitor):
                     return None
                 tensors[name] = found
                 continue
-            value = evaluate(node, self.env)
-            literal = value.known and is_literal(value.value)
-            values[name] = cst.parse_expression(repr(value.value)) if literal else node
+            values[name] = self._argument_code(node)
         if not tensors:
             return None
         specialised = cst.IndentedBlock(body).visit(_Substitute(values, self.resolver.copies))
