@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from k2t import cstwalk
+from k2t import cstwalk, rewrite
 from k2t.datasets import Dataset, read_pipeline
 from k2t.names import Resolver
 from k2t.ops import LambdaFunction, lambda_function
@@ -623,11 +623,7 @@ class Analyzer(cst.CSTVisitor):
         bindings, self.bindings = self.bindings, {}
         # A parameter the body assigns again (`filters = filters * 2` per block) is no one size: its
         # uses are written as numbers, and the builder is fixed for its value.
-        rebound = {
-            n.value for statement in cstwalk.iter_nodes(node.body)
-            if isinstance(statement, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For))
-            for n in cstwalk.iter_nodes(statement.target) if isinstance(n, cst.Name)
-        }
+        rebound = rewrite.bound_names([node.body], augmented=True)
         for param in node.params.params + node.params.kwonly_params:
             default = evaluate_value(param.default, self.env.parent) if param.default else UNKNOWN
             self.env.bind(param.name, bindings.get(param.name.value, default), is_local=True)
@@ -817,15 +813,8 @@ class Analyzer(cst.CSTVisitor):
         self.dynamic.pop()
         # A value set in one branch, or in a loop that may run any number of times, is known after
         # the statement only to the run (`if big: units = 128 else: units = 64`).
-        for bound in cstwalk.iter_nodes(node):
-            targets = []
-            if isinstance(bound, cst.Assign):
-                targets = [t.target for t in bound.targets]
-            elif isinstance(bound, (cst.AugAssign, cst.AnnAssign, cst.For)):
-                targets = [bound.target]
-            for target in targets:
-                if isinstance(target, (cst.Name, cst.Tuple, cst.List)):
-                    self.env.bind(target, UNKNOWN, self._local)
+        for name in rewrite.bound_names([node], augmented=True):
+            self.env.bind(cst.Name(name), UNKNOWN, self._local)
 
     def _across_blocks(self, blocks, inside: tuple) -> list[Problem]:
         """A model made outside a run-time if/for/while but holding layers made inside it: k2t

@@ -861,8 +861,9 @@ def _definition_time_names(statement: cst.CSTNode) -> set[str]:
     return reads.names
 
 
-def bound_names(statements) -> set[str]:
-    """Names the statements assign (targets and for-loop variables; not inside nested defs)."""
+def bound_names(statements, augmented: bool = False) -> set[str]:
+    """Names the statements assign (targets and for-loop variables; not inside nested defs);
+    with augmented, also those of `x += ...` and `x: int = ...`."""
     class Binds(cst.CSTVisitor):
         def __init__(self):
             self.names: set[str] = set()
@@ -873,6 +874,14 @@ def bound_names(statements) -> set[str]:
 
         def visit_For(self, node: cst.For) -> None:
             self.names |= _names_in(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            if augmented:
+                self.names |= _names_in(node.target)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            if augmented:
+                self.names |= _names_in(node.target)
 
         def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
             return False

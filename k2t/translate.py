@@ -1264,14 +1264,8 @@ class _Translation:
     @functools.cached_property
     def module_variables(self) -> frozenset:
         """The names the program's module-level code assigns (in any block, not in defs or classes)."""
-        names = set()
-        for statement in self.wrapper.module.body:
-            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-                continue
-            for node in cstwalk.iter_nodes(statement):
-                if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For)):
-                    names.update(n.value for n in cstwalk.iter_nodes(node.target) if isinstance(n, cst.Name))
-        return frozenset(names)
+        code = [s for s in self.wrapper.module.body if not isinstance(s, (cst.FunctionDef, cst.ClassDef))]
+        return frozenset(rewrite.bound_names(code, augmented=True))
 
     def changes_learning_rate(self, model: ModelIR) -> bool:
         """Whether a callback may change the learning rate while the model trains (Keras's SGD
