@@ -125,6 +125,10 @@ class ModelLoops:
     def several_inputs(self) -> bool:
         return len(self.inputs) > 1
 
+    @property
+    def several_outputs(self) -> bool:  # compiled or not (an inference model returning its states)
+        return len(self.lowered.output_shapes) > 1
+
     # -- pieces of code shared by the functions -------------------------------------------
     def _batch(self, inputs: str, index: str) -> str:
         """The model called on one batch of `inputs` (a tensor, or a tuple for several inputs)."""
@@ -357,7 +361,7 @@ class ModelLoops:
         if what:
             doc = f"Keras's predict(): {what} probabilities as numpy, in inference mode, in batches."
         samples = "len(inputs[0])" if self.several_inputs else "len(inputs)"
-        if self.outputs:
+        if self.several_outputs:
             doc = "Keras's predict(): a numpy array per output, in inference mode, in batches."
         lines = [
             f'"""{doc}"""',
@@ -368,7 +372,7 @@ class ModelLoops:
             "]",
             "return torch.cat(outputs).cpu().numpy()",
         ]
-        if self.outputs:
+        if self.several_outputs:
             lines[-1] = "return [torch.cat(output).cpu().numpy() for output in zip(*outputs)]"
         return "@torch.no_grad()\n" + _function(self.fn("predict"), "model, inputs, batch_size=32", lines)
 
@@ -380,7 +384,7 @@ class ModelLoops:
         inputs = self.fn("prepare_inputs") + "(x)"
         call = f"model(*{inputs})" if self.several_inputs else f"model({inputs})"
         lines = [f'"""{doc}"""', "model.eval()", f"return {self._prediction(call)}.cpu().numpy()"]
-        if self.outputs:
+        if self.several_outputs:
             lines[-1] = f"return [output.cpu().numpy() for output in {call}]"
         return "@torch.no_grad()\n" + _function(self.fn("call_model"), "model, x", lines)
 

@@ -836,3 +836,20 @@ def residual(x, filters):
         "model of the file uses it, with the sizes it is given there"
         for what in ("layers.Conv2D", "layers.add")
     }
+
+
+def test_predict_of_a_model_with_two_outputs_that_is_not_compiled_gives_an_array_per_output():
+    source = """
+import numpy as np
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(4,))
+hidden = layers.Dense(3)(inputs)
+model = keras.Model(inputs, [hidden, layers.Dense(2)(hidden)])
+first, second = model.predict(np.ones((5, 4), dtype="float32"))
+"""
+    code = translate(source).code
+    namespace = {"__name__": "__main__"}
+    exec(code, namespace)  # noqa: S102 - the translated program
+    assert namespace["first"].shape == (5, 3) and namespace["second"].shape == (5, 2)
