@@ -464,7 +464,7 @@ class _Translation:
         watched = {
             n.value for s in removed for small in s.body if isinstance(small, cst.Assign)
             for t in small.targets for n in cstwalk.iter_nodes(t.target) if isinstance(n, cst.Name)
-        } - {model.var}
+        } - {model.var, "_"}
         body = model.scope.body.body if isinstance(model.scope, cst.FunctionDef) else getattr(model.scope, "body", [])
         if not watched or model.creation not in body:
             return
@@ -475,9 +475,15 @@ class _Translation:
             if id(statement) in models_statements or self.is_covered(statement):
                 continue  # another model's statements (`encoder = keras.Model(inputs, encoded)`)
             stores = rewrite.bound_names([statement])
+            local = set()  # a function's own variables shadow the module's
+            if isinstance(statement, cst.FunctionDef):
+                params = statement.params
+                local = rewrite.bound_names(statement.body.body, augmented=True) | {
+                    p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)
+                }
             read = sorted({
                 n.value for n in cstwalk.iter_nodes(statement)
-                if isinstance(n, cst.Name) and n.value in watched and n.value not in stores
+                if isinstance(n, cst.Name) and n.value in watched and n.value not in stores | local
                 and not (isinstance(self.parents.get(n), cst.Attribute) and self.parents[n].attr is n)
                 and not (isinstance(self.parents.get(n), cst.Arg) and self.parents[n].keyword is n)
             })

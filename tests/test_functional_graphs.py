@@ -853,3 +853,25 @@ first, second = model.predict(np.ones((5, 4), dtype="float32"))
     namespace = {"__name__": "__main__"}
     exec(code, namespace)  # noqa: S102 - the translated program
     assert namespace["first"].shape == (5, 3) and namespace["second"].shape == (5, 2)
+
+
+def test_a_function_s_own_variable_named_like_a_graph_tensor_is_not_the_graph_s():
+    source = """
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(4,))
+x = layers.Dense(3)(inputs)
+model = keras.Model(inputs, x)
+
+
+def scale(x, factor=2.0):
+    for _ in range(2):
+        x = x * factor
+    return x
+"""
+    result = translate(source)
+    assert result.errors == []
+    # The module's own reads of the graph's tensors are still marked.
+    result = translate(source + "print(x)\n")
+    assert [(d.code, d.line) for d in result.errors] == [("K2T302", 14)]
