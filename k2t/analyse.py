@@ -60,6 +60,8 @@ class LayerCall:
     name: str | None = None  # the Keras name= argument
     inputs: list[str] = field(default_factory=lambda: ["x"])  # tensors it is applied to
     output: str = "x"  # the tensor it produces
+    # `out, h, c = lstm(x)`: every tensor it produces, unpacked (`_` for one the program drops).
+    outputs: list[str] = field(default_factory=list)
     extra: dict[str, Value] = field(default_factory=dict)  # inert keywords (input_shape=, name=)
     shared_with: "LayerCall | None" = None  # a layer object applied again: its first application
     binding: str | None = None  # `encoder = layers.Dense(16)`: the variable holding the layer object
@@ -96,6 +98,8 @@ class FunctionalNode:
     order: int = 0
     # The if/for/while statements around its creation whose branch or count only the run decides.
     blocks: tuple = ()
+    # `out, h, c = lstm(x)`: h is output 1 of the node that applies lstm (layer None here).
+    part: "tuple[FunctionalNode, int] | None" = None
 
 
 @dataclass(frozen=True)
@@ -965,6 +969,10 @@ class Analyzer(cst.CSTVisitor):
                 self.result.datasets.append(dataset)
                 self.env.bind(target, UNKNOWN, self._local)
                 return
+        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, cst.Call) and self._unpack(line, value, target):
+            return
+        if name and isinstance(value, (cst.List, cst.Tuple)) and self._tensor_list(line, target, value):
+            return
         if isinstance(value, cst.Call):
             key = self.resolver.key(value.func)
             if name and key == "Sequential":
@@ -1048,6 +1056,58 @@ class Analyzer(cst.CSTVisitor):
             if isinstance(t.target, cst.Name) and t.target.value in self.tensors[-1]:
                 # A tensor variable rebound by code that is not a layer (tf.nn.relu(x), x + 1).
                 self.tensors[-1][t.target.value] = UnknownTensor(t.target.value, line)
+
+    def _unpack(self, line, call: cst.Call, target: cst.Tuple | cst.List) -> bool:
+        """`out, h, c = lstm(x)`: a layer application with several outputs (an RNN's return_state)."""
+        if not all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements):
+            return False
+        names = [e.value.value for e in target.elements]
+        first = names[0] if names[0] != "_" else self._fresh_tensor_name("output")
+        node = self._apply(line, call, first, [])
+        if node is None:
+            return False
+        self._tensor_node(first, node)
+        if node.layer is not None:
+            node.layer.outputs = [first, *names[1:]]
+        for index, name in enumerate(names[1:], 1):
+            if name != "_":
+                part = FunctionalNode(None, [node], line, name, [], part=(node, index))
+                self.tensors[-1][name] = self._made(part)
+        return True
+
+    def _tensor_list(self, line, target: cst.Name, value: cst.List | cst.Tuple) -> bool:
+        """`states = [h, c]`: a static list of graph tensors, read where it is given to a layer or a model."""
+        if not value.elements or not all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in value.elements):
+            return False
+        items = [self.tensors[-1].get(e.value.value) for e in value.elements]
+        if not all(isinstance(item, (FunctionalNode, FunctionalInput)) for item in items):
+            return False
+        self.tensors[-1].pop(target.value, None)
+        self.env.bind(target, items, self._local)
+        self.tensor_lists[(id(self.scopes[-1]), target.value)] = [line]
+        return True
+
+    def _listed_tensors(self, node: cst.BaseExpression) -> list | None:
+        """The items of a tensor list expression (`states`, `[inputs] + states`): graph tensors, or
+        expressions to read as tensors; None when the expression is not such a list."""
+        if isinstance(node, (cst.List, cst.Tuple)) and all(isinstance(e, cst.Element) for e in node.elements):
+            return [e.value for e in node.elements]
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+            left, right = self._listed_tensors(node.left), self._listed_tensors(node.right)
+            return left + right if left is not None and right is not None else None
+        if isinstance(node, cst.Name) and node.value not in self.tensors[-1]:
+            value = evaluate_value(node, self.env)
+            if isinstance(value, list) and value and all(isinstance(i, (FunctionalNode, FunctionalInput)) for i in value):
+                return list(value)
+        return None
+
+    def _still_held(self, item, node: cst.CSTNode, problems: list[Problem]) -> bool:
+        """A tensor taken from a list: forward() reads it by its name, which must still hold it."""
+        if self.tensors[-1].get(item.var, item) is item:
+            return True
+        problems.append(Problem(node, "K2T301", f"{item.var} is assigned again after it was put in a list; "
+                                "k2t follows a list's tensors only while their names hold them"))
+        return False
 
     def _tensor_node(self, name: str, node: "FunctionalNode | None") -> bool:
         if node is None:
@@ -1355,11 +1415,16 @@ class Analyzer(cst.CSTVisitor):
             if arg.keyword is not None and arg.keyword.value in ("training", "mask"):
                 problems.append(Problem(arg, "K2T301", f"{arg.keyword.value}= on a layer call is not translated yet"))
                 continue
-            values = arg.value.elements if isinstance(arg.value, (cst.List, cst.Tuple)) else [arg]
-            for i, element in enumerate(values):
-                producer = self._tensor(line, element.value, f"{target}_{len(self.synthetic) + 1}", problems)
+            values = self._listed_tensors(arg.value) or [arg.value]
+            self.functional_statements.setdefault(id(line), []).extend(self._list_statements(arg.value))
+            for element in values:
+                if isinstance(element, (FunctionalNode, FunctionalInput)):  # from `states = [h, c]`
+                    if self._still_held(element, arg.value, problems):
+                        producers.append(element)
+                    continue
+                producer = self._tensor(line, element, f"{target}_{len(self.synthetic) + 1}", problems)
                 if producer is None:
-                    problems.append(Problem(element.value, "K2T301", f"{code_of(element.value)} is not a tensor k2t can follow"))
+                    problems.append(Problem(element, "K2T301", f"{code_of(element)} is not a tensor k2t can follow"))
                     continue
                 producers.append(producer)
         node = FunctionalNode(layer, producers, line, target, list(problems))
@@ -1574,6 +1639,11 @@ class Analyzer(cst.CSTVisitor):
         for node in created:
             if node.layer is not None:
                 node.layer.inputs = [p.var for p in node.producers]
+                if node.layer.outputs:
+                    node.layer.outputs[0] = node.layer.output
+            if node.part is not None:  # `out, h, c = lstm(x)` in a helper: h under its new name
+                whole, index = node.part
+                whole.layer.outputs[index] = node.var
 
     def _tensor(self, line, expression, synthetic: str, problems):
         if isinstance(expression, cst.Name):
@@ -1618,8 +1688,9 @@ class Analyzer(cst.CSTVisitor):
         if inputs is None or outputs is None:
             model.problems.append(Problem(call, "K2T301", "Model() without inputs and outputs (a subclassed model?)"))
             return
-        input_vars = [e.value for e in inputs.elements] if isinstance(inputs, (cst.List, cst.Tuple)) else [inputs]
-        output_vars = [e.value for e in outputs.elements] if isinstance(outputs, (cst.List, cst.Tuple)) else [outputs]
+        input_vars = self._listed_tensors(inputs) or [inputs]
+        output_vars = self._listed_tensors(outputs) or [outputs]
+        lists = self._list_statements(inputs) + self._list_statements(outputs)  # `states = [h, c]`
         # A problem below still lets the walk find the model's statements: they are then left as
         # they are under the model's own report, not each layer with a message of its own.
         if isinstance(outputs, cst.Dict):
@@ -1630,12 +1701,18 @@ class Analyzer(cst.CSTVisitor):
         for node in input_vars:
             tensor = node if isinstance(node, FunctionalInput) else (
                 self.tensors[-1].get(node.value) if isinstance(node, cst.Name) else None)
+            if isinstance(node, (FunctionalInput, FunctionalNode)):
+                node = inputs  # for a message: the list it came from
             if not isinstance(tensor, FunctionalInput):
                 model.problems.append(Problem(node, "K2T301", f"model input {code_of(node)} is not a keras.Input"))
             else:
                 declared.append(tensor)
         found = []
         for output in output_vars:
+            if isinstance(output, (FunctionalNode, FunctionalInput)):  # from `outputs = [y, h]`
+                if self._still_held(output, outputs, model.problems):
+                    found.append(output)
+                continue
             out = self.tensors[-1].get(output.value) if isinstance(output, cst.Name) else None
             if out is None and isinstance(output, cst.Call):  # keras.Model(inputs, layers.Dense(3)(x))
                 problems: list[Problem] = []
@@ -1668,7 +1745,7 @@ class Analyzer(cst.CSTVisitor):
         for item in used_inputs:
             if item not in declared:
                 model.problems.append(Problem(item.call, "K2T301", f"{item.var} feeds the model but is not among its inputs"))
-        statements = []
+        statements = list(lists)
         failed = bool(model.problems)  # a model left as is claims none of its layers
         for item in [*declared, *nodes]:
             if not failed:
@@ -1694,6 +1771,7 @@ class Analyzer(cst.CSTVisitor):
         for layer in model.layers:
             if layer.borrowed_from is not None and layer.borrowed_from[0] is not model:
                 model.borrowed[id(layer)] = layer.borrowed_from
+        self._share_across_models(model)
         model.inputs = [(t.var, t.shape) for t in declared]
         model.input_names = {t.var: t.name for t in declared if t.name}
         model.outputs = [o.var for o in found]
@@ -1702,6 +1780,25 @@ class Analyzer(cst.CSTVisitor):
             if statement not in unique and statement is not line:
                 unique.append(statement)
         model.build_statements = unique
+
+    def _share_across_models(self, model: ModelIR) -> None:
+        """A layer object applied again in this model but first in another (the inference decoder
+        of a seq2seq model): this model uses that model's module; later applications here share it."""
+        first_here: dict[int, LayerCall] = {}
+        for layer in model.layers:
+            first = layer.shared_with
+            if first is None or any(other is first for other in model.layers):
+                continue
+            if id(first) in first_here:
+                layer.shared_with = first_here[id(first)]
+                continue
+            made = next((n for n in self.nodes if n.layer is first), None)
+            owner = self.claimed.get(id(made), (None, None))[1] if made is not None else None
+            if owner is None or owner is model:
+                continue  # lowering reports a layer shared with one it cannot see
+            first_here[id(first)] = layer
+            layer.shared_with = None
+            model.borrowed[id(layer)] = (owner, first)
 
     def _input(self, model: ModelIR, node: cst.Call, key: str) -> None:
         shape = None

@@ -20,7 +20,7 @@ from k2t.analyse import ModelIR, Problem
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.initializers import initializer_code, keras_fans
 from k2t.rules.regularizers import Penalty
-from k2t.rules.spec import FIRST, LAST, LayerContext, Lowering, Step, Unsupported, to_first, to_last
+from k2t.rules.spec import FIRST, LAST, STATE, LayerContext, Lowering, Step, Unsupported, to_first, to_last
 from k2t.values import Symbol, Value, dim_code
 
 
@@ -176,6 +176,15 @@ def _consumers(model: ModelIR, index: int) -> list[int]:
     return found
 
 
+def _only_initial_state(model: ModelIR, var: str) -> bool:
+    """Every layer that reads `var` takes it as an initial state (not as its sequence), and the
+    model does not return it."""
+    readers = [layer for layer in model.graph_nodes if var in layer.inputs]
+    return bool(readers) and var not in model.graph_outputs and all(
+        layer.rule is not None and layer.rule.takes_states and layer.inputs[0] != var for layer in readers
+    )
+
+
 def _consumer_keys(model: ModelIR, index: int) -> tuple[str, ...]:
     """Keys of the chain of single consumers after a node (Flatten's look-ahead)."""
     keys = []
@@ -278,7 +287,7 @@ def lower_model(
         if clashes:
             problems.append(Problem(layer.node, "K2T102", f"{layer.key}: {', '.join(clashes)} is read from an object, "
                                     "and the model's constructor already has a parameter of that name"))
-            failed.add(layer.output)
+            failed.update(layer.outputs or [layer.output])
             continue
         for attribute in attributes:
             # `Dense(self.num_tokens)` in a method: the model is given self.num_tokens as num_tokens.
@@ -299,7 +308,7 @@ def lower_model(
                     ctor_params.append(local)
                     ctor_args.append(local)
         if any(v in failed for v in layer.inputs):  # the cause is reported where it failed
-            failed.add(layer.output)
+            failed.update(layer.outputs or [layer.output])
             continue
         try:
             inputs = [tensors[v] for v in layer.inputs]
@@ -332,6 +341,7 @@ def lower_model(
             next_keys=_consumer_keys(model, index),
             flat_from=flat_from if rule.keras == "Dense" else None,
             in_shapes=tuple(t.shape for t in inputs),
+            in_layouts=tuple(t.layout for t in inputs),
             sparse_gradients=sparse_gradients,
             lazy=lazy,
         )
@@ -339,21 +349,21 @@ def lower_model(
             lowering = rule.lower(ctx)
         except Unsupported as exc:
             problems.append(Problem(layer.node, exc.code, str(exc)))
-            failed.add(layer.output)
+            failed.update(layer.outputs or [layer.output])
             continue
         except TypeError:  # arithmetic on a size known only at run time
             runtime = ", ".join(d.code for t in inputs for d in t.shape if isinstance(d, Symbol))
             problems.append(
                 Problem(layer.node, "K2T303", f"{layer.key} needs input sizes that are only known at run time ({runtime})")
             )
-            failed.add(layer.output)
+            failed.update(layer.outputs or [layer.output])
             continue
         if id(layer) in borrowed and layer.shared_with is None:
             own = [step for step in lowering.steps if step.module is not None]
             owner, attr = borrowed[id(layer)]
             if len(own) > 1 or (own and attr is None):
                 problems.append(Problem(layer.node, "K2T301", f"{layer.key}: a layer of {owner} made of several modules is not shared yet"))
-                failed.add(layer.output)
+                failed.update(layer.outputs or [layer.output])
                 continue
             if own:
                 own[0].module = f"{owner}.{attr}"
@@ -376,7 +386,7 @@ def lower_model(
             own = [step for step in lowering.steps if step.module is not None]
             if first is None or [s.module for s in own] != [s.module for s in first]:
                 problems.append(Problem(layer.node, "K2T301", f"shared {layer.key} applied to inputs of another shape"))
-                failed.add(layer.output)
+                failed.update(layer.outputs or [layer.output])
                 continue
             shared_steps.update({id(mine): id(theirs) for mine, theirs in zip(own, first)})
             ctx.notes.clear()  # said at the first application
@@ -386,6 +396,14 @@ def lower_model(
                 penalties += [(lowering.steps[lowering.weights_step], target, p) for target, p in layer_penalties]
             elif layer_penalties:
                 problems.append(Problem(layer.node, "K2T102", f"{layer.key}: its regularizer has no weights to act on"))
+        unpacked = len(layer.outputs) > 1
+        if unpacked != bool(lowering.unpack) or (unpacked and len(layer.outputs) != len(lowering.out_shapes)):
+            count = len(lowering.out_shapes) if lowering.unpack else 1
+            problems.append(Problem(layer.node, "K2T301", f"{layer.key} returns {count} tensor{'s' * (count > 1)}, "
+                                    + (f"unpacked here into {len(layer.outputs)}" if unpacked else
+                                       "which k2t follows only unpacked (`output, state = layer(x)`)")))
+            failed.update(layer.outputs or [layer.output])
+            continue
         layer_notes = [Problem(layer.node, note[0], note[1]) for note in ctx.notes]
         notes.extend(layer_notes)
         activation = lowering.activation
@@ -393,11 +411,11 @@ def lower_model(
             problems.append(
                 Problem(layer.node, "K2T102", f"{layer.key}(activation={layer.args['activation'].code}) has no translation")
             )
-            failed.add(layer.output)
+            failed.update(layer.outputs or [layer.output])
             continue
         # The module's output is the layer's output (up to its activation) only when the last
         # step is a plain module call: then the verifier compares it layer by layer.
-        comparable = bool(lowering.steps) and lowering.steps[-1].forward == "{m}({x})"
+        comparable = bool(lowering.steps) and lowering.steps[-1].forward == "{m}({x})" and not unpacked
         snippets |= lowering.snippets
         steps.extend(lowering.steps)
         for step in lowering.steps:
@@ -424,7 +442,18 @@ def lower_model(
         # A documented difference is a comment at the layer's line, not a marker for a human.
         for note, problem in zip(ctx.notes, layer_notes):
             _add_comment(comments, _layer_step(lowering, steps), layer.key, problem.message, *note[2:])
-        per_layer_steps.append((steps, layer.output, inputs[0].var, [expr for expr, _ in input_exprs], layer.comments))
+        extra_outputs, finish = [], list(lowering.finish)
+        for i, (var, shape) in enumerate(zip(layer.outputs, lowering.out_shapes) if unpacked else ()):
+            if i and finish[i] and _only_initial_state(model, var):
+                # Read only as another recurrent layer's initial state: kept as torch returns it.
+                finish[i] = None
+                extra_outputs.append((var, shape, STATE))
+            elif i:
+                extra_outputs.append((var, shape, lowering.out_layout))
+        unpacking = (layer.outputs, lowering.unpack, finish, lowering.finish_comment) if unpacked else None
+        per_layer_steps.append(
+            (steps, layer.output, inputs[0].var, [expr for expr, _ in input_exprs], layer.comments, unpacking)
+        )
         last = lowering.steps[-1] if lowering.steps else None
         last_module_step = last if last is not None and last.module else None
         weights_step = lowering.steps[lowering.weights_step] if lowering.weights_step is not None else None
@@ -451,6 +480,8 @@ def lower_model(
             )
         )
         tensors[layer.output] = _Tensor(layer.output, tuple(lowering.out_shape), lowering.out_layout, out_flat_from)
+        for var, shape, layout in extra_outputs:
+            tensors[var] = _Tensor(var, tuple(shape), layout)
 
     if problems:
         raise Failed(problems)
@@ -466,15 +497,27 @@ def lower_model(
         init_lines += [line for line in notes_above if line not in said]
         said.update(notes_above)
         init_lines.append(f"self.{names[id(step)]} = {step.module}")
-    for steps, out, current, input_exprs, user_comments in per_layer_steps:
+    consumed = {var for layer in model.graph_nodes for var in layer.inputs} | set(model.graph_outputs)
+    for steps, out, current, input_exprs, user_comments, unpacking in per_layer_steps:
         forward += user_comments  # the program's own comments, next to the code they explain
-        for step in steps:
+        for i, step in enumerate(steps):
             fields = {f"x{i}": e for i, e in enumerate(input_exprs)}
             fields["xs"] = "[" + ", ".join(input_exprs) + "]"
             expression = step.forward.format(x=current, m=f"self.{names[id(step)]}" if step.module else "", **fields)
             forward += comments.pop(id(step), [])
-            forward.append(f"{out} = {expression}")
+            target = out
+            if unpacking and i == len(steps) - 1:  # `out, (h, c) = self.lstm(x)`; `_` for what nothing reads
+                target = unpacking[1].format(**{f"y{j}": var if var in consumed else "_" for j, var in enumerate(unpacking[0])})
+                target = target.replace("(_, _)", "_")  # `out, _ = self.lstm(x)`
+            forward.append(f"{target} = {expression}")
             current = out
+        if unpacking:  # each output in Keras's form: `h, c = h[0], c[0]`
+            outs, _, finish, why = unpacking
+            done = [(var, code.format(**{f"y{j}": v for j, v in enumerate(outs)}))
+                    for var, code in zip(outs, finish) if code and var in consumed]
+            if done:
+                forward += [f"# {why}"] if why and any("[0]" in c for _, c in done) else []
+                forward.append(f"{', '.join(v for v, _ in done)} = {', '.join(c for _, c in done)}")
     for var in model.graph_outputs:
         tensor = tensors[var]
         if tensor.layout == FIRST and len(tensor.shape) >= 2:
@@ -678,22 +721,23 @@ def _reuse_names(forward: list[str], kept: set[str]) -> list[str]:
         value = node.value if isinstance(node, ast.Assign) else node
         return {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} if node is not None else set()
 
-    def writes(i: int) -> str | None:
+    def writes(i: int) -> set[str]:
         node = statements[i]
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            return node.targets[0].id
-        return None
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        return {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
 
     lines = list(forward)
     for i in range(len(lines)):
-        name = writes(i)
+        node = statements[i]
+        single = isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+        name = node.targets[0].id if single else None  # `out, (h, c) = ...` keeps its names
         base = re.sub(r"(_\d+)+$", "", name or "")
         if not base or base == name or name in kept:
             continue
         later = range(i + 1, len(lines))
-        redefined = next((j for j in later if writes(j) == name), len(lines))
+        redefined = next((j for j in later if name in writes(j)), len(lines))
         last_read = max((j for j in range(i + 1, redefined) if name in reads(j)), default=i)
-        next_base = next((j for j in later if writes(j) == base), len(lines))
+        next_base = next((j for j in later if base in writes(j)), len(lines))
         # The base's older value must be dead from here on, and the base not set while this is read.
         if next_base < last_read or any(base in reads(j) for j in range(i + 1, min(next_base + 1, len(lines)))):
             continue

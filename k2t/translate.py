@@ -543,8 +543,10 @@ class _Translation:
             self.class_model(model)
             return
         owned, injected = self.bind_nested_models(model)
+        # Models that use this model's modules name its layer objects too (`decoder_lstm(...)`).
+        sharers = [m for m in self.analysis.models if any(owner is model for owner, _ in m.borrowed.values())]
         for layer in model.graph_nodes:  # `normalizer.adapt(x)`: the program's module, given
-            layer.injected = layer.defined_by is not None and not self.named_only_inside(layer.binding, [model])
+            layer.injected = layer.defined_by is not None and not self.named_only_inside(layer.binding, [model, *sharers])
         if model.kind == "sequential" and model.input_shape is None:
             model.input_shape = self.shape_from_outer_models(model)
         env = self.analysis.module_env

@@ -10,6 +10,9 @@ REQUIRED: Any = object()
 # Torch tensor layouts the engine tracks between layers.
 LAST = "channels_last"  # Keras order: (N, ..., C); also any rank-1 feature vector
 FIRST = "channels_first"  # torch order: (N, C, ...)
+# A recurrent layer's final state as torch keeps it, (num_layers, N, units), for a layer that takes
+# it as its initial state; Keras's state is (N, units).
+STATE = "torch_state"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,14 @@ class Lowering:
     init_code: list[str] = field(default_factory=list)
     flat_from: tuple | None = None  # output is a (C, H, W)-ordered flatten of this Keras shape
     snippets: set[str] = field(default_factory=set)  # helpers from snippets.py the code uses
+    # A layer with several outputs (an RNN with return_state=True): the last step's result is
+    # unpacked into `unpack` ({y0}, {y1}, ... the outputs, "{y0}, ({y1}, {y2})"), then finish[i],
+    # where not None, brings output i to Keras's form ("{y1}[0]"); out_shapes holds every output's
+    # Keras shape, out_shape the first's.
+    unpack: str | None = None
+    finish: tuple = ()
+    finish_comment: str | None = None  # why the outputs need finishing, next to that line
+    out_shapes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,8 @@ class LayerRule:
     inert: frozenset[str] = frozenset(
         {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape", "batch_size"}
     )
+    # Inputs after the first are initial states, taken in torch's form (STATE) as well as Keras's.
+    takes_states: bool = False
     # Regularizer argument -> the parameter of the layer's weights module that holds that Keras
     # weight (up to a transpose or a gate reorder, which a sum of |w| or w**2 does not see).
     regularized: tuple[tuple[str, str], ...] = (("kernel_regularizer", "weight"), ("bias_regularizer", "bias"))
@@ -121,6 +134,7 @@ class LayerContext:
     next_keys: tuple[str, ...] = ()  # canonical keys of the layers that follow (for look-ahead)
     flat_from: tuple | None = None  # input is a (C, H, W)-ordered flatten of this Keras shape
     in_shapes: tuple = ()  # every input's shape, for layers with several inputs (merging)
+    in_layouts: tuple = ()  # every input's layout (STATE: a recurrent state kept in torch's form)
     # The optimizer takes an Embedding's gradient sparse (one row per token), as Keras on TensorFlow does.
     sparse_gradients: bool = False
     # Sizes may stay unknown: the rule writes torch's lazy module (nn.LazyLinear, ...), whose sizes the

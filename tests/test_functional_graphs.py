@@ -838,6 +838,71 @@ def residual(x, filters):
     }
 
 
+ENCODER = """
+import keras
+from keras import layers
+
+tokens = keras.Input(shape=(None, 6))
+out, h, c = layers.LSTM(8, return_state=True)(tokens)
+states = [h, c]
+"""
+
+
+def test_recurrent_states_kept_for_another_layer_stay_in_torch_s_form():
+    source = ENCODER + """
+targets = keras.Input(shape=(None, 5))
+seq = layers.LSTM(8, return_sequences=True)(targets, initial_state=states)
+model = keras.Model([tokens, targets], layers.Dense(5)(seq))
+"""
+    code = translate(source).code
+    assert "_, (h, c) = self.lstm1(tokens)" in code
+    assert "seq = self.lstm2(targets, (h, c))[0]" in code  # no squeeze and unsqueeze between them
+    (verdict,) = verify_sources(source, code)
+    assert verdict.status == "equivalent", verdict
+
+
+def test_recurrent_states_returned_by_a_model_have_keras_s_shape():
+    source = ENCODER + "model = keras.Model(tokens, [out] + states)\n"
+    code = translate(source).code
+    assert "out, h, c = out[:, -1], h[0], c[0]" in code
+    assert "-> ((N, 8), (N, 8), (N, 8))" in code
+    (verdict,) = verify_sources(source, code)
+    assert verdict.status == "equivalent", verdict
+
+
+def test_a_tensor_list_whose_name_is_rebound_is_not_followed():
+    # `h` means another tensor when the list is read: forward() would read the new one.
+    source = ENCODER + "h = layers.Dense(8)(h)\nmodel = keras.Model(tokens, states + [h])\n"
+    result = translate(source)
+    assert [d.code for d in result.errors] == ["K2T301"]
+    assert "h is assigned again after it was put in a list" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ("out, h = layers.LSTM(8, return_state=True)(tokens)", "LSTM returns 3 tensors, unpacked here into 2"),
+        ("out = layers.GRU(8, return_state=True)(tokens)", "GRU returns 2 tensors, which k2t follows only unpacked"),
+        ("out, f, b = layers.Bidirectional(layers.GRU(8, return_state=True))(tokens)",
+         "Bidirectional(GRU(return_state=True)) is not translated yet"),
+        ("out = layers.GRU(8)(tokens, initial_state=[tokens])", "GRU's initial states must be (batch, 8) tensors"),
+    ],
+)
+def test_recurrent_outputs_and_states_k2t_cannot_follow_leave_one_marker(call, message):
+    source = f"""
+import keras
+from keras import layers
+
+tokens = keras.Input(shape=(4, 6))
+{call}
+model = keras.Model(tokens, out)
+"""
+    result = translate(source)
+    assert [d.code for d in result.errors][:1] in (["K2T301"], ["K2T102"]), result.errors
+    assert len(result.errors) == 1, result.errors
+    assert message in result.errors[0].message
+
+
 def test_predict_of_a_model_with_two_outputs_that_is_not_compiled_gives_an_array_per_output():
     source = """
 import numpy as np

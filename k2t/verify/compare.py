@@ -77,17 +77,20 @@ def keras_layers(keras_model, ir) -> tuple[list, list]:
     """The Keras layer behind each IR node, and (functional models) the tensor it produces."""
     if ir.kind == "sequential":
         return list(keras_model.layers), []
+    def makes(node, var: str) -> bool:  # `out, h, c = lstm(x)` makes h too
+        return node.output == var or var in node.outputs
+
     producers = []  # per node: for each input, the index of the node producing it (or None)
     for i, node in enumerate(ir.graph_nodes):
         row = []
         for var in node.inputs:
-            earlier = [j for j in range(i) if ir.graph_nodes[j].output == var]
+            earlier = [j for j in range(i) if makes(ir.graph_nodes[j], var)]
             row.append(earlier[-1] if earlier else None)
         producers.append(row)
     layers = [None] * len(ir.graph_nodes)
     tensors = [None] * len(ir.graph_nodes)
     stack = [  # from each output back
-        (max(i for i, n in enumerate(ir.graph_nodes) if n.output == var), tensor)
+        (max(i for i, n in enumerate(ir.graph_nodes) if makes(n, var)), tensor)
         for var, tensor in zip(ir.graph_outputs, keras_model.outputs)
     ]
     while stack:

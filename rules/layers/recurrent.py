@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from k2t.rules.activations import ACTIVATIONS
 from k2t.rules.initializers import initializer_code, keras_fans
-from k2t.rules.spec import LAST, LayerContext, LayerRule, Lowering, Step, Unsupported, params
+from k2t.rules.spec import LAST, STATE, LayerContext, LayerRule, Lowering, Step, Unsupported, params
 from k2t.values import dim_code
 
 _TORCH = {"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}
@@ -92,11 +92,9 @@ def _check(ctx, bidirectional: bool) -> None:
             f"{_arg(ctx, 'recurrent_activation', bidirectional)}: torch's {_TORCH[key]} gates are "
             "sigmoid"
         )
-    if ctx.value("return_state") is not False:
-        raise Unsupported(
-            f"{_arg(ctx, 'return_state', bidirectional)}: layers returning their states are not "
-            "translated yet"
-        )
+    ctx.require("return_state")
+    if bidirectional and ctx.value("return_state"):
+        raise Unsupported(f"{_arg(ctx, 'return_state', True)} is not translated yet")
     for name in ("stateful", "unroll"):
         if ctx.value(name) is not False:
             raise Unsupported(f"{_arg(ctx, name, bidirectional)} has no translation yet")
@@ -144,8 +142,10 @@ def _init_code(ctx, bidirectional: bool) -> tuple[list[str], bool]:
             lines.append(initializer_code(ctx.value("bias_initializer"), "{m}.bias_hh_l0"))
         elif ctx.key == "LSTM" and ctx.value("unit_forget_bias"):
             units = ctx.code("units")
-            gate = f"{units}:{2 * int(units)}" if units.isdigit() else f"{units} : 2 * {units}"
-            lines.append(f"nn.init.ones_({{m}}.bias_ih_l0[{gate}])  # forget gate")
+            if units.isdigit():
+                lines.append(f"nn.init.ones_({{m}}.bias_ih_l0[{units}:{2 * int(units)}])  # forget gate")
+            else:  # a size read from the program: the gate blocks of the module's own bias
+                lines.append("nn.init.ones_({m}.bias_ih_l0.view(4, -1)[1])  # forget gate")
     keras_like = None not in lines
     lines = [part for line in lines for part in line.splitlines()] if keras_like else []
     if bias and ctx.key != "GRU":
@@ -171,6 +171,7 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
     if in_features is None:
         raise Unsupported(f"{what} needs its number of input features known statically")
     units = ctx.require("units")
+    states = _initial_states(ctx, what, in_features)
     options = ["batch_first=True"]
     if key == "SimpleRNN" and ctx.value("activation") == "relu":
         options.append('nonlinearity="relu"')
@@ -191,20 +192,25 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
     backwards = ctx.value("go_backwards")
     steps = []
     dropout = ctx.value("dropout")
+    # The sequence is the first of several inputs when initial states are given.
+    sequence = "{x0}" if states else "{x}"
     if dropout:
         steps.append(
             Step(
-                "{m}({x}.transpose(1, 2)).transpose(1, 2)",
+                "{m}(" + sequence + ".transpose(1, 2)).transpose(1, 2)",
                 f"nn.Dropout1d({ctx.code('dropout')})",
                 attr="dropout",
                 comment=f"Keras {key}(dropout=...): one input mask per sequence and feature, kept "
                 "for every step.",
             )
         )
-    call = "{m}({x}.flip(1))" if backwards else "{m}({x})"
+    sequence = "{x}" if dropout else sequence
+    call = "{m}(" + sequence + (".flip(1)" if backwards else "") + (f", {states})" if states else ")")
     comment = "Keras's go_backwards: runs over the reversed sequence." if backwards else None
     out_units = units * 2 if merge_mode == "concat" else units
     weights_step = len(steps)
+    if ctx.value("return_state"):
+        return _with_states(ctx, steps, Step(call, module, _ATTR[key], comment), length, snippets)
     if not bidirectional:
         steps.append(
             Step(call + ("[0]" if sequences else "[0][:, -1]"), module, _ATTR[key], comment)
@@ -240,6 +246,52 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
         init_code=init_code,
         transfer_info={"kind": key, "bidirectional": bidirectional},
         snippets=snippets,
+    )
+
+
+def _initial_states(ctx, what: str, in_features) -> str | None:
+    """The torch code of `initial_state=[h, c]` ({x1}, {x2}: Keras's (N, units) states), or None.
+
+    torch's states have a leading (layers * directions) axis: (1, N, units).
+    """
+    given = ctx.in_shapes[1:] if len(ctx.in_shapes) > 1 else ()
+    if not given:
+        return None
+    expected = 2 if ctx.key == "LSTM" else 1
+    if len(given) != expected:
+        raise Unsupported(f"{what} is given {len(given)} initial states; Keras's {ctx.key} takes {expected}")
+    units = ctx.value("units")
+    if any(len(shape) != 1 or shape[0] not in (units, None) for shape in given):
+        raise Unsupported(f"{what}'s initial states must be (batch, {units}) tensors, got {given}")
+    if ctx.key in _LOOPS and ctx.value("activation") != "tanh":
+        raise Unsupported(f"{what}(activation={ctx.code('activation')}) with initial states is not translated yet")
+    layouts = ctx.in_layouts[1:] or (LAST,) * expected
+    codes = [f"{{x{i}}}" if layout == STATE else f"{{x{i}}}.unsqueeze(0)" for i, layout in enumerate(layouts, 1)]
+    return f"({codes[0]}, {codes[1]})" if expected == 2 else codes[0]
+
+
+def _with_states(ctx, steps: list[Step], step: Step, length, snippets) -> Lowering:
+    """return_state=True: Keras returns [output, h, c] (LSTM) or [output, h], each state (N, units);
+    torch returns (all steps, (h_n, c_n)) or (all steps, h_n), each state (1, N, units)."""
+    units = ctx.value("units")
+    count = 2 if ctx.key == "LSTM" else 1
+    sequences = ctx.value("return_sequences")
+    steps.append(step)
+    init_code, keras_like = _init_code(ctx, False)
+    if not keras_like:
+        ctx.note(f"{ctx.key}: an initializer has no translation; torch's default initialisation is used")
+    return Lowering(
+        steps=steps,
+        out_shape=(length, units) if sequences else (units,),
+        out_layout=LAST,
+        weights_step=len(steps) - 1,
+        init_code=init_code,
+        transfer_info={"kind": ctx.key, "bidirectional": False},
+        snippets=snippets,
+        unpack="{y0}, ({y1}, {y2})" if count == 2 else "{y0}, {y1}",
+        finish=(None if sequences else "{y0}[:, -1]", *(f"{{y{i}}}[0]" for i in range(1, count + 1))),
+        out_shapes=((length, units) if sequences else (units,), *[(units,)] * count),
+        finish_comment="torch's final states have a leading (num_layers) axis.",
     )
 
 
@@ -289,6 +341,8 @@ def _bidirectional(ctx) -> Lowering:
         raise Unsupported(
             f"Bidirectional({inner.key}) has no translation (LSTM, GRU and SimpleRNN do)"
         )
+    if len(ctx.in_shapes) > 1:
+        raise Unsupported(f"Bidirectional({inner.key}) with initial states is not translated yet")
     merge_mode = ctx.value("merge_mode")
     if merge_mode not in _MERGE:
         raise Unsupported(
@@ -336,7 +390,7 @@ def _recurrent_params(key: str):
 
 RULES = [
     LayerRule(
-        key, _recurrent_params(key), _lower, wants=LAST, transfer=_transfer, inert=_INERT,
+        key, _recurrent_params(key), _lower, wants=LAST, transfer=_transfer, inert=_INERT, takes_states=True,
         # Keras's bias is torch's bias_ih + bias_hh: a penalty on it is not one on each (refused).
         regularized=(("kernel_regularizer", "weight_ih_l0"), ("recurrent_regularizer", "weight_hh_l0")),
     )
