@@ -10,8 +10,8 @@ verify: 0 when every model is equivalent, 1 otherwise, 2 bad input.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
-
 import difflib
 import fnmatch
 import json
@@ -717,6 +717,17 @@ def _input_shape(text: str) -> tuple:
         raise click.BadParameter(f"{text!r}: sizes separated by commas, e.g. 28,28,1", param_hint="--input-shape") from None
 
 
+def _setting(text: str) -> tuple[str, object]:
+    name, equals, value = text.partition("=")
+    try:
+        if not (equals and name.strip().isidentifier()):
+            raise ValueError
+        return name.strip(), ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        raise click.BadParameter(f"{text!r}: NAME=VALUE with a Python literal, e.g. num_classes=10",
+                                 param_hint="--set") from None
+
+
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path())
 @click.option(
@@ -742,7 +753,12 @@ def _input_shape(text: str) -> tuple:
     help="The input shape without the batch (e.g. 28,28,1) for subclassed models whose input shape the "
     "program only gets from its data; 'None' for a variable size.",
 )
-def verify(files, pairs_file, fmt, as_json, atol, rtol, seed, train_steps, input_shape):
+@click.option(
+    "--set", "settings", metavar="NAME=VALUE", multiple=True,
+    help="A module-level value the program computes from its data (e.g. num_classes=10), bound before "
+    "the models are built; VALUE is a Python literal. Repeatable.",
+)
+def verify(files, pairs_file, fmt, as_json, atol, rtol, seed, train_steps, input_shape, settings):
     """Check numerically that each TORCH.py computes what its KERAS.py's models compute.
 
     FILES are KERAS.py TORCH.py pairs (one or more); --pairs reads them from a file. All pairs run in
@@ -756,12 +772,14 @@ def verify(files, pairs_file, fmt, as_json, atol, rtol, seed, train_steps, input
 
     fmt = "json" if as_json else fmt
     shape = _input_shape(input_shape) if input_shape else None
+    values = dict(_setting(text) for text in settings)
     pairs = _verify_pairs(files, pairs_file)
     reports, code = [], EXIT_OK
     for keras_file, torch_file in pairs:
         try:
             verdicts = verify_files(
-                keras_file, torch_file, atol=atol, rtol=rtol, seed=seed, train_steps=train_steps, input_shape=shape
+                keras_file, torch_file, atol=atol, rtol=rtol, seed=seed, train_steps=train_steps, input_shape=shape,
+                values=values,
             )
         except (InputError, TranslationError) as exc:
             click.echo(f"error: {exc}", err=True)

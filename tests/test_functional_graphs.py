@@ -940,3 +940,46 @@ def scale(x, factor=2.0):
     # The module's own reads of the graph's tensors are still marked.
     result = translate(source + "print(x)\n")
     assert [(d.code, d.line) for d in result.errors] == [("K2T302", 14)]
+
+
+DATA_SIZES = """
+import numpy as np
+import keras
+
+x_train = np.random.rand(40, 12, 1).astype("float32")
+y_train = np.random.randint(0, 3, 40)
+num_classes = len(np.unique(y_train))
+
+
+def make_model(input_shape):
+    inputs = keras.layers.Input(input_shape)
+    x = keras.layers.Conv1D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.models.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+
+model = make_model(input_shape=x_train.shape[1:])
+"""
+
+
+def test_verify_says_which_sizes_only_the_data_gives_and_takes_them_given(tmp_path):
+    from click.testing import CliRunner
+
+    from k2t.cli import main
+
+    code = translate(DATA_SIZES).code
+    (verdict,) = verify_sources(DATA_SIZES, code)
+    assert verdict.reason == (
+        "input_shape: make_model() is called with input_shape=x_train.shape[1:], which only the run computes "
+        "(if it is the input's shape, give it with --input-shape)"
+    )
+    (verdict,) = verify_sources(DATA_SIZES, code, input_shape=(12, 1))
+    assert verdict.reason.endswith("depends on values computed at run time (give it with --set num_classes=VALUE)")
+    keras_path, torch_path = tmp_path / "k.py", tmp_path / "t.py"
+    keras_path.write_text(DATA_SIZES, encoding="utf-8")
+    torch_path.write_text(code, encoding="utf-8")
+    given = ["verify", str(keras_path), str(torch_path), "--input-shape", "12,1", "--json"]
+    ok = CliRunner().invoke(main, [*given, "--set", "num_classes=3"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(main, [*given, "--set", "num_classes"])
+    assert bad.exit_code == 2 and "NAME=VALUE" in bad.output

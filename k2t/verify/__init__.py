@@ -92,7 +92,10 @@ def verify_sources(
     seed: int = 0,
     train_steps: int = 0,
     input_shape: tuple | None = None,
+    values: dict | None = None,
 ) -> list[Verdict]:
+    """values: module-level names the program computes from its data (`num_classes`), given by
+    the user (--set) and bound before the models are built."""
     _quiet_frameworks()
     keras_source = Source(keras_text, keras_path)
     torch_source = Source(torch_text, torch_path)
@@ -107,19 +110,19 @@ def verify_sources(
     for model in result.models:
         if model.ir.kind != "class":  # subclassed models: below, from their class reports
             verdicts.append(_verify_model(model, keras_source, torch_source, atol, rtol, seed, train_steps,
-                                          result.models, input_shape))
+                                          result.models, input_shape, values or {}))
     reports = {c.name: c for c in result.classes}
     instances = {m.var: m for m in result.models if m.ir.kind == "class"}
     for report in models:
         verdicts.append(_verify_class(
             report, reports, instances.get(report.instance), keras_source, torch_source, atol, rtol, seed,
-            input_shape, train_steps,
+            input_shape, train_steps, values or {},
         ))
     return verdicts
 
 
 def _verify_class(report, reports, model, keras_source, torch_source, atol, rtol, seed, input_shape=None,
-                  train_steps=0) -> Verdict:
+                  train_steps=0, values=None) -> Verdict:
     """A subclassed model: built from its module-level instance (`model = Net(...)`)."""
     import libcst as cst
 
@@ -155,7 +158,7 @@ def _verify_class(report, reports, model, keras_source, torch_source, atol, rtol
         keras_plan = keep_needed_imports(
             keras_source, keras_source.prelude(with_definitions=True), construction + getattr(training_plan, "code", "")
         )
-        namespace: dict = {"__name__": "k2t_verify_keras"}
+        namespace: dict = {"__name__": "k2t_verify_keras", **(values or {})}
         execute(keras_source.code(keras_plan.statements) + construction, namespace, keras_source.path)
         keras_model = namespace[report.instance]
         lines = keras_plan.lines + [(*keras_source.span(creation), "model construction")]
@@ -193,7 +196,7 @@ def _verify_class(report, reports, model, keras_source, torch_source, atol, rtol
 
 
 def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, seed, train_steps=0,
-                  reports: list = (), input_shape: tuple | None = None) -> Verdict:
+                  reports: list = (), input_shape: tuple | None = None, values: dict | None = None) -> Verdict:
     from k2t.verify import compare  # imports tensorflow and torch
 
     ir = model.ir
@@ -214,7 +217,7 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
         )
         code = keras_source.code(keras_plan.statements) + construction
         executed = f"{keras_source.path}: " + _describe(keras_plan.lines + lines)
-        namespace: dict = {"__name__": "k2t_verify_keras"}
+        namespace: dict = {"__name__": "k2t_verify_keras", **(values or {})}
         try:
             execute(code, namespace, keras_source.path)
         except Unverifiable as exc:
@@ -321,7 +324,22 @@ def _without_default(ir, reason: str, input_shape) -> str:
     if missing not in params or params[missing].default is not None:
         return reason
     hint = "" if input_shape is not None else " (if it is the input's shape, give it with --input-shape)"
+    given = _argument_given(ir.builder_call, list(params), missing) if ir.builder_call is not None else None
+    if given is not None:  # `make_model(input_shape=x_train.shape[1:])`: a value of the data
+        return f"{missing}: {builder.name.value}() is called with {missing}={given}, which only the run computes{hint}"
     return f"{missing}: {builder.name.value}()'s argument has no default, and nothing in the file calls it{hint}"
+
+
+def _argument_given(call, names: list[str], name: str) -> str | None:
+    """The code a call passes for one parameter of the function (names: its parameters in order)."""
+    from k2t.values import code_of
+
+    for position, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if (arg.keyword.value if arg.keyword else names[position] if position < len(names) else None) == name:
+            return code_of(arg.value)
+    return None
 
 
 def _given_input_shape(ir, statements, input_shape) -> str:
@@ -392,7 +410,9 @@ def _torch_model(model: ModelReport, keras_namespace: dict, torch_ns: dict):
         try:
             arguments.append(eval(code, keras_namespace))  # noqa: S307
         except NameError as exc:
-            raise Unverifiable(f"{exc.args[0]}: the model's sizes are computed at run time") from None
+            name = exc.args[0].split("'")[1] if exc.args[0].count("'") >= 2 else "NAME"
+            raise Unverifiable(f"{exc.args[0]}: the model's sizes are computed at run time "
+                               f"(give it with --set {name}=VALUE)") from None
     return torch_ns[model.class_name](*arguments)
 
 

@@ -322,6 +322,7 @@ def execute(code: str, namespace: dict, what: str) -> None:
     except NameError as exc:
         raise Unverifiable(
             f"{exc.args[0]}: the model's construction depends on values computed at run time"
+            + (f" (give it with --set {found.group(1)}=VALUE)" if (found := re.match(r"name '(\w+)'", exc.args[0])) else "")
         ) from None
     except ImportError as exc:
         raise Unverifiable(f"import failed: {exc}") from None
