@@ -208,6 +208,18 @@ def _is_super_call(small, method: str) -> bool:
     )
 
 
+def _unpacked_names(small) -> list[str] | None:
+    """`a, b, c = <call>`: the names, where the targets are plain names."""
+    if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.value, cst.Call)):
+        return None
+    target = small.targets[0].target
+    if not isinstance(target, (cst.Tuple, cst.List)) or not all(
+        isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements
+    ):
+        return None
+    return [e.value.value for e in target.elements]
+
+
 def _comments(statement) -> list[str]:
     return [line.comment.value for line in getattr(statement, "leading_lines", ()) if line.comment is not None]
 
@@ -361,6 +373,7 @@ class ClassTranslator:
         self.snippets: set[str] = set()  # helpers the classes need (rules/snippets.py)
         self.complete = True
         self.lazy = False
+        self.unpacking = 0  # the names the statement being translated unpacks a layer's outputs into
         self.batch_name = "inputs"  # initialize_parameters()'s first argument
         self._instances: dict = {}  # output_for's answers
         position = positions.get(node)
@@ -744,6 +757,17 @@ class ClassTranslator:
             if any(v.kind != TENSOR for v in values):
                 raise Refused(f"self.{sub.attr}(...): its inputs are not tensors k2t can follow")
             return self.lower_call(sub, values, True)
+        if sub.layer.rule.takes_states and len(args) == 2 and not args[0].keyword and not any(a.star for a in args) and (
+            args[1].keyword is None or args[1].keyword.value == "initial_state"
+        ):  # `self.gru(x, initial_state=hidden)`
+            values = [translate(a.value) for a in args]
+            states = list(values[1].items) if values[1].kind == SEQ else [values[1]]
+            if sub.layer.key == "LSTM" and len(states) == 1 and states[0].shape is None:
+                # `self.lstm(x, initial_state=states)` with a list the caller gives: its [h, c]
+                states = [Expr(ast.Subscript(states[0].node, ast.Constant(i)), TENSOR) for i in (0, 1)]
+            if any(v.kind != TENSOR for v in [values[0], *states]):
+                raise Refused(f"self.{sub.attr}(...): its inputs are not tensors k2t can follow")
+            return self.lower_call(sub, [values[0], *states], False)
         if len(args) != 1 or args[0].keyword is not None or args[0].star:
             raise Refused(f"self.{sub.attr}(...) with these arguments has no translation yet")
         value = translate(args[0].value)
@@ -759,6 +783,12 @@ class ClassTranslator:
         rule = layer.rule
         known = all(i.shape is not None and len(i.shape) >= 1 for i in inputs)
         shapes = [tuple(i.shape[1:]) if known else self.guessed_shape(layer.key, layer.args) for i in inputs]
+        if rule.takes_states and len(inputs) > 1:  # the sequence, then (N, units) initial states
+            known = inputs[0].shape is not None and len(inputs[0].shape) == 3
+            shapes = [shapes[0] if known else self.guessed_shape(layer.key, layer.args)]
+            shapes += [tuple(i.shape[1:]) if i.shape is not None and len(i.shape) == 2 else (None,) for i in inputs[1:]]
+        if not known and inputs[0].last is not None and len(shapes[0]) >= 1 and shapes[0][-1] is None:
+            shapes[0] = (*shapes[0][:-1], inputs[0].last)  # `x = self.embedding(x)`: its features known
         codes = [ast.unparse(i.node) for i in inputs]
         rank = len(shapes[0])
         wants = rule.wanted(layer.args) if rank >= 2 else None
@@ -807,6 +837,9 @@ class ClassTranslator:
         flattened = None if known else _LAST_AXIS_FLATTENED.get(layer.key)
         if flattened is not None and (len(lowering.steps) != 1 or lowering.steps[0].forward != "{m}({x})"):
             raise Refused(f"{layer.key} needs the rank of its input, which k2t could not follow here")
+        if lowering.unpack and self.unpacking != len(lowering.out_shapes):
+            count = len(lowering.out_shapes)
+            raise Refused(f"{layer.key} returns {count} tensors, which k2t follows only unpacked into {count} names")
         for step in lowering.steps:
             target = (element or f"self.{names[id(step)]}") if step.module else ""
             x = step.forward.format(x=x, m=target, **fields)
@@ -829,7 +862,20 @@ class ClassTranslator:
             shape = (BATCH, *(None,) * len(lowering.out_shape))
         else:
             shape = None
-        return Expr(ast.parse(x, mode="eval").body, TENSOR, shape=shape)
+        last = None
+        if shape is None and lowering.out_layout == LAST and lowering.out_shape:
+            last = lowering.out_shape[-1]  # an Embedding's features, whatever the rank of its input
+            if last is None and lowering.weights_step is None and lowering.out_shape == shapes[0]:
+                last = inputs[0].last  # kept through Dropout and other layers that keep the shape
+        if lowering.unpack:  # `out, h = self.gru(x)`: (pattern, finish code, comment) per output
+            items = tuple(
+                Expr(ast.Name("_"), TENSOR, shape=(inputs[0].shape[0], *out) if known else None,
+                     last=None if known else out[-1])
+                for out in lowering.out_shapes
+            )
+            unpack = (lowering.unpack, lowering.finish, lowering.finish_comment)
+            return Expr(ast.parse(x, mode="eval").body, SEQ, items=items, unpack=unpack)
+        return Expr(ast.parse(x, mode="eval").body, TENSOR, shape=shape, last=last)
 
     def sequential_call(self, sub: SubLayer, value: Expr) -> Expr:
         """`self.ffn(x)` of a keras.Sequential made in __init__: the model's own class, lowered
@@ -999,6 +1045,15 @@ class ClassTranslator:
 
     def small(self, small, statement, names: dict[str, Expr]) -> list[str]:
         try:
+            unpacked = _unpacked_names(small)
+            if unpacked is not None:  # `output, state = self.gru(x)`: a layer with several outputs
+                self.unpacking = len(unpacked)
+                try:
+                    value = self.translate(small.value, names)
+                finally:
+                    self.unpacking = 0
+                if value.unpack is not None:
+                    return self.unpacked(small, unpacked, value, names)
             if isinstance(small, cst.Assign):
                 value = self.translate(small.value, names)
                 targets = []
@@ -1052,6 +1107,18 @@ class ClassTranslator:
             raise Refused(f"{code_of(node)}: the new value is not a tensor or a number k2t can follow")
         method = _ASSIGNMENTS[node.func.attr.value]
         return ["with torch.no_grad():", f"    self.{self.assigned_weight(node)}.{method}({ast.unparse(value.node)})"]
+
+    def unpacked(self, small: cst.Assign, targets: list[str], value: Expr, names) -> list[str]:
+        """`out, (h, c) = self.lstm(x)`, then each output in Keras's form (`h, c = h[0], c[0]`)."""
+        pattern, finish, why = value.unpack
+        fields = {f"y{i}": name for i, name in enumerate(targets)}
+        lines = [f"{pattern.format(**fields).replace('(_, _)', '_')} = {ast.unparse(value.node)}"]
+        done = [(name, code.format(**fields)) for name, code in zip(targets, finish) if code and name != "_"]
+        if done:
+            lines += [f"# {why}"] if why else []
+            lines.append(f"{', '.join(n for n, _ in done)} = {', '.join(c for _, c in done)}")
+        self.bind(small.targets[0].target, value, names)
+        return lines
 
     def bind(self, target, value: Expr, names) -> None:
         if isinstance(target, cst.Name):  # later uses read the variable, not the expression

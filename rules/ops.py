@@ -89,6 +89,10 @@ class Expr:
     dtype: str | None = None  # where known ("bool" after a comparison)
     dim: Any = None  # NUMBER: the size it reads (x.shape[0] is BATCH)
     sizes: bool = False  # SEQ: a tensor's sizes, Python ints, also where its rank is unknown
+    last: Any = None  # TENSOR of unknown rank: the size of its last axis, where known (an Embedding's)
+    # SEQ returned by a layer with several outputs (an RNN's return_state): (the pattern its call is
+    # unpacked into, the code that brings each output to Keras's form), as spec.Lowering has them.
+    unpack: tuple | None = None
 
     @property
     def scalar(self) -> bool:

@@ -1090,3 +1090,65 @@ class W(layers.Layer):
     code = translate(source).code
     assert "nn.init.trunc_normal_(self.w, mean=0.0, std=0.02, a=-0.04, b=0.04)" in code
     assert "nn.init.constant_(self.b, 0.5)" in code
+
+
+ENCODER_DECODER = '''
+import tensorflow as tf
+
+
+class Encoder(tf.keras.Model):
+    def __init__(self, vocab_size, embedding_dim, enc_units):
+        super().__init__()
+        self.enc_units = enc_units
+        self.embedding = tf.keras.layers.Embedding(vocab_size, embedding_dim)
+        self.gru = tf.keras.layers.GRU(self.enc_units, return_sequences=True, return_state=True)
+
+    def call(self, x, hidden):
+        x = self.embedding(x)
+        output, state = self.gru(x, initial_state=hidden)
+        return output, state
+
+
+class Decoder(tf.keras.Model):
+    def __init__(self, vocab_size, embedding_dim, dec_units):
+        super().__init__()
+        self.embedding = tf.keras.layers.Embedding(vocab_size, embedding_dim)
+        self.lstm = tf.keras.layers.LSTM(dec_units, return_sequences=True, return_state=True)
+        self.fc = tf.keras.layers.Dense(vocab_size)
+
+    def call(self, x, states):
+        x = self.embedding(x)
+        x, h, c = self.lstm(x, initial_state=states)
+        return self.fc(x), [h, c]
+'''
+
+
+def test_recurrent_states_in_a_subclassed_model_are_unpacked_and_given_in_torch_s_form():
+    result = translate(ENCODER_DECODER)
+    assert result.errors == [], result.diagnostics
+    code = result.code
+    # Sizes as the constructor has them; the Embedding gives the recurrent layer its input size.
+    assert "self.gru = nn.GRU(embedding_dim, self.enc_units, batch_first=True)" in code
+    assert "output, state = self.gru(x, hidden.unsqueeze(0))" in code and "state = state[0]" in code
+    assert "x, (h, c) = self.lstm(x, (states[0].unsqueeze(0), states[1].unsqueeze(0)))" in code
+    assert "self.fc = nn.Linear(dec_units, vocab_size)" in code
+    # Run as Keras runs them: states (N, units) in and out.
+    import torch
+
+    namespace = {"__name__": "not_main"}
+    exec(code, namespace)  # noqa: S102 - the translated classes
+    encoder, decoder = namespace["Encoder"](20, 4, 6), namespace["Decoder"](30, 4, 6)
+    tokens = torch.randint(0, 20, (3, 5))
+    output, state = encoder(tokens, torch.zeros(3, 6))
+    assert output.shape == (3, 5, 6) and state.shape == (3, 6)
+    assert torch.allclose(output[:, -1], state)
+    logits, (h, c) = decoder(tokens, [state, torch.zeros(3, 6)])
+    assert logits.shape == (3, 5, 30) and h.shape == c.shape == (3, 6)
+
+
+def test_a_recurrent_layer_s_outputs_used_without_unpacking_are_marked():
+    source = ENCODER_DECODER.replace("output, state = self.gru(x, initial_state=hidden)\n        return output, state",
+                                     "return self.gru(x, initial_state=hidden)")
+    result = translate(source)
+    assert [(d.code, d.line) for d in result.errors][:1] == [("K2T501", 14)], result.diagnostics
+    assert "GRU returns 2 tensors, which k2t follows only unpacked into 2 names" in result.errors[0].message

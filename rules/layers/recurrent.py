@@ -26,7 +26,7 @@ from __future__ import annotations
 from k2t.rules.activations import ACTIVATIONS
 from k2t.rules.initializers import initializer_code, keras_fans
 from k2t.rules.spec import LAST, STATE, LayerContext, LayerRule, Lowering, Step, Unsupported, params
-from k2t.values import dim_code
+from k2t.values import Symbol, dim_code
 
 _TORCH = {"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}
 # Loops (snippets.py) for activations torch's modules lack; same parameters, same outputs.
@@ -109,7 +109,8 @@ def _check(ctx, bidirectional: bool) -> None:
             "after the recurrent product (reset_after=True)"
         )
     for name in ("units", "use_bias", "return_sequences", "go_backwards", "dropout"):
-        ctx.require(name)
+        if not (name == "units" and ctx.lazy):  # in a class: the size the constructor is given
+            ctx.require(name)
     if bidirectional and ctx.value("go_backwards"):
         raise Unsupported(f"{_arg(ctx, 'go_backwards', True)} is not translated yet")
     if bidirectional and ctx.value("dropout"):
@@ -170,7 +171,8 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
     length, in_features = ctx.in_shape
     if in_features is None:
         raise Unsupported(f"{what} needs its number of input features known statically")
-    units = ctx.require("units")
+    # In a class, a size the constructor is given (GRU(self.units)) is written as the program has it.
+    units = Symbol(ctx.code("units")) if ctx.lazy and not ctx.args["units"].known else ctx.require("units")
     states = _initial_states(ctx, what, in_features)
     options = ["batch_first=True"]
     if key == "SimpleRNN" and ctx.value("activation") == "relu":
@@ -260,8 +262,8 @@ def _initial_states(ctx, what: str, in_features) -> str | None:
     expected = 2 if ctx.key == "LSTM" else 1
     if len(given) != expected:
         raise Unsupported(f"{what} is given {len(given)} initial states; Keras's {ctx.key} takes {expected}")
-    units = ctx.value("units")
-    if any(len(shape) != 1 or shape[0] not in (units, None) for shape in given):
+    units = ctx.value("units") if ctx.args["units"].known else None
+    if any(len(shape) != 1 or (units is not None and shape[0] not in (units, None)) for shape in given):
         raise Unsupported(f"{what}'s initial states must be (batch, {units}) tensors, got {given}")
     if ctx.key in _LOOPS and ctx.value("activation") != "tanh":
         raise Unsupported(f"{what}(activation={ctx.code('activation')}) with initial states is not translated yet")
@@ -273,7 +275,7 @@ def _initial_states(ctx, what: str, in_features) -> str | None:
 def _with_states(ctx, steps: list[Step], step: Step, length, snippets) -> Lowering:
     """return_state=True: Keras returns [output, h, c] (LSTM) or [output, h], each state (N, units);
     torch returns (all steps, (h_n, c_n)) or (all steps, h_n), each state (1, N, units)."""
-    units = ctx.value("units")
+    units = ctx.value("units") if ctx.args["units"].known else Symbol(ctx.code("units"))
     count = 2 if ctx.key == "LSTM" else 1
     sequences = ctx.value("return_sequences")
     steps.append(step)
