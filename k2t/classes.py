@@ -38,7 +38,7 @@ import libcst as cst
 from k2t import cstwalk
 from k2t.rewrite import MARKER
 from k2t.analyse import Analyzer, LayerCall, Problem, initializer_value
-from k2t.lower import Failed, lower_model
+from k2t.lower import Failed, lower_model, unpacked_lines
 from k2t.ops import Refused, translate_expression
 from k2t.rules.activations import ACTIVATIONS, activation_name, render
 from k2t.rules.initializers import Initializer, initializer_code, keras_fans
@@ -873,7 +873,7 @@ class ClassTranslator:
                      last=None if known else out[-1])
                 for out in lowering.out_shapes
             )
-            unpack = (lowering.unpack, lowering.finish, lowering.finish_comment)
+            unpack = (lowering.unpack, lowering.finish, lowering.finish_comment, lowering.temps)
             return Expr(ast.parse(x, mode="eval").body, SEQ, items=items, unpack=unpack)
         return Expr(ast.parse(x, mode="eval").body, TENSOR, shape=shape, last=last)
 
@@ -1110,13 +1110,9 @@ class ClassTranslator:
 
     def unpacked(self, small: cst.Assign, targets: list[str], value: Expr, names) -> list[str]:
         """`out, (h, c) = self.lstm(x)`, then each output in Keras's form (`h, c = h[0], c[0]`)."""
-        pattern, finish, why = value.unpack
-        fields = {f"y{i}": name for i, name in enumerate(targets)}
-        lines = [f"{pattern.format(**fields).replace('(_, _)', '_')} = {ast.unparse(value.node)}"]
-        done = [(name, code.format(**fields)) for name, code in zip(targets, finish) if code and name != "_"]
-        if done:
-            lines += [f"# {why}"] if why else []
-            lines.append(f"{', '.join(n for n, _ in done)} = {', '.join(c for _, c in done)}")
+        pattern, finish, why, temps = value.unpack
+        lines = unpacked_lines(ast.unparse(value.node), targets, pattern, finish, why, temps,
+                               lambda name: name != "_", set(names) | set(targets) | set(self.forward_names))
         self.bind(small.targets[0].target, value, names)
         return lines
 

@@ -176,6 +176,27 @@ def _consumers(model: ModelIR, index: int) -> list[int]:
     return found
 
 
+def unpacked_lines(expression: str, outputs: list[str], pattern: str, finish, why: str | None, temps: tuple,
+                   read, taken: set[str]) -> list[str]:
+    """A layer with several outputs: its call unpacked into `pattern` (`_` for what nothing reads),
+    then each output brought to Keras's form (`h, c = h[0], c[0]`), with the comment saying why.
+    read(name): whether the program reads that output; temps get names not in `taken`."""
+    fields = {f"y{i}": var if read(var) else "_" for i, var in enumerate(outputs)}
+    wanted = [(var, code) for var, code in zip(outputs, finish) if code and read(var)]
+    for i, base in enumerate(temps):
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        fields[f"t{i}"] = name if any(f"{{t{i}}}" in code for _, code in wanted) else "_"
+    lines = [f"{pattern.format(**fields).replace('(_, _)', '_')} = {expression}"]
+    done = [(var, code.format(**fields)) for var, code in wanted]
+    if done:
+        lines += [f"# {why}"] if why and any("[0]" in code or "[1]" in code for _, code in done) else []
+        lines.append(f"{', '.join(v for v, _ in done)} = {', '.join(c for _, c in done)}")
+    return lines
+
+
 def _only_initial_state(model: ModelIR, var: str) -> bool:
     """Every layer that reads `var` takes it as an initial state (not as its sequence), and the
     model does not return it."""
@@ -444,13 +465,13 @@ def lower_model(
             _add_comment(comments, _layer_step(lowering, steps), layer.key, problem.message, *note[2:])
         extra_outputs, finish = [], list(lowering.finish)
         for i, (var, shape) in enumerate(zip(layer.outputs, lowering.out_shapes) if unpacked else ()):
-            if i and finish[i] and _only_initial_state(model, var):
+            if i and finish[i] == f"{{y{i}}}[0]" and _only_initial_state(model, var):
                 # Read only as another recurrent layer's initial state: kept as torch returns it.
                 finish[i] = None
                 extra_outputs.append((var, shape, STATE))
             elif i:
                 extra_outputs.append((var, shape, lowering.out_layout))
-        unpacking = (layer.outputs, lowering.unpack, finish, lowering.finish_comment) if unpacked else None
+        unpacking = (layer.outputs, lowering.unpack, finish, lowering.finish_comment, lowering.temps) if unpacked else None
         per_layer_steps.append(
             (steps, layer.output, inputs[0].var, [expr for expr, _ in input_exprs], layer.comments, unpacking)
         )
@@ -498,6 +519,7 @@ def lower_model(
         said.update(notes_above)
         init_lines.append(f"self.{names[id(step)]} = {step.module}")
     consumed = {var for layer in model.graph_nodes for var in layer.inputs} | set(model.graph_outputs)
+    taken = consumed | {var for layer in model.graph_nodes for var in [layer.output, *layer.outputs]}
     for steps, out, current, input_exprs, user_comments, unpacking in per_layer_steps:
         forward += user_comments  # the program's own comments, next to the code they explain
         for i, step in enumerate(steps):
@@ -505,19 +527,11 @@ def lower_model(
             fields["xs"] = "[" + ", ".join(input_exprs) + "]"
             expression = step.forward.format(x=current, m=f"self.{names[id(step)]}" if step.module else "", **fields)
             forward += comments.pop(id(step), [])
-            target = out
-            if unpacking and i == len(steps) - 1:  # `out, (h, c) = self.lstm(x)`; `_` for what nothing reads
-                target = unpacking[1].format(**{f"y{j}": var if var in consumed else "_" for j, var in enumerate(unpacking[0])})
-                target = target.replace("(_, _)", "_")  # `out, _ = self.lstm(x)`
-            forward.append(f"{target} = {expression}")
+            if unpacking and i == len(steps) - 1:  # `out, (h, c) = self.lstm(x)`, then Keras's form
+                forward += unpacked_lines(expression, *unpacking, lambda var: var in consumed, taken)
+            else:
+                forward.append(f"{out} = {expression}")
             current = out
-        if unpacking:  # each output in Keras's form: `h, c = h[0], c[0]`
-            outs, _, finish, why = unpacking
-            done = [(var, code.format(**{f"y{j}": v for j, v in enumerate(outs)}))
-                    for var, code in zip(outs, finish) if code and var in consumed]
-            if done:
-                forward += [f"# {why}"] if why and any("[0]" in c for _, c in done) else []
-                forward.append(f"{', '.join(v for v, _ in done)} = {', '.join(c for _, c in done)}")
     for var in model.graph_outputs:
         tensor = tensors[var]
         if tensor.layout == FIRST and len(tensor.shape) >= 2:

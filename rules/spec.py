@@ -87,6 +87,7 @@ class Lowering:
     unpack: str | None = None
     finish: tuple = ()
     finish_comment: str | None = None  # why the outputs need finishing, next to that line
+    temps: tuple = ()  # names for {t0}, {t1}, ... in unpack and finish (the engine makes them unique)
     out_shapes: tuple = ()
 
 

@@ -883,8 +883,8 @@ def test_a_tensor_list_whose_name_is_rebound_is_not_followed():
     [
         ("out, h = layers.LSTM(8, return_state=True)(tokens)", "LSTM returns 3 tensors, unpacked here into 2"),
         ("out = layers.GRU(8, return_state=True)(tokens)", "GRU returns 2 tensors, which k2t follows only unpacked"),
-        ("out, f, b = layers.Bidirectional(layers.GRU(8, return_state=True))(tokens)",
-         "Bidirectional(GRU(return_state=True)) is not translated yet"),
+        ("out, f, b = layers.Bidirectional(layers.GRU(8, return_state=True))(tokens, initial_state=[tokens])",
+         "Bidirectional(GRU) with initial states is not translated yet"),
         ("out = layers.GRU(8)(tokens, initial_state=[tokens])", "GRU's initial states must be (batch, 8) tensors"),
     ],
 )
@@ -983,3 +983,28 @@ def test_verify_says_which_sizes_only_the_data_gives_and_takes_them_given(tmp_pa
     assert ok.exit_code == 0, ok.output
     bad = CliRunner().invoke(main, [*given, "--set", "num_classes"])
     assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
+
+
+BIDIRECTIONAL_STATES = """
+import keras
+from keras import layers
+
+tokens = keras.Input(shape=(7,), dtype="int32")
+x = layers.Embedding(40, 8)(tokens)
+seq, fh, fc, bh, bc = layers.Bidirectional(layers.LSTM(6, return_sequences=True, return_state=True))(x)
+state_h = layers.Concatenate()([fh, bh])
+state_c = layers.Concatenate()([fc, bc])
+last, gh, gb = layers.Bidirectional(layers.GRU(5, return_state=True), merge_mode="sum")(seq)
+dec = layers.LSTM(12, return_sequences=True)(seq, initial_state=[state_h, state_c])
+pooled = layers.GlobalAveragePooling1D()(dec)
+model = keras.Model(tokens, layers.Dense(3)(layers.Concatenate()([pooled, last, gh, gb])))
+"""
+
+
+def test_a_bidirectional_layer_s_states_are_each_direction_s():
+    result = translate(BIDIRECTIONAL_STATES)
+    assert result.errors == [], result.diagnostics
+    assert "fh, fc, bh, bc = h_n[0], c_n[0], h_n[1], c_n[1]" in result.code
+    assert "last, gh, gb = h_n[0] + h_n[1], h_n[0], h_n[1]" in result.code  # merge_mode="sum"
+    (verdict,) = verify_sources(BIDIRECTIONAL_STATES, result.code)
+    assert verdict.status == "equivalent", verdict

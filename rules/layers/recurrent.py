@@ -93,8 +93,6 @@ def _check(ctx, bidirectional: bool) -> None:
             "sigmoid"
         )
     ctx.require("return_state")
-    if bidirectional and ctx.value("return_state"):
-        raise Unsupported(f"{_arg(ctx, 'return_state', True)} is not translated yet")
     for name in ("stateful", "unroll"):
         if ctx.value(name) is not False:
             raise Unsupported(f"{_arg(ctx, name, bidirectional)} has no translation yet")
@@ -212,7 +210,8 @@ def _lower(ctx, merge_mode: str | None = None) -> Lowering:
     out_units = units * 2 if merge_mode == "concat" else units
     weights_step = len(steps)
     if ctx.value("return_state"):
-        return _with_states(ctx, steps, Step(call, module, _ATTR[key], comment), length, snippets)
+        attr = ("bi" if bidirectional else "") + _ATTR[key]
+        return _with_states(ctx, steps, Step(call, module, attr, comment), length, snippets, merge_mode)
     if not bidirectional:
         steps.append(
             Step(call + ("[0]" if sequences else "[0][:, -1]"), module, _ATTR[key], comment)
@@ -272,28 +271,42 @@ def _initial_states(ctx, what: str, in_features) -> str | None:
     return f"({codes[0]}, {codes[1]})" if expected == 2 else codes[0]
 
 
-def _with_states(ctx, steps: list[Step], step: Step, length, snippets) -> Lowering:
-    """return_state=True: Keras returns [output, h, c] (LSTM) or [output, h], each state (N, units);
-    torch returns (all steps, (h_n, c_n)) or (all steps, h_n), each state (1, N, units)."""
+def _with_states(ctx, steps: list[Step], step: Step, length, snippets, merge_mode: str | None) -> Lowering:
+    """return_state=True: Keras returns [output, h, c] (LSTM) or [output, h], each state (N, units),
+    and wrapped in Bidirectional [output, forward h, (c,) backward h, (c)]; torch returns (all steps,
+    (h_n, c_n)) or (all steps, h_n), each state (directions, N, units)."""
     units = ctx.value("units") if ctx.args["units"].known else Symbol(ctx.code("units"))
     count = 2 if ctx.key == "LSTM" else 1
     sequences = ctx.value("return_sequences")
+    bidirectional = merge_mode is not None
     steps.append(step)
-    init_code, keras_like = _init_code(ctx, False)
+    init_code, keras_like = _init_code(ctx, bidirectional)
     if not keras_like:
         ctx.note(f"{ctx.key}: an initializer has no translation; torch's default initialisation is used")
+    if not bidirectional:
+        unpack, temps = ("{y0}, ({y1}, {y2})" if count == 2 else "{y0}, {y1}"), ()
+        finish = (None if sequences else "{y0}[:, -1]", *(f"{{y{i}}}[0]" for i in range(1, count + 1)))
+        out_units, why = units, "torch's final states have a leading (num_layers) axis."
+    else:  # the final states in temporaries (h_n, c_n), each direction's taken from them
+        unpack, temps = ("{y0}, ({t0}, {t1})" if count == 2 else "{y0}, {t0}"), ("h_n", "c_n")[:count]
+        merge = _MERGE[merge_mode][0] if sequences else _MERGE[merge_mode][1].replace("{x}", "{t0}")
+        merged = merge.replace("{u}", ctx.code("units")).replace("{x}", "{y0}") if merge else None
+        finish = (merged, *(f"{{t{j}}}[{direction}]" for direction in (0, 1) for j in range(count)))
+        out_units = units * 2 if merge_mode == "concat" else units
+        why = "torch stacks the directions' final states, forward first: (2, N, units)."
     return Lowering(
         steps=steps,
-        out_shape=(length, units) if sequences else (units,),
+        out_shape=(length, out_units) if sequences else (out_units,),
         out_layout=LAST,
         weights_step=len(steps) - 1,
         init_code=init_code,
-        transfer_info={"kind": ctx.key, "bidirectional": False},
+        transfer_info={"kind": ctx.key, "bidirectional": bidirectional},
         snippets=snippets,
-        unpack="{y0}, ({y1}, {y2})" if count == 2 else "{y0}, {y1}",
-        finish=(None if sequences else "{y0}[:, -1]", *(f"{{y{i}}}[0]" for i in range(1, count + 1))),
-        out_shapes=((length, units) if sequences else (units,), *[(units,)] * count),
-        finish_comment="torch's final states have a leading (num_layers) axis.",
+        unpack=unpack,
+        finish=finish,
+        out_shapes=((length, out_units) if sequences else (out_units,), *[(units,)] * (len(finish) - 1)),
+        finish_comment=why,
+        temps=temps,
     )
 
 
