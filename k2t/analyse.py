@@ -22,7 +22,7 @@ from k2t.names import Resolver
 from k2t.ops import LambdaFunction, lambda_function
 from k2t.rules import initializers, regularizers
 from k2t.rules.activations import activation_name
-from k2t.rules.layers import LAYER_FUNCTIONS, custom_layer_rule, layer_rule, nested_model_rule
+from k2t.rules.layers import LAYER_FUNCTIONS, custom_layer_rule, layer_rule, nested_model_rule, untranslated_layer_rule
 from k2t.rules.spec import REQUIRED, LayerRule, Param
 from k2t.values import UNKNOWN, Env, Symbol, Value, code_of, evaluate, evaluate_value
 
@@ -74,6 +74,9 @@ class LayerCall:
     # The comments of the statement that applies it (its first layer only), for forward().
     comments: list[str] = field(default_factory=list)
     commented: cst.SimpleStatementLine | None = None  # that statement
+    # A layer k2t cannot translate, kept in the model as a module that raises (rules/layers/custom.py):
+    # the problem to report at its line.
+    untranslated: "Problem | None" = None
 
     def __post_init__(self) -> None:
         self.token_input = self.token_input or self.key == "Embedding"
@@ -233,6 +236,12 @@ def _returned_layer(function: cst.FunctionDef, resolver: Resolver) -> cst.Call |
     made = body[0].body[0].value
     key = resolver.key(made.func)
     return made if key and key.startswith("layers.") and layer_rule(key) else None
+
+
+def _untranslated(node: cst.Call, problem: Problem) -> LayerCall:
+    """A layer without a rule: a module that raises, so that the model around it is translated."""
+    rule = untranslated_layer_rule(code_of(node))
+    return LayerCall(rule.keras, rule, node, {}, untranslated=problem)
 
 
 def _identity(producer, node: cst.CSTNode, line, name: str) -> "FunctionalNode":
@@ -1282,10 +1291,9 @@ class Analyzer(cst.CSTVisitor):
             message = (
                 f"layer {what} has no translation yet"
                 if code == "K2T101"
-                else f"{what} is not a Keras layer k2t knows (custom layers are not translated yet)"
+                else f"{what} is not a Keras layer k2t knows (a layer of another library?)"
             )
-            problems.append(Problem(node, code, message))
-            return None
+            return _untranslated(node, Problem(node, code, message))
         args, extra, bind_problems = bind_arguments(node, rule.params, self.env, self.resolver, rule.keras, rule.inert)
         problems.extend(bind_problems)
         if rule.keras == "Lambda" and "function" in args:  # read here, translated when the model is lowered
@@ -1306,7 +1314,7 @@ class Analyzer(cst.CSTVisitor):
             inner_key = self.resolver.key(arg.value.func)
             if name in args and inner_key and layer_rule(inner_key):
                 inner = self._layer_call(arg.value, problems, inner_key)
-                if inner is not None:
+                if inner is not None and inner.untranslated is None:
                     args[name] = Value(args[name].code, inner, args[name].local_names)
         name = extra.get("name")
         return LayerCall(rule.keras, rule, node, args, name.value if name and name.known else None, extra=extra)
@@ -1384,9 +1392,14 @@ class Analyzer(cst.CSTVisitor):
         elif isinstance(func, cst.Call):
             func = self._constructor(func, line)
             key = self.resolver.key(func.func)
-            if not (key and key.startswith("layers.")) and self._custom_class(func) is None:
+            if key is None and self._custom_class(func) is None and self._unknown_layer(func, call):
+                # `InstanceNormalization(axis=-1)(x)` from another library: kept as a module that raises
+                message = f"{code_of(func.func)} is not a Keras layer k2t knows (a layer of another library?)"
+                layer = _untranslated(func, Problem(func, "K2T201", message))
+            elif not (key and key.startswith("layers.")) and self._custom_class(func) is None:
                 return None
-            layer = self._layer_call(func, problems, key)
+            else:
+                layer = self._layer_call(func, problems, key)
         elif isinstance(func, cst.Name) and (inner := self._nested_model(call)) is not None:
             layer = nested_model_call(inner, call, func.value)
         elif isinstance(func, cst.Name) and func.value in self.layer_objects[-1]:
@@ -1432,6 +1445,18 @@ class Analyzer(cst.CSTVisitor):
             layer.inputs = [p.var for p in producers]
             layer.output = target
         return node
+
+    def _unknown_layer(self, constructor: cst.Call, call: cst.Call) -> bool:
+        """`Name(...)(tensors)`: a class k2t does not know, applied to graph tensors as a layer is."""
+        if not isinstance(constructor.func, (cst.Name, cst.Attribute)) or not call.args:
+            return False
+        if isinstance(constructor.func, cst.Name) and constructor.func.value in self.functions:
+            return False  # the program's own function: a factory (_constructor), or not a layer
+        values = self._listed_tensors(call.args[0].value) or [call.args[0].value]
+        return all(
+            isinstance(v, (FunctionalNode, FunctionalInput)) or (isinstance(v, cst.Name) and self._graph_tensor(v))
+            for v in values
+        )
 
     def _op_expression(self, line, expression: cst.BaseExpression, target: str) -> "FunctionalNode | None":
         """`x = ops.relu(x)`, `h = tf.concat([a, b], -1)`, `y = x[:, 0] * 0.5`: TensorFlow, keras.ops or
@@ -1628,7 +1653,8 @@ class Analyzer(cst.CSTVisitor):
         taken = set(self.tensors[-1]) | set(self.synthetic)
         for node in created:
             node.statement = line
-            for problem in node.problems:
+            untranslated = [node.layer.untranslated] if node.layer is not None and node.layer.untranslated else []
+            for problem in [*node.problems, *untranslated]:
                 if problem.node is not call:
                     problem.node, problem.message = call, f"in {function}(): {problem.message}"
             name = target if node is out else _unused(node.var, taken, "_")

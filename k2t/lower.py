@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from k2t.analyse import ModelIR, Problem
 from k2t.rules.activations import ACTIVATIONS, render
 from k2t.rules.initializers import initializer_code, keras_fans
+from k2t.rules.layers import untranslated_layer_rule
 from k2t.rules.regularizers import Penalty
 from k2t.rules.spec import FIRST, LAST, STATE, LayerContext, Lowering, Step, Unsupported, to_first, to_last
-from k2t.values import Symbol, Value, dim_code
+from k2t.values import Symbol, Value, code_of, dim_code
 
 
 @dataclass
@@ -80,6 +81,8 @@ class LoweredModel:
     # Layer objects the program also uses on its own, given to the constructor: name -> constructor.
     injected: dict = field(default_factory=dict)
     regularized: bool = False  # the class has regularization_loss(): Keras's penalties
+    # Layers kept as UntranslatedLayer modules (marked in __init__): reported as errors at their lines.
+    untranslated: list = field(default_factory=list)
     # Lazy modules not yet materialised where the program compiles: the optimizer is created after
     # one forward pass on the first training batch.
     materialize: bool = False
@@ -197,6 +200,11 @@ def unpacked_lines(expression: str, outputs: list[str], pattern: str, finish, wh
     return lines
 
 
+# Unsupported codes for which a layer is kept in place as a module that raises: no rule for the layer
+# or one of its arguments (not a graph or size problem, which the model as a whole must solve).
+_KEPT_IN_PLACE = ("K2T101", "K2T102", "K2T201")
+
+
 def _only_initial_state(model: ModelIR, var: str) -> bool:
     """Every layer that reads `var` takes it as an initial state (not as its sequence), and the
     model does not return it."""
@@ -281,6 +289,8 @@ def lower_model(
     penalties: list[tuple[Step, str, Penalty]] = []  # (weights module step, parameter, penalty)
     injected: dict[str, str] = {}  # layer object variable -> the module's constructor code
     fixed_names: dict[int, str] = {}  # id(step) -> its attribute (a borrowed module keeps its name)
+    untranslated: list[Problem] = []  # layers kept as modules that raise, one marker each
+    unsized: set[str] = set()  # tensors computed after an untranslated layer: their sizes are unknown
 
     for index, layer in enumerate(model.graph_nodes):
         rule = layer.rule
@@ -364,14 +374,22 @@ def lower_model(
             in_shapes=tuple(t.shape for t in inputs),
             in_layouts=tuple(t.layout for t in inputs),
             sparse_gradients=sparse_gradients,
-            lazy=lazy,
+            lazy=lazy or any(v in unsized for v in layer.inputs),  # after an untranslated layer: lazy sizes
         )
         try:
             lowering = rule.lower(ctx)
         except Unsupported as exc:
-            problems.append(Problem(layer.node, exc.code, str(exc)))
-            failed.update(layer.outputs or [layer.output])
-            continue
+            if exc.code not in _KEPT_IN_PLACE or layer.outputs or layer.shared_with is not None or id(layer) in borrowed:
+                problems.append(Problem(layer.node, exc.code, str(exc)))
+                failed.update(layer.outputs or [layer.output])
+                continue
+            # One marker for the layer; the model around it is translated (rules/layers/custom.py).
+            reason = str(exc)
+            if any(v in unsized for v in layer.inputs):
+                reason += " (its input comes after a layer k2t could not translate, whose sizes are not known)"
+            layer = dataclasses.replace(layer, rule=untranslated_layer_rule(code_of(layer.node)),
+                                        untranslated=Problem(layer.node, exc.code, reason))
+            lowering = layer.rule.lower(ctx)
         except TypeError:  # arithmetic on a size known only at run time
             runtime = ", ".join(d.code for t in inputs for d in t.shape if isinstance(d, Symbol))
             problems.append(
@@ -379,6 +397,11 @@ def lower_model(
             )
             failed.update(layer.outputs or [layer.output])
             continue
+        if layer.untranslated is not None:
+            untranslated.append(layer.untranslated)
+            unsized.add(layer.output)
+            message = " ".join(layer.untranslated.message.split())  # one comment line
+            lowering.steps[0].comment = f"k2t: {layer.untranslated.code} {message}; write this module's forward()"
         if id(layer) in borrowed and layer.shared_with is None:
             own = [step for step in lowering.steps if step.module is not None]
             owner, attr = borrowed[id(layer)]
@@ -501,6 +524,8 @@ def lower_model(
             )
         )
         tensors[layer.output] = _Tensor(layer.output, tuple(lowering.out_shape), lowering.out_layout, out_flat_from)
+        if any(v in unsized for v in layer.inputs) and None in lowering.out_shape:
+            unsized.add(layer.output)
         for var, shape, layout in extra_outputs:
             tensors[var] = _Tensor(var, tuple(shape), layout)
 
@@ -593,6 +618,7 @@ def lower_model(
             for name, code in injected.items()
         },
         regularized=bool(terms),
+        untranslated=untranslated,
         materialize=lazy_modules,
         reset_after_materialize=lazy_modules and bool(reset),
     )

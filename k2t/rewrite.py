@@ -318,9 +318,15 @@ def _code_with_header(module: cst.Module, header: list[str]) -> str:
     return code.replace(marker, text, 1)
 
 
+def _keras_library(root: str) -> bool:
+    """Keras, TensorFlow, or a library built on them (keras_contrib, tensorflow_addons, ...)."""
+    return root in KERAS_ROOTS or root.startswith(("keras_", "tensorflow_"))
+
+
 def _keras_imports(module: cst.Module):
-    """(module, obj, alias) triples of every top-level Keras/TensorFlow import: the imports that go
-    when nothing references them any more."""
+    """(module, obj, alias) triples of every top-level import of Keras, TensorFlow or a library built
+    on them: the imports that go when nothing references them any more (a torch program cannot
+    import them)."""
     for node in import_statements(module):
         if isinstance(node.names, cst.ImportStar):
             continue
@@ -328,11 +334,11 @@ def _keras_imports(module: cst.Module):
             asname = alias.asname.name.value if alias.asname else None
             name = cst.Module([]).code_for_node(alias.name)
             if isinstance(node, cst.Import):
-                if name.split(".")[0] in KERAS_ROOTS:
+                if _keras_library(name.split(".")[0]):
                     yield name, None, asname
             elif node.module is not None and not node.relative:
                 base = cst.Module([]).code_for_node(node.module)
-                if base.split(".")[0] in KERAS_ROOTS:
+                if _keras_library(base.split(".")[0]):
                     yield base, name, asname
 
 

@@ -601,6 +601,8 @@ class _Translation:
         for note in lowered.notes:
             # A documented difference: a comment at the layer's line in the class, no marker.
             self.report(note, WARNING, mark=False)
+        for problem in lowered.untranslated:  # marked in the class, where the module is made
+            self.report(problem, mark=False)
         for inner in owned:  # the outer model creates it: its own line goes
             self.edits.remove(inner.creation)
         self.model_names.add(model.var)

@@ -128,6 +128,18 @@ class SparseProbabilityCrossentropy(nn.Module):
         return F.cross_entropy(log_probabilities.movedim(-1, 1), target, reduction=self.reduction)
 
 
+class UntranslatedLayer(nn.Module):
+    """A Keras layer k2t could not translate, kept in its place so that the model around it is
+    translated: write its forward() (it takes and returns channels-last tensors, as Keras does)."""
+
+    def __init__(self, keras_layer):
+        super().__init__()
+        self.keras_layer = keras_layer
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{self.keras_layer} has no PyTorch translation yet: write this forward()")
+
+
 class MultiHeadAttention(nn.Module):
     """keras.layers.MultiHeadAttention: each head projects to key_dim (queries, keys) and value_dim
     (values), whatever the model width (torch's nn.MultiheadAttention ties them to it), and the

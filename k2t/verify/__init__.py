@@ -201,6 +201,12 @@ def _verify_model(model: ModelReport, keras_source, torch_source, atol, rtol, se
 
     ir = model.ir
     name = model.var if model.builder is None else f"{model.builder}()"
+    if model.lowered.untranslated:  # its UntranslatedLayer modules raise until someone writes them
+        from k2t.values import code_of
+
+        layers = ", ".join(code_of(p.node) for p in model.lowered.untranslated)
+        return Verdict(name, "unverifiable", reason=f"the torch model keeps layers k2t could not translate "
+                       f"as modules that raise NotImplementedError: {layers}")
     try:
         construction, lines = _keras_construction(model, keras_source, reports, input_shape=input_shape)
         training_plan = None
