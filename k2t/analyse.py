@@ -460,6 +460,7 @@ class Analyzer(cst.CSTVisitor):
         # Functional API, per scope: tensor variables (current definition) and unapplied layers.
         self.tensors: list[dict[str, object]] = [{}]
         self.layer_objects: list[dict[str, tuple]] = [{}]
+        self.foreign_objects: set[int] = set()  # id() of layer_objects calls of classes k2t does not know
         self.datasets: list[dict[str, Dataset]] = [{}]
         self.applied_objects: dict[int, LayerCall] = {}  # id(layer object's call) -> its first application
         # id(a model layer's constructor call) -> (the model, its LayerCall): `model.layers[-1]`
@@ -1001,6 +1002,10 @@ class Analyzer(cst.CSTVisitor):
                 return
             if name and ((key and key.startswith("layers.") and layer_rule(key)) or self._custom_class(value)):
                 self.layer_objects[-1][name] = (value, line)
+            elif name and key is None and self._foreign_constructor(value):
+                # `norm = InstanceNormalization()` from another library: a layer if applied to graph tensors
+                self.layer_objects[-1][name] = (value, line)
+                self.foreign_objects.add(id(value))
             if name and self._model_layer(line, value, name):  # `layer = model.get_layer("dense")`
                 return
             if name and self._tensor_node(name, self._apply(line, value, name, [])):
@@ -1402,7 +1407,10 @@ class Analyzer(cst.CSTVisitor):
                 layer = self._layer_call(func, problems, key)
         elif isinstance(func, cst.Name) and (inner := self._nested_model(call)) is not None:
             layer = nested_model_call(inner, call, func.value)
-        elif isinstance(func, cst.Name) and func.value in self.layer_objects[-1]:
+        elif isinstance(func, cst.Name) and func.value in self.layer_objects[-1] and (
+            id(self.layer_objects[-1][func.value][0]) not in self.foreign_objects
+            or (call.args and self._graph_tensor(call.args[0].value))
+        ):
             obj_call, obj_line = self.layer_objects[-1][func.value]
             layer = self._layer_call(obj_call, problems)
             if layer is not None:
@@ -1445,6 +1453,13 @@ class Analyzer(cst.CSTVisitor):
             layer.inputs = [p.var for p in producers]
             layer.output = target
         return node
+
+    def _foreign_constructor(self, call: cst.Call) -> bool:
+        """`Name(...)` or `module.Name(...)` with a capitalised name that is neither Keras nor the
+        program's: perhaps a layer class of another library."""
+        func = call.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+        return name[:1].isupper() and name not in self.functions and name not in self.result.keras_classes
 
     def _unknown_layer(self, constructor: cst.Call, call: cst.Call) -> bool:
         """`Name(...)(tensors)`: a class k2t does not know, applied to graph tensors as a layer is."""

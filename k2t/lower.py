@@ -531,6 +531,9 @@ def lower_model(
 
     if problems:
         raise Failed(problems)
+    if len(untranslated) > 1 and 2 * len(untranslated) > len(model.graph_nodes):
+        # Mostly layers k2t cannot translate (Keras 1 code, say): the model stays as it is, marked.
+        raise Failed(untranslated)
 
     names = _name_modules(modules, model, fixed_names)
     names.update({mine: names[theirs] for mine, theirs in shared_steps.items()})

@@ -1008,3 +1008,27 @@ def test_a_bidirectional_layer_s_states_are_each_direction_s():
     assert "last, gh, gb = h_n[0] + h_n[1], h_n[0], h_n[1]" in result.code  # merge_mode="sum"
     (verdict,) = verify_sources(BIDIRECTIONAL_STATES, result.code)
     assert verdict.status == "equivalent", verdict
+
+
+def test_a_layer_object_of_another_library_is_kept_in_place_and_other_objects_are_left_alone():
+    source = """
+import numpy as np
+import keras
+from keras import layers
+from sklearn.preprocessing import StandardScaler
+from keras_contrib.layers import InstanceNormalization
+
+scaler = StandardScaler()
+data = scaler(np.ones((3, 4)))
+norm = InstanceNormalization(axis=-1)
+inputs = keras.Input(shape=(8, 8, 3))
+x = norm(layers.Conv2D(4, 3)(inputs))
+model = keras.Model(inputs, layers.Flatten()(x))
+"""
+    result = translate(source)
+    assert [(d.code, d.line) for d in result.errors] == [("K2T201", 10)]
+    assert 'self.norm = UntranslatedLayer("InstanceNormalization(axis=-1)")' in result.code
+    assert "x = self.norm(x)" in result.code
+    # The scaler is applied to data, not to a graph tensor: the program's own code, as written.
+    assert "data = scaler(np.ones((3, 4)))" in result.code
+    assert "keras_contrib" not in result.code

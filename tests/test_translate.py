@@ -574,3 +574,14 @@ model = keras.Sequential([
     assert 'activation=make_activation( "swish", beta=2.0, )' in marker
     compile(result.code, "out.py", "exec")
     assert translate(result.code).code == result.code
+
+
+def test_a_model_made_mostly_of_layers_without_rules_stays_as_it_is():
+    source = """import keras
+from keras import layers
+
+model = keras.Sequential([keras.Input(shape=(4,)), layers.Foo(), layers.Bar(), layers.Dense(1)])
+"""
+    result = translate(source)
+    assert [(d.code, d.line) for d in result.errors] == [("K2T101", 4), ("K2T101", 4)]
+    assert "UntranslatedLayer" not in result.code and "keras.Sequential" in result.code
