@@ -550,12 +550,12 @@ def lower_model(
     taken = consumed | {var for layer in model.graph_nodes for var in [layer.output, *layer.outputs]}
     for steps, out, current, input_exprs, user_comments, unpacking in per_layer_steps:
         forward += user_comments  # the program's own comments, next to the code they explain
-        for i, step in enumerate(steps):
+        for position, step in enumerate(steps):
             fields = {f"x{i}": e for i, e in enumerate(input_exprs)}
             fields["xs"] = "[" + ", ".join(input_exprs) + "]"
             expression = step.forward.format(x=current, m=f"self.{names[id(step)]}" if step.module else "", **fields)
             forward += comments.pop(id(step), [])
-            if unpacking and i == len(steps) - 1:  # `out, (h, c) = self.lstm(x)`, then Keras's form
+            if unpacking and position == len(steps) - 1:  # `out, (h, c) = self.lstm(x)`, then Keras's form
                 forward += unpacked_lines(expression, *unpacking, lambda var: var in consumed, taken)
             else:
                 forward.append(f"{out} = {expression}")

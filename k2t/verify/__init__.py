@@ -331,9 +331,22 @@ def _without_default(ir, reason: str, input_shape) -> str:
         return reason
     hint = "" if input_shape is not None else " (if it is the input's shape, give it with --input-shape)"
     given = _argument_given(ir.builder_call, list(params), missing) if ir.builder_call is not None else None
+    if given is not None and _literal(given):  # called inside another function, with a constant
+        return (f"{missing}: {builder.name.value}() is called with {missing}={given} inside another function, "
+                f"not at module level (give it with --set {missing}={given})")
     if given is not None:  # `make_model(input_shape=x_train.shape[1:])`: a value of the data
         return f"{missing}: {builder.name.value}() is called with {missing}={given}, which only the run computes{hint}"
     return f"{missing}: {builder.name.value}()'s argument has no default, and nothing in the file calls it{hint}"
+
+
+def _literal(code: str) -> bool:
+    import ast
+
+    try:
+        ast.literal_eval(code)
+    except (ValueError, SyntaxError):
+        return False
+    return True
 
 
 def _argument_given(call, names: list[str], name: str) -> str | None:
