@@ -77,6 +77,9 @@ class LayerCall:
     # A layer k2t cannot translate, kept in the model as a module that raises (rules/layers/custom.py):
     # the problem to report at its line.
     untranslated: "Problem | None" = None
+    # Rules with call_inputs/call_options: the argument each input was given as, the call's options.
+    input_names: list = field(default_factory=list)
+    call_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.token_input = self.token_input or self.key == "Embedding"
@@ -1432,10 +1435,21 @@ class Analyzer(cst.CSTVisitor):
             rest = cst.Call(func, [a for a in call.args[1:]])
             layer = self._layer_call(rest, problems, "layers." + LAYER_FUNCTIONS[name])
         producers = []
+        call_inputs = layer.rule.call_inputs if layer is not None and layer.rule is not None else ()
+        call_options = layer.rule.call_options if layer is not None and layer.rule is not None else ()
+        positional = 0
         for arg in tensor_args:
-            if arg.keyword is not None and arg.keyword.value in ("training", "mask"):
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            if keyword in call_options:  # `use_causal_mask=True`: an option of the call, not a tensor
+                layer.call_options[keyword] = evaluate(arg.value, self.env)
+                continue
+            if keyword in ("training", "mask"):
                 problems.append(Problem(arg, "K2T301", f"{arg.keyword.value}= on a layer call is not translated yet"))
                 continue
+            if call_inputs:  # which of the call's tensors this is (query, value, key, ...)
+                name = keyword or (call_inputs[positional] if positional < len(call_inputs) else None)
+                positional += keyword is None
+                layer.input_names.append(name)
             values = self._listed_tensors(arg.value) or [arg.value]
             self.functional_statements.setdefault(id(line), []).extend(self._list_statements(arg.value))
             for element in values:

@@ -750,13 +750,23 @@ class ClassTranslator:
             if value.kind != TENSOR:
                 raise Refused(f"{element}(...): its input is not a tensor k2t can follow")
             return self.lower_call(sub, [dataclasses.replace(value, shape=None)], False, element)
-        if sub.layer.key == "MultiHeadAttention" and len(args) in (2, 3) and all(
-            a.keyword is None and not a.star for a in args
-        ):  # query, value[, key]
-            values = [translate(a.value) for a in args]
+        rule = sub.layer.rule
+        if rule.call_inputs and len(args) >= 2 and not any(a.star for a in args):
+            # `self.att(query=x, value=x, use_causal_mask=True)`: tensors by name, static options
+            values, names, options = [], [], {}
+            for position, a in enumerate(args):
+                keyword = a.keyword.value if a.keyword else None
+                if keyword in rule.call_options:
+                    options[keyword] = evaluate(a.value, self.module_env).value
+                    continue
+                name = keyword or (rule.call_inputs[position] if position < len(rule.call_inputs) else None)
+                if name not in rule.call_inputs:
+                    raise Refused(f"self.{sub.attr}({keyword}=...) has no translation yet")
+                values.append(translate(a.value))
+                names.append(name)
             if any(v.kind != TENSOR for v in values):
                 raise Refused(f"self.{sub.attr}(...): its inputs are not tensors k2t can follow")
-            return self.lower_call(sub, values, True)
+            return self.lower_call(sub, values, True, in_names=tuple(names), call_options=options)
         if sub.layer.rule.takes_states and len(args) == 2 and not args[0].keyword and not any(a.star for a in args) and (
             args[1].keyword is None or args[1].keyword.value == "initial_state"
         ):  # `self.gru(x, initial_state=hidden)`
@@ -778,7 +788,8 @@ class ClassTranslator:
             raise Refused(f"self.{sub.attr}(...): its input is not a tensor k2t can follow")
         return self.lower_call(sub, inputs, value.kind == SEQ)
 
-    def lower_call(self, sub: SubLayer, inputs: list[Expr], several: bool, element: str | None = None) -> Expr:
+    def lower_call(self, sub: SubLayer, inputs: list[Expr], several: bool, element: str | None = None,
+                   in_names: tuple = (), call_options: dict | None = None) -> Expr:
         layer = sub.layer
         rule = layer.rule
         known = all(i.shape is not None and len(i.shape) >= 1 for i in inputs)
@@ -802,7 +813,8 @@ class ClassTranslator:
             layout = FIRST
             self.permuted = True
         ctx = LayerContext(key=layer.key, args=layer.args, in_shape=shapes[0], layout=layout,
-                           in_shapes=tuple(shapes), lazy=True, sparse_gradients=self.sparse_gradients)
+                           in_shapes=tuple(shapes), lazy=True, sparse_gradients=self.sparse_gradients,
+                           in_names=in_names, call_options=call_options or {})
         if layer.key == "Embedding" and layer.args["embeddings_regularizer"].value is None:
             self.result.embeddings = True
         try:
@@ -918,8 +930,8 @@ class ClassTranslator:
         for suffix, rank in (("1D", 2), ("2D", 3), ("3D", 4)):
             if key.endswith(suffix):
                 return (None,) * rank
-        if key in ("LSTM", "GRU", "SimpleRNN", "Bidirectional"):
-            return (None, None)
+        if key in ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "MultiHeadAttention"):
+            return (None, None)  # (length, features)
         if key in _ANY_RANK or key in _LAST_AXIS_FLATTENED:
             return (None,)
         raise Refused(f"{key} needs the rank of its input, which k2t could not follow here")

@@ -373,13 +373,16 @@ def lower_model(
             flat_from=flat_from if rule.keras == "Dense" else None,
             in_shapes=tuple(t.shape for t in inputs),
             in_layouts=tuple(t.layout for t in inputs),
+            in_names=tuple(layer.input_names),
+            call_options={name: value.value for name, value in layer.call_options.items()},
             sparse_gradients=sparse_gradients,
             lazy=lazy or any(v in unsized for v in layer.inputs),  # after an untranslated layer: lazy sizes
         )
         try:
             lowering = rule.lower(ctx)
         except Unsupported as exc:
-            if exc.code not in _KEPT_IN_PLACE or layer.outputs or layer.shared_with is not None or id(layer) in borrowed:
+            if (exc.code not in _KEPT_IN_PLACE or layer.outputs or layer.shared_with is not None or id(layer) in borrowed
+                    or layer.key.startswith(("Custom:", "Model:"))):  # the program's class or model: fixed there
                 problems.append(Problem(layer.node, exc.code, str(exc)))
                 failed.update(layer.outputs or [layer.output])
                 continue

@@ -154,7 +154,8 @@ class MultiHeadAttention(nn.Module):
         self.value = nn.Linear(value_in, num_heads * value_dim, bias=bias)
         self.output = nn.Linear(num_heads * value_dim, query_dim, bias=bias)
 
-    def forward(self, query, value, key=None):
+    def forward(self, query, value, key=None, attention_mask=None, use_causal_mask=False,
+                return_attention_scores=False):
         key = value if key is None else key
 
         def heads(x):  # (N, T, heads * size) -> (N, heads, T, size)
@@ -163,9 +164,19 @@ class MultiHeadAttention(nn.Module):
         q, k, v = heads(self.query(query)), heads(self.key(key)), heads(self.value(value))
         # Keras's order of operations: the queries scaled by 1 / sqrt(key_dim) first, dropout on
         # the attention weights (F.scaled_dot_product_attention computes the same, rounded otherwise).
-        weights = torch.softmax((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1), dim=-1)
-        weights = F.dropout(weights, self.dropout, self.training)
-        return self.output((weights @ v).transpose(1, 2).flatten(2))
+        scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+        # Keras's masks: attention_mask (N, Tq, Tv) for every head; the causal one lets query i
+        # see keys 0..i. Masked scores get no weight.
+        keep = None if attention_mask is None else attention_mask.bool().unsqueeze(-3)
+        if use_causal_mask:
+            causal = scores.new_ones(scores.shape[-2:], dtype=torch.bool).tril()
+            keep = causal if keep is None else keep & causal
+        if keep is not None:
+            scores = scores.masked_fill(~keep, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        attended = F.dropout(weights, self.dropout, self.training) @ v
+        output = self.output(attended.transpose(1, 2).flatten(2))
+        return (output, weights) if return_attention_scores else output
 
 
 class DotAttention(nn.Module):

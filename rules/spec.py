@@ -107,6 +107,10 @@ class LayerRule:
     )
     # Inputs after the first are initial states, taken in torch's form (STATE) as well as Keras's.
     takes_states: bool = False
+    # The call's tensor arguments by keyword, in their positional order (MultiHeadAttention's query,
+    # value, key, attention_mask), and its keywords that are options, not tensors (use_causal_mask).
+    call_inputs: tuple[str, ...] = ()
+    call_options: tuple[str, ...] = ()
     # Regularizer argument -> the parameter of the layer's weights module that holds that Keras
     # weight (up to a transpose or a gate reorder, which a sum of |w| or w**2 does not see).
     regularized: tuple[tuple[str, str], ...] = (("kernel_regularizer", "weight"), ("bias_regularizer", "bias"))
@@ -136,6 +140,8 @@ class LayerContext:
     flat_from: tuple | None = None  # input is a (C, H, W)-ordered flatten of this Keras shape
     in_shapes: tuple = ()  # every input's shape, for layers with several inputs (merging)
     in_layouts: tuple = ()  # every input's layout (STATE: a recurrent state kept in torch's form)
+    in_names: tuple = ()  # rules with call_inputs: which argument each input is
+    call_options: dict = field(default_factory=dict)  # keyword -> static value of the call's options
     # The optimizer takes an Embedding's gradient sparse (one row per token), as Keras on TensorFlow does.
     sparse_gradients: bool = False
     # Sizes may stay unknown: the rule writes torch's lazy module (nn.LazyLinear, ...), whose sizes the

@@ -1032,3 +1032,29 @@ model = keras.Model(inputs, layers.Flatten()(x))
     # The scaler is applied to data, not to a graph tensor: the program's own code, as written.
     assert "data = scaler(np.ones((3, 4)))" in result.code
     assert "keras_contrib" not in result.code
+
+
+ATTENTION_OPTIONS = """
+import keras
+from keras import layers
+
+tokens = keras.Input(shape=(6, 8))
+memory = keras.Input(shape=(5, 8))
+mask = keras.Input(shape=(6, 5))
+x = layers.MultiHeadAttention(num_heads=2, key_dim=4)(query=tokens, value=tokens, key=tokens, use_causal_mask=True)
+x = layers.LayerNormalization()(tokens + x)
+cross, scores = layers.MultiHeadAttention(num_heads=2, key_dim=4)(
+    x, memory, attention_mask=mask, return_attention_scores=True
+)
+model = keras.Model([tokens, memory, mask], [layers.Dense(3)(cross), scores])
+"""
+
+
+def test_multi_head_attention_call_options_are_keras_s():
+    result = translate(ATTENTION_OPTIONS)
+    assert result.errors == [], result.diagnostics
+    assert "self.attention1(tokens, tokens, key=tokens, use_causal_mask=True)" in result.code
+    assert "x, memory, attention_mask=mask, return_attention_scores=True" in result.code
+    assert "cross, scores = self.attention2(" in result.code
+    (verdict,) = verify_sources(ATTENTION_OPTIONS, result.code)
+    assert verdict.status == "equivalent", verdict

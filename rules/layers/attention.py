@@ -22,17 +22,23 @@ from k2t.rules.spec import KERNEL_PARAMS, LAST, LayerRule, Lowering, Step, Unsup
 from k2t.values import dim_code
 
 
+# MultiHeadAttention's tensor arguments in their positional order.
+_MHA_INPUTS = ("query", "value", "key", "attention_mask")
+
+
 def _mha(ctx) -> Lowering:
     for name in ("attention_axes", "output_shape"):
         if ctx.value(name) is not None:
             raise Unsupported(f"MultiHeadAttention({name}=...) has no translation yet")
     shapes = ctx.in_shapes or (ctx.in_shape,)
-    if len(shapes) not in (2, 3):
+    names = ctx.in_names or _MHA_INPUTS[: len(shapes)]
+    given = dict(zip(names, range(len(shapes))))
+    if len(given) != len(shapes) or not {"query", "value"} <= set(given):
         raise Unsupported("MultiHeadAttention is called with query and value (and key) tensors")
-    if any(len(shape) != 2 for shape in shapes):
+    if any(len(shapes[given[n]]) != 2 for n in ("query", "value", "key") if n in given):
         raise Unsupported("MultiHeadAttention on tensors other than (batch, length, features) has no translation yet")
-    query_dim, value_in = shapes[0][-1], shapes[1][-1]
-    key_in = shapes[2][-1] if len(shapes) == 3 else value_in
+    query_dim, value_in = shapes[given["query"]][-1], shapes[given["value"]][-1]
+    key_in = shapes[given["key"]][-1] if "key" in given else value_in
     if None in (query_dim, value_in, key_in):
         raise Unsupported("MultiHeadAttention needs the feature sizes of its inputs, which are unknown here", "K2T303")
     heads = ctx.require("num_heads")
@@ -48,7 +54,21 @@ def _mha(ctx) -> Lowering:
         options.append("bias=False")
     sizes = [dim_code(query_dim), dim_code(key_in), dim_code(value_in)]
     module = f"MultiHeadAttention({', '.join(sizes + options)})"
-    forward = "{m}({x0}, {x1})" if len(shapes) == 2 else "{m}({x0}, {x1}, {x2})"
+    arguments = [f"{{x{given['query']}}}", f"{{x{given['value']}}}"]
+    arguments += [f"{name}={{x{given[name]}}}" for name in ("key", "attention_mask") if name in given]
+    scores = False
+    for option in ("use_causal_mask", "return_attention_scores"):
+        value = ctx.call_options.get(option, False)
+        if value not in (True, False):
+            raise Unsupported(f"MultiHeadAttention(..., {option}=...): the value must be known statically")
+        arguments += [f"{option}=True"] if value else []
+        scores = scores or (option == "return_attention_scores" and value)
+    forward = "{m}(" + ", ".join(arguments) + ")"
+    query_shape = shapes[given["query"]]
+    several = {}
+    if scores:  # (output, weights): weights (heads, query length, value length) per sample
+        weights_shape = (heads, query_shape[0], shapes[given["value"]][0])
+        several = {"unpack": "{y0}, {y1}", "finish": (None, None), "out_shapes": (query_shape, weights_shape)}
     # Keras's fans of each EinsumDense kernel: (in, heads, size) and (heads, value_dim, out).
     kernels = {
         "query": (query_dim, heads, key_dim),
@@ -69,12 +89,13 @@ def _mha(ctx) -> Lowering:
             init += bias_code.splitlines()
     return Lowering(
         steps=[Step(forward, module, attr="attention")],
-        out_shape=shapes[0],
+        out_shape=query_shape,
         out_layout=LAST,
         weights_step=0,
         transfer_info={"bias": bool(bias)},
         init_code=[line.replace("{", "{{").replace("}", "}}").replace("{{m}}", "{m}") for line in init],
         snippets={"MultiHeadAttention"},
+        **several,
     )
 
 
@@ -177,6 +198,8 @@ RULES = [
         wants=LAST,
         transfer=_transfer_mha,
         regularized=(),  # Keras's kernel_regularizer acts on all four kernels: refused for now
+        call_inputs=_MHA_INPUTS,
+        call_options=("use_causal_mask", "return_attention_scores"),
     ),
     LayerRule(
         "Attention",
