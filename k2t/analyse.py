@@ -80,6 +80,7 @@ class LayerCall:
     # Rules with call_inputs/call_options: the argument each input was given as, the call's options.
     input_names: list = field(default_factory=list)
     call_options: dict = field(default_factory=dict)
+    separate_inputs: bool = False  # `Gate(8)(x, context)`: its tensors as separate arguments
 
     def __post_init__(self) -> None:
         self.token_input = self.token_input or self.key == "Embedding"
@@ -1465,6 +1466,7 @@ class Analyzer(cst.CSTVisitor):
         node = FunctionalNode(layer, producers, line, target, list(problems))
         if layer is not None:
             layer.inputs = [p.var for p in producers]
+            layer.separate_inputs = sum(a.keyword is None and not a.star for a in tensor_args) > 1
             layer.output = target
         return node
 

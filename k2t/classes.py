@@ -110,6 +110,11 @@ class Several(tuple):
     """The input shapes of a class whose call() takes a list of tensors, one per tensor."""
 
 
+class Separate(Several):
+    """The input shapes of a class whose call() takes its tensors as separate arguments
+    (`Gate(8)(x, context)`), one per argument."""
+
+
 @dataclass
 class Weight:
     """`self.attr = self.add_weight(...)`: a Keras variable that becomes an nn.Parameter."""
@@ -1206,6 +1211,10 @@ class ClassTranslator:
             if name == "mask" and name not in used:
                 continue
             params.append(self.param_code(param))
+            if isinstance(self.input_shape, Separate):  # `call(self, inputs, context)`: one shape each
+                shape = (BATCH, *self.input_shape[len(names)]) if len(names) < len(self.input_shape) else None
+                names[name] = Expr(ast.Name(name), TENSOR, shape=shape)
+                continue
             if isinstance(self.input_shape, Several) and not names:  # a list of tensors
                 items = tuple(Expr(ast.Name(name), TENSOR, shape=(BATCH, *s)) for s in self.input_shape)
                 names[name] = Expr(ast.Name(name), SEQ, items=items)
@@ -1983,6 +1992,13 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
 
 
+def _custom_call(count: int, separate: bool) -> str:
+    """How the model calls a layer class: `{m}(x)`, `{m}([a, b])`, or `{m}(a, b)` as the program does."""
+    if count == 1:
+        return "{m}({x})"
+    return "{m}(" + ", ".join(f"{{x{i}}}" for i in range(count)) + ")" if separate else "{m}({xs})"
+
+
 def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowering:
     """A translated layer class as a layer of a Sequential or functional model (rules/layers/custom.py).
     seen collects the input shapes the models give each class (for its next translation)."""
@@ -1990,7 +2006,8 @@ def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowerin
         return tuple(int(d) if isinstance(d, int) else None for d in shape)
 
     several = len(ctx.in_shapes) > 1  # `WeightedSum()([a, b])`: call() takes the list
-    shape = Several(numbers(s) for s in ctx.in_shapes) if several else numbers(ctx.in_shape)
+    kind = Separate if ctx.separate_inputs else Several  # `Gate(8)(x, context)`: one argument each
+    shape = kind(numbers(s) for s in ctx.in_shapes) if several else numbers(ctx.in_shape)
     seen.setdefault(report.name, set()).add(shape)
     if not report.complete:
         raise Unsupported(f"{report.name} is not fully translated (see the markers in its class)", "K2T201")
@@ -2010,7 +2027,7 @@ def lower_custom(report: ClassReport, reports: dict, seen: dict, ctx) -> Lowerin
         raise Unsupported(f"{report.name}: k2t could not follow the shape of its output for inputs {shape}", "K2T303")
     name = snake_case(report.name)
     return Lowering(
-        steps=[Step("{m}({xs})" if several else "{m}({x})", ctx.args["constructor"].code, attr=name)],
+        steps=[Step(_custom_call(len(ctx.in_shapes), ctx.separate_inputs), ctx.args["constructor"].code, attr=name)],
         out_shape=out_shape,
         out_layout=LAST,
         weights_step=0,

@@ -374,6 +374,7 @@ def lower_model(
             in_shapes=tuple(t.shape for t in inputs),
             in_layouts=tuple(t.layout for t in inputs),
             in_names=tuple(layer.input_names),
+            separate_inputs=layer.separate_inputs,
             call_options={name: value.value for name, value in layer.call_options.items()},
             sparse_gradients=sparse_gradients,
             lazy=lazy or any(v in unsized for v in layer.inputs),  # after an untranslated layer: lazy sizes

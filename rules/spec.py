@@ -141,6 +141,7 @@ class LayerContext:
     in_shapes: tuple = ()  # every input's shape, for layers with several inputs (merging)
     in_layouts: tuple = ()  # every input's layout (STATE: a recurrent state kept in torch's form)
     in_names: tuple = ()  # rules with call_inputs: which argument each input is
+    separate_inputs: bool = False  # called with its tensors as separate arguments, not one list
     call_options: dict = field(default_factory=dict)  # keyword -> static value of the call's options
     # The optimizer takes an Embedding's gradient sparse (one row per token), as Keras on TensorFlow does.
     sparse_gradients: bool = False

@@ -1152,3 +1152,30 @@ def test_a_recurrent_layer_s_outputs_used_without_unpacking_are_marked():
     result = translate(source)
     assert [(d.code, d.line) for d in result.errors][:1] == [("K2T501", 14)], result.diagnostics
     assert "GRU returns 2 tensors, which k2t follows only unpacked into 2 names" in result.errors[0].message
+
+
+def test_a_layer_class_called_with_separate_tensors_gets_them_as_separate_arguments():
+    source = '''
+import keras
+from keras import layers
+
+
+class Gate(layers.Layer):
+    def __init__(self, units):
+        super().__init__()
+        self.dense = layers.Dense(units, activation="sigmoid")
+
+    def call(self, inputs, context):
+        return inputs * self.dense(context)
+
+
+x_in = keras.Input(shape=(8,))
+c_in = keras.Input(shape=(4,))
+model = keras.Model([x_in, c_in], layers.Dense(2)(Gate(8)(x_in, c_in)))
+'''
+    result = translate(source)
+    assert result.errors == [], result.diagnostics
+    assert "self.gate(x_in, c_in)" in result.code
+    assert "self.dense = nn.Linear(4, units)" in result.code  # the context's size, not the first input's
+    (verdict,) = verify_sources(source, result.code)
+    assert verdict.status == "equivalent", verdict
