@@ -242,6 +242,15 @@ def _returned_layer(function: cst.FunctionDef, resolver: Resolver) -> cst.Call |
     return made if key and key.startswith("layers.") and layer_rule(key) else None
 
 
+def unpacked_names(target: cst.BaseExpression) -> list[str] | None:
+    """`a, b, c = ...`: the names, where the target is a tuple or list of plain names."""
+    if not isinstance(target, (cst.Tuple, cst.List)) or not all(
+        isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements
+    ):
+        return None
+    return [e.value.value for e in target.elements]
+
+
 def _untranslated(node: cst.Call, problem: Problem) -> LayerCall:
     """A layer without a rule: a module that raises, so that the model around it is translated."""
     rule = untranslated_layer_rule(code_of(node))
@@ -1077,9 +1086,9 @@ class Analyzer(cst.CSTVisitor):
 
     def _unpack(self, line, call: cst.Call, target: cst.Tuple | cst.List) -> bool:
         """`out, h, c = lstm(x)`: a layer application with several outputs (an RNN's return_state)."""
-        if not all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements):
+        names = unpacked_names(target)
+        if names is None:
             return False
-        names = [e.value.value for e in target.elements]
         first = names[0] if names[0] != "_" else self._fresh_tensor_name("output")
         node = self._apply(line, call, first, [])
         if node is None:

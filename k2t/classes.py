@@ -37,11 +37,12 @@ import libcst as cst
 
 from k2t import cstwalk
 from k2t.rewrite import MARKER
-from k2t.analyse import Analyzer, LayerCall, Problem, initializer_value
+from k2t.analyse import Analyzer, LayerCall, Problem, initializer_value, unpacked_names
 from k2t.lower import Failed, lower_model, unpacked_lines
 from k2t.ops import Refused, translate_expression
 from k2t.rules.activations import ACTIVATIONS, activation_name, render
 from k2t.rules.initializers import Initializer, initializer_code, keras_fans
+from k2t.rules.layers import snake_case
 from k2t.rules.ops import BATCH, NUMBER, OBJECT, SEQ, TENSOR, Expr
 from k2t.rules.spec import FIRST, LAST, LayerContext, Lowering, Step, Unsupported, to_first, to_last
 from k2t.values import UNKNOWN, Env, code_of, evaluate, evaluate_value
@@ -217,12 +218,7 @@ def _unpacked_names(small) -> list[str] | None:
     """`a, b, c = <call>`: the names, where the targets are plain names."""
     if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.value, cst.Call)):
         return None
-    target = small.targets[0].target
-    if not isinstance(target, (cst.Tuple, cst.List)) or not all(
-        isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements
-    ):
-        return None
-    return [e.value.value for e in target.elements]
+    return unpacked_names(small.targets[0].target)
 
 
 def _comments(statement) -> list[str]:
@@ -1983,13 +1979,6 @@ def _call_scope(function, arguments: dict | None, env: Env) -> Env:
         value = (arguments or {}).get(name, UNKNOWN) if name not in assigned else UNKNOWN
         scope.bind(cst.Name(name), value, is_local=True)
     return scope
-
-
-def snake_case(name: str) -> str:
-    """The attribute name of a class's instance: RMSNorm -> rms_norm, AttentionPooling1D ->
-    attention_pooling1d, SmallSENet -> small_se_net (acronyms and digits stay in one word)."""
-    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
 
 
 def _custom_call(count: int, separate: bool) -> str:

@@ -28,6 +28,7 @@ from k2t.verify.build import (
     keep_needed_imports,
     run_compile,
     scope_constants,
+    set_hint,
 )
 
 ATOL = 1e-5
@@ -429,9 +430,7 @@ def _torch_model(model: ModelReport, keras_namespace: dict, torch_ns: dict):
         try:
             arguments.append(eval(code, keras_namespace))  # noqa: S307
         except NameError as exc:
-            name = exc.args[0].split("'")[1] if exc.args[0].count("'") >= 2 else "NAME"
-            raise Unverifiable(f"{exc.args[0]}: the model's sizes are computed at run time "
-                               f"(give it with --set {name}=VALUE)") from None
+            raise Unverifiable(f"{exc.args[0]}: the model's sizes are computed at run time{set_hint(exc.args[0])}") from None
     return torch_ns[model.class_name](*arguments)
 
 

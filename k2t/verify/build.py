@@ -321,8 +321,7 @@ def execute(code: str, namespace: dict, what: str) -> None:
                             _lend(lent, prefix, _Missing(prefix))
     except NameError as exc:
         raise Unverifiable(
-            f"{exc.args[0]}: the model's construction depends on values computed at run time"
-            + (f" (give it with --set {found.group(1)}=VALUE)" if (found := re.match(r"name '(\w+)'", exc.args[0])) else "")
+            f"{exc.args[0]}: the model's construction depends on values computed at run time" + set_hint(exc.args[0])
         ) from None
     except ImportError as exc:
         raise Unverifiable(f"import failed: {exc}") from None
@@ -336,6 +335,12 @@ class CompilePlan(Plan):
 
     code: str = ""
     path: str = ""
+
+
+def set_hint(error: str) -> str:
+    """` (give it with --set NAME=VALUE)` for a NameError's `name 'NAME' is not defined`."""
+    found = re.match(r"name '(\w+)'", error)
+    return f" (give it with --set {found.group(1)}=VALUE)" if found else ""
 
 
 def compile_plan(source: Source, model) -> CompilePlan | None:

@@ -17,7 +17,7 @@ from k2t.rules.layers import (
     reshaping,
     wrappers,
 )
-from k2t.rules.layers.custom import custom_layer_rule, nested_model_rule, untranslated_layer_rule  # noqa: F401 - the program's classes and models
+from k2t.rules.layers.custom import custom_layer_rule, nested_model_rule, snake_case, untranslated_layer_rule  # noqa: F401 - the program's classes and models
 from k2t.rules.spec import LayerRule
 
 _FAMILIES = (

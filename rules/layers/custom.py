@@ -38,10 +38,17 @@ def nested_model_rule(var: str) -> LayerRule:
     return LayerRule(f"Model:{var}", (), lower, wants=None, inert=frozenset(), regularized=())
 
 
+def snake_case(name: str) -> str:
+    """The attribute name of a class's instance: RMSNorm -> rms_norm, AttentionPooling1D ->
+    attention_pooling1d, SmallSENet -> small_se_net (acronyms and digits stay in one word)."""
+    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
+
+
 def untranslated_layer_rule(construct: str) -> LayerRule:
     """construct: the Keras code of the layer (`InstanceNormalization(axis=-1)`), named in the error."""
     name = re.match(r"[\w.]*", construct).group().split(".")[-1] or "layer"
-    attr = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    attr = snake_case(name)
     attr += "_layer" if keyword.iskeyword(attr) else ""  # Lambda: self.lambda_layer
 
     def lower(ctx):
